@@ -1,0 +1,268 @@
+//! Codecs between byte streams and messages: lines (text mode) and chunks (binary mode).
+//!
+//! Both follow the `tokio_util::codec` contract: `Ok(None)` asks for more bytes; a trailing
+//! partial line at EOF becomes a final message; an over-long line is cut into pieces of the
+//! maximum length rather than buffered without bound.
+
+use super::conn::{ByteStream, Message, MessageStream};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use std::io;
+use tokio_util::codec::{Decoder, Encoder, Framed};
+
+/// Which message type a codec produces when decoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageType {
+    /// Text messages.
+    Text,
+    /// Binary messages.
+    Binary,
+}
+
+impl MessageType {
+    fn wrap(self, b: Bytes) -> Message {
+        match self {
+            MessageType::Text => Message::Text(b),
+            MessageType::Binary => Message::Binary(b),
+        }
+    }
+}
+
+/// Splits bytes into lines (one message per line) and writes each message as a line.
+#[derive(Debug, Clone)]
+pub struct LineCodec {
+    /// The line terminator: `\n`, or NUL with `-0`.
+    pub separator: u8,
+    /// Remove the terminator (and a `\r` before `\n`) from decoded messages.
+    pub strip: bool,
+    /// Longest line kept in one message; longer lines are split.
+    pub max_length: usize,
+    /// How far the buffer has been searched for a separator already.
+    scanned: usize,
+}
+
+impl LineCodec {
+    /// A line codec with the given separator, strip flag and maximum line length.
+    pub fn new(separator: u8, strip: bool, max_length: usize) -> Self {
+        LineCodec {
+            separator,
+            strip,
+            max_length: max_length.max(1),
+            scanned: 0,
+        }
+    }
+
+    fn finish(&self, mut line: BytesMut) -> Message {
+        if self.strip {
+            if line.last() == Some(&self.separator) {
+                line.truncate(line.len() - 1);
+                if self.separator == b'\n' && line.last() == Some(&b'\r') {
+                    line.truncate(line.len() - 1);
+                }
+            }
+        }
+        Message::Text(line.freeze())
+    }
+}
+
+impl Decoder for LineCodec {
+    type Item = Message;
+    type Error = io::Error;
+
+    fn decode(&mut self, buf: &mut BytesMut) -> io::Result<Option<Message>> {
+        let limit = buf.len().min(self.max_length);
+        if let Some(pos) = buf[self.scanned.min(limit)..limit]
+            .iter()
+            .position(|b| *b == self.separator)
+        {
+            let end = self.scanned.min(limit) + pos + 1;
+            self.scanned = 0;
+            let line = buf.split_to(end);
+            return Ok(Some(self.finish(line)));
+        }
+        if buf.len() >= self.max_length {
+            self.scanned = 0;
+            let piece = buf.split_to(self.max_length);
+            return Ok(Some(Message::Text(piece.freeze())));
+        }
+        self.scanned = buf.len();
+        Ok(None)
+    }
+
+    fn decode_eof(&mut self, buf: &mut BytesMut) -> io::Result<Option<Message>> {
+        if let Some(m) = self.decode(buf)? {
+            return Ok(Some(m));
+        }
+        self.scanned = 0;
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        let rest = buf.split_to(buf.len());
+        Ok(Some(self.finish(rest)))
+    }
+}
+
+impl Encoder<Message> for LineCodec {
+    type Error = io::Error;
+
+    /// Writes one message as exactly one line, as websocat 1.x does: one trailing separator
+    /// (and, for newline, one `\r` before it) is dropped, remaining `\n`/`\r` become spaces,
+    /// then one separator is appended.
+    fn encode(&mut self, msg: Message, dst: &mut BytesMut) -> io::Result<()> {
+        let mut payload: &[u8] = msg.payload();
+        if payload.last() == Some(&self.separator) {
+            payload = &payload[..payload.len() - 1];
+            if self.separator == b'\n' && payload.last() == Some(&b'\r') {
+                payload = &payload[..payload.len() - 1];
+            }
+        }
+        dst.reserve(payload.len() + 1);
+        if self.separator == b'\n' {
+            dst.extend(payload.iter().map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b }));
+        } else {
+            dst.put_slice(payload);
+        }
+        dst.put_u8(self.separator);
+        Ok(())
+    }
+}
+
+/// Turns each read of a byte stream into one message (up to a maximum size) and writes
+/// messages' payloads back to back.
+#[derive(Debug, Clone)]
+pub struct ChunkCodec {
+    /// Type of decoded messages.
+    pub ty: MessageType,
+    /// Largest message produced.
+    pub max_length: usize,
+}
+
+impl Decoder for ChunkCodec {
+    type Item = Message;
+    type Error = io::Error;
+
+    fn decode(&mut self, buf: &mut BytesMut) -> io::Result<Option<Message>> {
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        let n = buf.len().min(self.max_length.max(1));
+        Ok(Some(self.ty.wrap(buf.split_to(n).freeze())))
+    }
+}
+
+impl Encoder<Message> for ChunkCodec {
+    type Error = io::Error;
+
+    fn encode(&mut self, msg: Message, dst: &mut BytesMut) -> io::Result<()> {
+        let payload = msg.into_payload();
+        dst.reserve(payload.len());
+        dst.put(payload.chunk());
+        Ok(())
+    }
+}
+
+/// Wraps a byte stream with a codec, giving a message stream.
+pub fn framed<C>(io: Box<dyn ByteStream>, codec: C, read_capacity: usize) -> Box<dyn MessageStream>
+where
+    C: Decoder<Item = Message, Error = io::Error>
+        + Encoder<Message, Error = io::Error>
+        + Send
+        + Unpin
+        + 'static,
+{
+    let mut f = Framed::with_capacity(io, codec, read_capacity);
+    // Flush as soon as a frame is queued; the copy engine batches by not flushing between
+    // messages that are already available.
+    f.set_backpressure_boundary(64 * 1024);
+    Box::new(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_all<D: Decoder<Item = Message, Error = io::Error>>(
+        codec: &mut D,
+        chunks: &[&[u8]],
+    ) -> Vec<Message> {
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        for c in chunks {
+            buf.extend_from_slice(c);
+            while let Some(m) = codec.decode(&mut buf).unwrap() {
+                out.push(m);
+            }
+        }
+        while let Some(m) = codec.decode_eof(&mut buf).unwrap() {
+            out.push(m);
+        }
+        out
+    }
+
+    fn text(s: &str) -> Message {
+        Message::Text(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    #[test]
+    fn line_split_across_reads_is_one_message() {
+        let mut c = LineCodec::new(b'\n', false, 1024);
+        let got = decode_all(&mut c, &[b"hel", b"lo\nwor", b"ld\n"]);
+        assert_eq!(got, vec![text("hello\n"), text("world\n")]);
+    }
+
+    #[test]
+    fn trailing_partial_line_at_eof_is_a_message() {
+        let mut c = LineCodec::new(b'\n', false, 1024);
+        assert_eq!(decode_all(&mut c, &[b"a\nb"]), vec![text("a\n"), text("b")]);
+    }
+
+    #[test]
+    fn strip_removes_crlf() {
+        let mut c = LineCodec::new(b'\n', true, 1024);
+        assert_eq!(
+            decode_all(&mut c, &[b"a\r\nb\n\n"]),
+            vec![text("a"), text("b"), text("")]
+        );
+    }
+
+    #[test]
+    fn nul_separator() {
+        let mut c = LineCodec::new(0, true, 1024);
+        assert_eq!(decode_all(&mut c, &[b"a\nb\0c\0"]), vec![text("a\nb"), text("c")]);
+    }
+
+    #[test]
+    fn overlong_line_is_split_not_buffered() {
+        let mut c = LineCodec::new(b'\n', false, 4);
+        assert_eq!(
+            decode_all(&mut c, &[b"abcdefghij\n"]),
+            vec![text("abcd"), text("efgh"), text("ij\n")]
+        );
+    }
+
+    #[test]
+    fn encoder_writes_each_message_as_one_line() {
+        let mut c = LineCodec::new(b'\n', false, 1024);
+        let mut dst = BytesMut::new();
+        c.encode(text("a"), &mut dst).unwrap();
+        c.encode(text("b\n"), &mut dst).unwrap();
+        c.encode(text(""), &mut dst).unwrap();
+        c.encode(text("x\ny\r\nz\r\n"), &mut dst).unwrap();
+        assert_eq!(&dst[..], b"a\nb\n\nx y  z\n");
+    }
+
+    #[test]
+    fn chunks_respect_max_and_type() {
+        let mut c = ChunkCodec {
+            ty: MessageType::Binary,
+            max_length: 3,
+        };
+        let got = decode_all(&mut c, &[b"abcde"]);
+        assert_eq!(
+            got,
+            vec![
+                Message::Binary(Bytes::from_static(b"abc")),
+                Message::Binary(Bytes::from_static(b"de"))
+            ]
+        );
+    }
+}

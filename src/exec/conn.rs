@@ -1,0 +1,208 @@
+//! Connection types and the traits every kind implements.
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::{Sink, Stream};
+use std::io;
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// One message of a message-shaped connection. Ping, pong and close stay inside WebSocket kinds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// A text message; usually valid UTF-8, but kinds must not rely on that.
+    Text(Bytes),
+    /// A binary message.
+    Binary(Bytes),
+}
+
+impl Message {
+    /// The payload bytes.
+    pub fn payload(&self) -> &Bytes {
+        match self {
+            Message::Text(b) | Message::Binary(b) => b,
+        }
+    }
+
+    /// Consumes the message, returning its payload.
+    pub fn into_payload(self) -> Bytes {
+        match self {
+            Message::Text(b) | Message::Binary(b) => b,
+        }
+    }
+}
+
+/// A byte stream: anything readable and writable, boxed.
+pub trait ByteStream: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> ByteStream for T {}
+
+/// A message stream: a `Stream` of incoming messages and a `Sink` for outgoing ones.
+/// Closing the sink is a half-close (a WebSocket Close, a FIN under a codec).
+pub trait MessageStream:
+    Stream<Item = io::Result<Message>> + Sink<Message, Error = io::Error> + Send + Unpin
+{
+    /// True when the end of this stream means the peer is gone in both directions (a
+    /// WebSocket Close handshake), so the copy engine ends the whole session.
+    fn eof_ends_session(&self) -> bool {
+        false
+    }
+}
+
+impl<T, C> MessageStream for tokio_util::codec::Framed<T, C>
+where
+    T: AsyncRead + AsyncWrite + Send + Unpin,
+    C: tokio_util::codec::Decoder<Item = Message, Error = io::Error>
+        + tokio_util::codec::Encoder<Message, Error = io::Error>
+        + Send
+        + Unpin,
+{
+}
+
+/// An established connection of either shape.
+pub enum Conn {
+    /// Produces and consumes bytes.
+    Bytes(Box<dyn ByteStream>),
+    /// Produces and consumes messages.
+    Messages(Box<dyn MessageStream>),
+}
+
+impl Conn {
+    /// Short name of the shape, for error messages.
+    pub fn shape_name(&self) -> &'static str {
+        match self {
+            Conn::Bytes(_) => "bytes",
+            Conn::Messages(_) => "messages",
+        }
+    }
+}
+
+/// What is known about a connection; flows from the left side to the right side.
+#[derive(Debug, Clone, Default)]
+pub struct ConnInfo {
+    /// Remote address as text, e.g. `127.0.0.1:50312`.
+    pub peer: Option<String>,
+    /// Request URI of an accepted WebSocket, e.g. `/chat?x=1`.
+    pub uri: Option<String>,
+    /// Request headers of an accepted WebSocket.
+    pub headers: Vec<(String, String)>,
+}
+
+/// Something that can open connections on demand (a client endpoint).
+pub trait Connect: Send + Sync {
+    /// Opens one connection; `info` describes the peer on the other side.
+    fn connect<'a>(&'a self, info: &'a ConnInfo) -> BoxFuture<'a, io::Result<Conn>>;
+}
+
+/// An accept loop's source of connections (a bound listener).
+pub trait Accept: Send {
+    /// Waits for the next incoming connection.
+    fn accept(&mut self) -> BoxFuture<'_, io::Result<(Conn, ConnInfo)>>;
+}
+
+/// A listener description that binds when the session starts.
+pub trait Listen: Send + Sync {
+    /// Binds and returns the accept source plus the addresses actually bound (for announcing).
+    fn bind(&self) -> BoxFuture<'_, io::Result<(Box<dyn Accept>, Vec<BoundAddr>)>>;
+}
+
+/// One bound listening address, for `--stdout-announce-listening-ports` and logs.
+#[derive(Debug, Clone)]
+pub struct BoundAddr {
+    /// `tcp`, `unix`, `udp`, …
+    pub proto: &'static str,
+    /// The address as text.
+    pub addr: String,
+    /// IP address and port when the protocol has them.
+    pub ip_port: Option<std::net::SocketAddr>,
+}
+
+/// A per-connection overlay: wraps one connection into another (handshakes, codecs, TLS).
+pub trait ConnLayer: Send + Sync {
+    /// Wraps `inner`; may perform a handshake and enrich `info`.
+    fn wrap(&self, inner: Conn, info: ConnInfo) -> BoxFuture<'static, io::Result<(Conn, ConnInfo)>>;
+}
+
+/// An overlay over a connector: decides when inner connections are made (reuse, reconnect).
+pub trait ConnectorLayer: Send + Sync {
+    /// Returns a connector that uses `inner` as it sees fit.
+    fn layer(&self, inner: Arc<dyn Connect>) -> Arc<dyn Connect>;
+}
+
+/// An error for a connection of the wrong shape reaching a kind (a planner bug).
+pub fn shape_error(kind: &str, expected: &str, got: &Conn) -> io::Error {
+    io::Error::other(format!(
+        "internal error: `{kind}:` expects {expected} but got {}",
+        got.shape_name()
+    ))
+}
+
+/// Joins a message `Stream` and a message `Sink` into one [`MessageStream`].
+pub struct MessagePair<St, Si> {
+    /// Incoming messages.
+    pub stream: St,
+    /// Outgoing messages.
+    pub sink: Si,
+}
+
+impl<St, Si> Stream for MessagePair<St, Si>
+where
+    St: Stream<Item = io::Result<Message>> + Unpin,
+    Si: Unpin,
+{
+    type Item = io::Result<Message>;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        std::pin::Pin::new(&mut self.stream).poll_next(cx)
+    }
+}
+
+impl<St, Si> Sink<Message> for MessagePair<St, Si>
+where
+    St: Unpin,
+    Si: Sink<Message, Error = io::Error> + Unpin,
+{
+    type Error = io::Error;
+    fn poll_ready(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.sink).poll_ready(cx)
+    }
+    fn start_send(mut self: std::pin::Pin<&mut Self>, item: Message) -> io::Result<()> {
+        std::pin::Pin::new(&mut self.sink).start_send(item)
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.sink).poll_flush(cx)
+    }
+    fn poll_close(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.sink).poll_close(cx)
+    }
+}
+
+impl<St, Si> MessageStream for MessagePair<St, Si>
+where
+    St: Stream<Item = io::Result<Message>> + Send + Unpin,
+    Si: Sink<Message, Error = io::Error> + Send + Unpin,
+{
+}
+
+/// A boxed stream of messages, for building [`MessagePair`]s.
+pub type BoxMessageStream = std::pin::Pin<Box<dyn Stream<Item = io::Result<Message>> + Send>>;
+/// A boxed sink of messages, for building [`MessagePair`]s.
+pub type BoxMessageSink = std::pin::Pin<Box<dyn Sink<Message, Error = io::Error> + Send>>;
+
+/// A bounded in-memory channel of messages as a (sink, stream) pair.
+pub fn message_channel(capacity: usize) -> (BoxMessageSink, BoxMessageStream) {
+    use futures::{SinkExt, StreamExt};
+    let (tx, rx) = futures::channel::mpsc::channel::<Message>(capacity);
+    let sink = tx.sink_map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "channel closed"));
+    (Box::pin(sink), Box::pin(rx.map(Ok)))
+}

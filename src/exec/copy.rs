@@ -1,0 +1,263 @@
+//! The bidirectional copy engine with half-close.
+//!
+//! Each direction copies until its reader ends, then half-closes the other writer (shutdown
+//! for bytes; sink close, e.g. a WebSocket Close, for messages, unless `-n`). The session ends
+//! when both directions are done, or when either is with `-E`. An error in one direction ends
+//! both and is returned. An empty message is a message, never an end of stream.
+
+use super::conn::{ByteStream, Conn, MessageStream};
+use crate::plan::CopyOptions;
+use futures::{FutureExt, SinkExt, StreamExt};
+use std::io;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+
+/// Default buffer for byte copies.
+pub const DEFAULT_BUFFER: usize = 64 * 1024;
+
+/// What one session moved.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Transferred {
+    /// Bytes or messages moved left to right.
+    pub forward: u64,
+    /// Bytes or messages moved right to left.
+    pub backward: u64,
+}
+
+/// Copies between two connections of the same shape until the session ends.
+pub async fn copy_session(left: Conn, right: Conn, opts: &CopyOptions) -> io::Result<Transferred> {
+    match (left, right) {
+        (Conn::Bytes(l), Conn::Bytes(r)) => copy_bytes_session(l, r, opts).await,
+        (Conn::Messages(l), Conn::Messages(r)) => copy_message_session(l, r, opts).await,
+        (l, r) => Err(io::Error::other(format!(
+            "internal error: cannot copy between {} and {} (the planner should have bridged them)",
+            l.shape_name(),
+            r.shape_name()
+        ))),
+    }
+}
+
+/// Runs the two directions as the options say.
+async fn join_directions<F, B>(forward: F, backward: B, opts: &CopyOptions) -> io::Result<Transferred>
+where
+    F: std::future::Future<Output = io::Result<u64>>,
+    B: std::future::Future<Output = io::Result<u64>>,
+{
+    join_directions_ending(forward, backward, opts, (false, false)).await
+}
+
+/// Like [`join_directions`]; `ends.0` (`ends.1`) says that the forward (backward) direction
+/// ending means the whole session is over.
+async fn join_directions_ending<F, B>(
+    forward: F,
+    backward: B,
+    opts: &CopyOptions,
+    ends: (bool, bool),
+) -> io::Result<Transferred>
+where
+    F: std::future::Future<Output = io::Result<u64>>,
+    B: std::future::Future<Output = io::Result<u64>>,
+{
+    let forward_on = !opts.unidirectional_reverse;
+    let backward_on = !opts.unidirectional;
+    let forward = async move {
+        if forward_on {
+            forward.await
+        } else {
+            futures::future::pending().await
+        }
+    };
+    let backward = async move {
+        if backward_on {
+            backward.await
+        } else {
+            futures::future::pending().await
+        }
+    };
+    tokio::pin!(forward);
+    tokio::pin!(backward);
+    let mut result = Transferred::default();
+    let mut forward_done = !forward_on;
+    let mut backward_done = !backward_on;
+    while !(forward_done && backward_done) {
+        tokio::select! {
+            r = &mut forward, if !forward_done => {
+                result.forward = r?;
+                forward_done = true;
+            }
+            r = &mut backward, if !backward_done => {
+                result.backward = r?;
+                backward_done = true;
+            }
+        }
+        if (opts.exit_on_eof && (forward_done || backward_done))
+            || (forward_done && ends.0)
+            || (backward_done && ends.1)
+        {
+            break;
+        }
+    }
+    Ok(result)
+}
+
+async fn copy_bytes_session(
+    left: Box<dyn ByteStream>,
+    right: Box<dyn ByteStream>,
+    opts: &CopyOptions,
+) -> io::Result<Transferred> {
+    let (lr, lw) = tokio::io::split(left);
+    let (rr, rw) = tokio::io::split(right);
+    let size = opts.buffer_size.unwrap_or(DEFAULT_BUFFER).max(1);
+    join_directions(copy_bytes(lr, rw, size), copy_bytes(rr, lw, size), opts).await
+}
+
+async fn copy_bytes(
+    mut reader: ReadHalf<Box<dyn ByteStream>>,
+    mut writer: WriteHalf<Box<dyn ByteStream>>,
+    size: usize,
+) -> io::Result<u64> {
+    let mut buf = vec![0u8; size];
+    let mut total = 0u64;
+    loop {
+        let n = reader.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        writer.write_all(&buf[..n]).await?;
+        writer.flush().await?;
+        total += n as u64;
+    }
+    writer.shutdown().await?;
+    Ok(total)
+}
+
+async fn copy_message_session(
+    left: Box<dyn MessageStream>,
+    right: Box<dyn MessageStream>,
+    opts: &CopyOptions,
+) -> io::Result<Transferred> {
+    // A peer that closed its WebSocket can receive nothing more: end the session with it.
+    let (left_ends, right_ends) = (left.eof_ends_session(), right.eof_ends_session());
+    let (lw, lr) = left.split();
+    let (rw, rr) = right.split();
+    let close = !opts.no_close;
+    join_directions_ending(
+        copy_messages(lr, rw, opts.max_messages, close),
+        copy_messages(rr, lw, opts.max_messages_rev, close),
+        opts,
+        (left_ends, right_ends),
+    )
+    .await
+}
+
+type MsgRead = futures::stream::SplitStream<Box<dyn MessageStream>>;
+type MsgWrite = futures::stream::SplitSink<Box<dyn MessageStream>, super::conn::Message>;
+
+/// Copies messages, flushing only when no further message is ready (write coalescing).
+async fn copy_messages(
+    mut reader: MsgRead,
+    mut writer: MsgWrite,
+    max: Option<u64>,
+    close: bool,
+) -> io::Result<u64> {
+    let mut count = 0u64;
+    let mut pending_flush = false;
+    loop {
+        if max.is_some_and(|m| count >= m) {
+            break;
+        }
+        let next = match reader.next().now_or_never() {
+            Some(item) => item,
+            None => {
+                if std::mem::take(&mut pending_flush) {
+                    writer.flush().await?;
+                }
+                reader.next().await
+            }
+        };
+        match next {
+            Some(Ok(msg)) => {
+                writer.feed(msg).await?;
+                pending_flush = true;
+                count += 1;
+            }
+            Some(Err(e)) => return Err(e),
+            None => break,
+        }
+    }
+    if close {
+        writer.close().await?;
+    } else {
+        writer.flush().await?;
+    }
+    Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::codec::{framed, ChunkCodec, MessageType};
+    use tokio::io::duplex;
+
+    #[tokio::test]
+    async fn bytes_half_close_keeps_other_direction_open() {
+        let (a, mut a_peer) = duplex(1024);
+        let (b, mut b_peer) = duplex(1024);
+        let opts = CopyOptions::default();
+        let session = tokio::spawn(async move {
+            copy_session(Conn::Bytes(Box::new(a)), Conn::Bytes(Box::new(b)), &opts).await
+        });
+        a_peer.write_all(b"ping").await.unwrap();
+        a_peer.shutdown().await.unwrap();
+        let mut got = Vec::new();
+        b_peer.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"ping");
+        // The other direction still works after the first one ended.
+        b_peer.write_all(b"pong").await.unwrap();
+        b_peer.shutdown().await.unwrap();
+        let mut back = Vec::new();
+        a_peer.read_to_end(&mut back).await.unwrap();
+        assert_eq!(back, b"pong");
+        let t = session.await.unwrap().unwrap();
+        assert_eq!(t, Transferred { forward: 4, backward: 4 });
+    }
+
+    #[tokio::test]
+    async fn exit_on_eof_ends_session_after_one_direction() {
+        let (a, mut a_peer) = duplex(1024);
+        let (b, _b_peer) = duplex(1024);
+        let opts = CopyOptions {
+            exit_on_eof: true,
+            ..Default::default()
+        };
+        a_peer.shutdown().await.unwrap();
+        let t = copy_session(Conn::Bytes(Box::new(a)), Conn::Bytes(Box::new(b)), &opts)
+            .await
+            .unwrap();
+        assert_eq!(t.forward, 0);
+    }
+
+    #[tokio::test]
+    async fn max_messages_stops_forward_direction() {
+        let (a, mut a_peer) = duplex(1024);
+        let (b, mut b_peer) = duplex(1024);
+        let codec = || ChunkCodec {
+            ty: MessageType::Binary,
+            max_length: 1,
+        };
+        let left = framed(Box::new(a), codec(), 16);
+        let right = framed(Box::new(b), codec(), 16);
+        let opts = CopyOptions {
+            max_messages: Some(2),
+            unidirectional: true,
+            ..Default::default()
+        };
+        a_peer.write_all(b"xyz").await.unwrap();
+        let t = copy_session(Conn::Messages(left), Conn::Messages(right), &opts)
+            .await
+            .unwrap();
+        assert_eq!(t.forward, 2);
+        let mut got = Vec::new();
+        b_peer.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"xy");
+    }
+}

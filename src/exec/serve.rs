@@ -1,0 +1,198 @@
+//! Running a plan: one session for a connecting left side, or an accept loop for a listener.
+//!
+//! The accept loop takes a permit from a semaphore before accepting (back-pressure under
+//! `--conncap`), runs each connection in its own task (handshakes included), and stops on
+//! Ctrl-C or SIGTERM. A failing connection is logged and never stops the others.
+
+use super::build::{apply_layers, build_chain, into_connector, Endpoint};
+use super::conn::{BoundAddr, ConnInfo, Connect};
+use super::copy::copy_session;
+use crate::error::{Error, RunError, Side};
+use crate::plan::{CopyOptions, Plan};
+use std::io::{self, Write};
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+/// Runs the plan to completion.
+pub async fn run_plan(plan: &Plan) -> Result<(), Error> {
+    let left = build_chain(&plan.left).map_err(|e| build_error(Side::Left, &plan.left.source, e))?;
+    let right =
+        build_chain(&plan.right).map_err(|e| build_error(Side::Right, &plan.right.source, e))?;
+    let right = into_connector(right);
+    match left {
+        Endpoint::Connector(left) => {
+            tokio::select! {
+                r = single_session(plan, left, right) => r,
+                _ = shutdown_signal() => Ok(()),
+            }
+        }
+        Endpoint::Listener { listen, layers } => {
+            let (mut acceptor, addrs) = listen.bind().await.map_err(|e| RunError {
+                what: "listening on",
+                node: plan.left.source.clone(),
+                side: Side::Left,
+                source: e,
+            })?;
+            announce(plan, &addrs);
+            let cap = Arc::new(Semaphore::new(
+                plan.serve.conncap.unwrap_or(Semaphore::MAX_PERMITS),
+            ));
+            let copy = Arc::new(plan.copy.clone());
+            let right_src: Arc<str> = plan.right.source.clone().into();
+            let layers = Arc::new(layers);
+            let shutdown = shutdown_signal();
+            tokio::pin!(shutdown);
+            loop {
+                let permit = tokio::select! {
+                    p = cap.clone().acquire_owned() => p.map_err(|_| Error::Usage("connection limiter closed".into()))?,
+                    _ = &mut shutdown => return Ok(()),
+                };
+                let accepted = tokio::select! {
+                    a = acceptor.accept() => a,
+                    _ = &mut shutdown => return Ok(()),
+                };
+                let (conn, info) = match accepted {
+                    Ok(x) => x,
+                    Err(e) => {
+                        tracing::warn!("accepting on {}: {e}", plan.left.source);
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let task = {
+                    let (right, copy, right_src, layers) =
+                        (right.clone(), copy.clone(), right_src.clone(), layers.clone());
+                    tokio::spawn(async move {
+                        let peer = info.peer.clone().unwrap_or_else(|| "?".into());
+                        let r = serve_connection(&layers, conn, info, right, &copy, &right_src).await;
+                        drop(permit);
+                        if let Err(e) = &r {
+                            tracing::warn!("connection from {peer}: {e}");
+                        }
+                        r
+                    })
+                };
+                if plan.serve.oneshot {
+                    return match task.await {
+                        Ok(Ok(())) => Ok(()),
+                        Ok(Err(e)) => Err(e),
+                        Err(e) => Err(Error::Usage(format!("connection task failed: {e}"))),
+                    };
+                }
+            }
+        }
+    }
+}
+
+async fn serve_connection(
+    layers: &[Arc<dyn super::conn::ConnLayer>],
+    conn: super::conn::Conn,
+    info: ConnInfo,
+    right: Arc<dyn Connect>,
+    copy: &CopyOptions,
+    right_src: &str,
+) -> Result<(), Error> {
+    let peer = info_peer(&info.peer);
+    let (conn, info) = apply_layers(layers, conn, info).await.map_err(|e| RunError {
+        what: "handshake with",
+        node: peer,
+        side: Side::Left,
+        source: e,
+    })?;
+    let other = right.connect(&info).await.map_err(|e| RunError {
+        what: "connecting",
+        node: right_src.to_string(),
+        side: Side::Right,
+        source: e,
+    })?;
+    copy_session(conn, other, copy).await.map_err(|e| RunError {
+        what: "copying data with",
+        node: right_src.to_string(),
+        side: Side::Right,
+        source: e,
+    })?;
+    Ok(())
+}
+
+fn info_peer(p: &Option<String>) -> String {
+    p.clone().unwrap_or_else(|| "the incoming connection".into())
+}
+
+async fn single_session(
+    plan: &Plan,
+    left: Arc<dyn Connect>,
+    right: Arc<dyn Connect>,
+) -> Result<(), Error> {
+    let info = ConnInfo::default();
+    let l = left.connect(&info).await.map_err(|e| RunError {
+        what: "connecting",
+        node: plan.left.source.clone(),
+        side: Side::Left,
+        source: e,
+    })?;
+    let r = right.connect(&info).await.map_err(|e| RunError {
+        what: "connecting",
+        node: plan.right.source.clone(),
+        side: Side::Right,
+        source: e,
+    })?;
+    copy_session(l, r, &plan.copy).await.map_err(|e| RunError {
+        what: "copying data between the sides of",
+        node: format!("{} {}", plan.left.source, plan.right.source),
+        side: Side::Left,
+        source: e,
+    })?;
+    Ok(())
+}
+
+fn announce(plan: &Plan, addrs: &[BoundAddr]) {
+    for a in addrs {
+        if plan.serve.announce {
+            let line = match a.ip_port {
+                Some(sa) => format!("LISTEN proto={},ip={},port={}\n", a.proto, sa.ip(), sa.port()),
+                None => format!("LISTEN proto={},path={}\n", a.proto, a.addr),
+            };
+            let mut out = io::stdout().lock();
+            let _ = out.write_all(line.as_bytes());
+            let _ = out.flush();
+        }
+        tracing::info!("listening on {} {}", a.proto, a.addr);
+    }
+    if plan.serve.server_banner {
+        if let Some(sa) = addrs.iter().find_map(|a| a.ip_port) {
+            eprintln!("Listening on ws://{sa}/");
+        }
+    }
+}
+
+fn build_error(side: Side, source: &str, e: String) -> Error {
+    Error::Run(RunError {
+        what: "setting up",
+        node: source.to_string(),
+        side,
+        source: io::Error::other(e),
+    })
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

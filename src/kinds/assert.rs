@@ -1,0 +1,80 @@
+//! `assert:`: checks that the data it receives equals the given text (for tests).
+
+use crate::exec::build::BuildCtx;
+use crate::exec::{Conn, ConnInfo, Connect};
+use crate::plan::PlanNode;
+use crate::registry::{ArgType, Build, KindDef, Role, Shape};
+use futures::future::BoxFuture;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// Registry entry for `assert:`.
+pub const ASSERT: KindDef = KindDef {
+    name: "assert",
+    synonyms: &[],
+    role: Role::Leaf,
+    shape: Shape::Bytes,
+    arg: ArgType::Text,
+    params: &[],
+    summary: "fails unless everything written to it equals the given text",
+    help: "Collects all incoming data; at end of stream, if it differs from the argument, the \
+           session fails with an error showing both. Reading from it gives nothing. For tests.",
+    examples: &["websocat -u ws-l:127.0.0.1:8080 assert:hello"],
+    build: Build::Connector(build),
+};
+
+fn build(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn Connect>, String> {
+    Ok(Arc::new(Assert(node.arg.clone().into_bytes())))
+}
+
+struct Assert(Vec<u8>);
+
+impl Connect for Assert {
+    fn connect<'a>(&'a self, _info: &'a ConnInfo) -> BoxFuture<'a, io::Result<Conn>> {
+        let expected = self.0.clone();
+        Box::pin(async move {
+            Ok(Conn::Bytes(Box::new(AssertBytes {
+                expected,
+                got: Vec::new(),
+            })))
+        })
+    }
+}
+
+struct AssertBytes {
+    expected: Vec<u8>,
+    got: Vec<u8>,
+}
+
+impl AsyncRead for AssertBytes {
+    fn poll_read(self: Pin<&mut Self>, _cx: &mut Context<'_>, _buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for AssertBytes {
+    fn poll_write(mut self: Pin<&mut Self>, _cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        self.got.extend_from_slice(data);
+        Poll::Ready(Ok(data.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.got == self.expected {
+            Poll::Ready(Ok(()))
+        } else {
+            Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "assertion failed: expected {:?}, got {:?}",
+                    String::from_utf8_lossy(&self.expected),
+                    String::from_utf8_lossy(&self.got)
+                ),
+            )))
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! One module per specifier kind (or small family): its registry entry, build function and
+//! unit tests.
+
+pub mod assert;
+pub mod broadcast;
+pub mod codecs;
+pub mod literal;
+pub mod mirror;
+pub mod stdio;
+pub mod tcp;
+pub mod ws_client;
+pub mod ws_server;
+pub mod ws_stream;

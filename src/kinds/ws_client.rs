@@ -1,0 +1,307 @@
+//! `ws-c:` (WebSocket client handshake over any byte stream) and the lowering of
+//! `ws://` / `wss://` URLs into `ws-c:` over `tcp:` (and TLS).
+
+use super::ws_stream::{WsMessages, WsSettings, COMMON_PARAMS};
+use crate::error::SpecProblem;
+use crate::exec::build::BuildCtx;
+use crate::exec::conn::shape_error;
+use crate::exec::{Conn, ConnInfo, ConnLayer};
+use crate::plan::{Origin, PlanNode};
+use crate::registry::{self, ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape};
+use base64::Engine;
+use futures::future::BoxFuture;
+use http::header::{HeaderName, HeaderValue};
+use std::io;
+use std::sync::Arc;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Error as WsError;
+
+/// Default request URI of `ws-c:` when neither `uri=` nor `--ws-c-uri` is given.
+pub const DEFAULT_URI: &str = "ws://0.0.0.0/";
+
+const PARAMS: [ParamDef; 12] = [
+    ParamDef {
+        name: "uri",
+        ty: ParamType::Text,
+        flag: Some("--ws-c-uri"),
+        help: "request URI; its host becomes the Host header (default ws://0.0.0.0/, as websocat 1.x)",
+    },
+    ParamDef {
+        name: "protocol",
+        ty: ParamType::Text,
+        flag: Some("--protocol"),
+        help: "Sec-WebSocket-Protocol to request",
+    },
+    ParamDef {
+        name: "header",
+        ty: ParamType::Repeated,
+        flag: Some("--header"),
+        help: "extra request header `Name: value` (repeatable)",
+    },
+    ParamDef {
+        name: "origin",
+        ty: ParamType::Text,
+        flag: Some("--origin"),
+        help: "Origin header",
+    },
+    ParamDef {
+        name: "ua",
+        ty: ParamType::Text,
+        flag: Some("--ua"),
+        help: "User-Agent header",
+    },
+    ParamDef {
+        name: "basic-auth",
+        ty: ParamType::Text,
+        flag: Some("--basic-auth"),
+        help: "`user:password` sent as HTTP basic authorization",
+    },
+    COMMON_PARAMS[0],
+    COMMON_PARAMS[1],
+    COMMON_PARAMS[2],
+    COMMON_PARAMS[3],
+    COMMON_PARAMS[4],
+    COMMON_PARAMS[5],
+];
+
+/// Registry entry for `ws-c:`.
+pub const WS_CLIENT: KindDef = KindDef {
+    name: "ws-c",
+    synonyms: &["ws-connect", "connect-ws", "c-ws"],
+    role: Role::Overlay,
+    shape: Shape::BytesToMessages,
+    arg: ArgType::None,
+    params: &PARAMS,
+    summary: "WebSocket client handshake over the byte stream under it",
+    help: "Performs the client side of the WebSocket handshake over any byte stream and then \
+           exchanges messages. `ws://host:port/path` is short for \
+           `ws-c[uri=ws://host:port/path]:tcp:host:port`. The request URI comes from `uri=` \
+           or --ws-c-uri.",
+    examples: &[
+        "websocat --ws-c-uri=ws://example.com/chat - ws-c:tcp:127.0.0.1:8080",
+        "websocat - 'ws-c[uri=/chat,protocol=chat]:tcp:127.0.0.1:8080'",
+    ],
+    build: Build::Layer(build),
+};
+
+/// Lowers a `ws://` or `wss://` URL into `ws-c:` over `tcp:` (with TLS for `wss://`).
+/// Problems are reported relative to the URL's first byte.
+pub fn lower_url(url: &str, origin: Origin) -> Result<Vec<PlanNode>, SpecProblem> {
+    let bad = |msg: String| {
+        SpecProblem::new("websocat::spec::bad_url", msg, 0, url.len())
+            .label("not a valid WebSocket URL")
+            .help("URLs look like `ws://127.0.0.1:8080/path` or `wss://example.com/`")
+    };
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| bad(format!("bad URL `{url}`: {e}")))?;
+    let secure = match uri.scheme_str().map(str::to_ascii_lowercase).as_deref() {
+        Some("ws") => false,
+        Some("wss") => true,
+        _ => return Err(bad(format!("`{url}` is not a ws:// or wss:// URL"))),
+    };
+    let scheme_len = if secure { 6 } else { 5 };
+    let Some(authority) = uri.authority() else {
+        return Err(SpecProblem::new(
+            "websocat::spec::bad_url",
+            "URL has no host",
+            scheme_len,
+            0,
+        )
+        .label("expected a host here")
+        .help("e.g. `ws://127.0.0.1:8080/`"));
+    };
+    let host = authority.host();
+    if host.is_empty() {
+        return Err(SpecProblem::new(
+            "websocat::spec::bad_url",
+            "URL has no host",
+            scheme_len,
+            authority.as_str().len(),
+        )
+        .label("expected a host here"));
+    }
+    let port = authority.port_u16().unwrap_or(if secure { 443 } else { 80 });
+    if authority.as_str().ends_with(':') {
+        return Err(SpecProblem::new(
+            "websocat::spec::bad_url",
+            "URL has an empty port",
+            scheme_len + authority.as_str().len() - 1,
+            1,
+        )
+        .label("port missing after `:`"));
+    }
+    let bare_host = host.trim_start_matches('[').trim_end_matches(']');
+    let tcp_arg = if bare_host.contains(':') {
+        format!("[{bare_host}]:{port}")
+    } else {
+        format!("{bare_host}:{port}")
+    };
+    let mut nodes = vec![PlanNode::new(registry::kind("ws-c"), "", origin).with_param("uri", url)];
+    if secure {
+        let Some(tls) = registry::lookup("tls-c") else {
+            return Err(SpecProblem::new(
+                "websocat::spec::no_tls",
+                "wss:// needs TLS, which this build does not include yet",
+                0,
+                scheme_len,
+            )
+            .label("TLS not available"));
+        };
+        nodes.push(PlanNode::new(tls, "", origin).with_param("domain", bare_host));
+    }
+    nodes.push(PlanNode::new(registry::kind("tcp"), tcp_arg, origin));
+    Ok(nodes)
+}
+
+struct WsClient {
+    uri: String,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    settings: WsSettings,
+}
+
+fn header_pair(raw: &str) -> Result<(HeaderName, HeaderValue), String> {
+    let (name, value) = raw
+        .split_once(':')
+        .ok_or_else(|| format!("header `{raw}` is not `Name: value`"))?;
+    let name = HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| format!("`{}` is not a valid header name", name.trim()))?;
+    let value = HeaderValue::from_str(value.trim())
+        .map_err(|_| format!("header `{raw}` has an invalid value"))?;
+    Ok((name, value))
+}
+
+/// Parses repeated `Name: value` parameters into header pairs.
+pub fn header_pairs<'a>(
+    raw: impl Iterator<Item = &'a str>,
+) -> Result<Vec<(HeaderName, HeaderValue)>, String> {
+    raw.map(header_pair).collect()
+}
+
+fn build(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, String> {
+    let settings = WsSettings::from_node(node)?;
+    let uri = node.param("uri").unwrap_or(DEFAULT_URI).to_string();
+    let mut headers = header_pairs(node.params_all("header"))?;
+    let mut add = |name: &'static str, value: &str| -> Result<(), String> {
+        let v = HeaderValue::from_str(value).map_err(|_| format!("invalid {name} value `{value}`"))?;
+        headers.push((HeaderName::from_static(name), v));
+        Ok(())
+    };
+    if let Some(p) = node.param("protocol") {
+        add("sec-websocket-protocol", p)?;
+    }
+    if let Some(o) = node.param("origin") {
+        add("origin", o)?;
+    }
+    if let Some(ua) = node.param("ua") {
+        add("user-agent", ua)?;
+    }
+    if let Some(auth) = node.param("basic-auth") {
+        let token = base64::engine::general_purpose::STANDARD.encode(auth.as_bytes());
+        add("authorization", &format!("Basic {token}"))?;
+    }
+    // Validate the URI now so a bad --ws-c-uri fails before connecting.
+    normalized_uri(&uri)
+        .into_client_request()
+        .map_err(|e| format!("bad request URI `{uri}`: {e}"))?;
+    Ok(Arc::new(WsClient {
+        uri,
+        headers,
+        settings,
+    }))
+}
+
+/// Accepts `/path` style URIs by prefixing a placeholder host.
+fn normalized_uri(uri: &str) -> String {
+    if uri.starts_with('/') {
+        format!("ws://localhost{uri}")
+    } else {
+        uri.to_string()
+    }
+}
+
+impl ConnLayer for WsClient {
+    fn wrap(&self, inner: Conn, info: ConnInfo) -> BoxFuture<'static, io::Result<(Conn, ConnInfo)>> {
+        let uri = normalized_uri(&self.uri);
+        let headers = self.headers.clone();
+        let settings = self.settings.clone();
+        Box::pin(async move {
+            let Conn::Bytes(stream) = inner else {
+                return Err(shape_error("ws-c", "a byte stream", &inner));
+            };
+            let mut req = uri
+                .as_str()
+                .into_client_request()
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{uri}: {e}")))?;
+            for (k, v) in headers {
+                req.headers_mut().append(k, v);
+            }
+            let (ws, _resp) =
+                tokio_tungstenite::client_async_with_config(req, stream, Some(settings.config))
+                    .await
+                    .map_err(|e| handshake_error(&uri, e))?;
+            Ok((Conn::Messages(Box::new(WsMessages::new(ws, settings))), info))
+        })
+    }
+}
+
+fn handshake_error(uri: &str, e: WsError) -> io::Error {
+    match e {
+        WsError::Http(resp) => {
+            let status = resp.status();
+            let body = resp
+                .body()
+                .as_ref()
+                .map(|b| String::from_utf8_lossy(b).chars().take(200).collect::<String>())
+                .unwrap_or_default();
+            let body = body.trim();
+            io::Error::new(
+                io::ErrorKind::ConnectionRefused,
+                format!(
+                    "WebSocket handshake with {uri} failed: the server answered HTTP {status}{}",
+                    if body.is_empty() { String::new() } else { format!(" ({body})") }
+                ),
+            )
+        }
+        WsError::Io(e) => io::Error::new(e.kind(), format!("WebSocket handshake with {uri}: {e}")),
+        other => io::Error::other(format!("WebSocket handshake with {uri} failed: {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lowered(url: &str) -> Vec<String> {
+        lower_url(url, Origin::Inserted)
+            .map(|v| {
+                v.iter()
+                    .map(|n| format!("{}{}", n.display_element(), if n.arg.is_empty() { String::new() } else { format!(":{}", n.arg) }))
+                    .collect()
+            })
+            .unwrap_or_else(|e| vec![e.message])
+    }
+
+    #[test]
+    fn url_default_port_and_ipv6() {
+        assert_eq!(
+            lowered("ws://example.com/x"),
+            vec!["ws-c[uri=ws://example.com/x]", "tcp:example.com:80"]
+        );
+        assert_eq!(
+            lowered("ws://[::1]:8080/"),
+            vec!["ws-c[uri=ws://[::1]:8080/]", "tcp:[::1]:8080"]
+        );
+    }
+
+    #[test]
+    fn url_without_host_is_an_error() {
+        assert_eq!(lowered("ws:///x"), vec!["bad URL `ws:///x`: invalid format"]);
+    }
+
+    #[test]
+    fn header_needs_a_colon() {
+        assert!(header_pair("X-A: b").is_ok());
+        assert!(header_pair("nocolon").is_err());
+    }
+}

@@ -1,0 +1,211 @@
+//! websocat: connect any two endpoints, one or both of which may speak WebSocket.
+//!
+//! # Architecture
+//!
+//! ```text
+//! argv ──clap (cli)──► Cli ──► two specifier strings + PlanOptions
+//!   spec::parse   (nom, spans)  ──► Spec    overlays outermost-first, one leaf
+//!   plan::plan    (passes)      ──► Plan    kinds resolved, sugar lowered, fixups, checks
+//!        └── --dump-spec prints the Plan here and exits
+//!   exec::serve   (executor)    ──► per connection: Conn ⇄ Conn, bidirectional copy
+//! ```
+//!
+//! Code map:
+//! - [`cli`]: clap derive, no logic.
+//! - [`error`]: `SpecError` / `PlanError` / `RunError`, miette diagnostics.
+//! - [`spec`]: AST, the nom grammar (`grammar/specifier.ebnf`), typed leaf arguments.
+//! - [`registry`]: the `KINDS` table: names, synonyms, role, shape, argument, parameters, help,
+//!   build function. `--help=doc` and did-you-mean read it.
+//! - [`plan`]: IR, ordered passes, checks, `--dump-spec`.
+//! - [`exec`]: `Conn` and the traits kinds implement, codecs, the copy engine, the accept loop.
+//! - [`kinds`]: one module per kind or family.
+//! - [`help`]: help texts generated from clap and the registry.
+//!
+//! Architecture invariants:
+//! - The grammar does no I/O and never resolves names; neither does the planner.
+//! - The executor never reads CLI arguments and never matches kind names: each kind is built
+//!   only from its own plan node's parameters.
+//! - Every automatic change the planner makes is recorded and shown by `--dump-spec`.
+//! - `--dump-spec` prints a command line that plans back into the same plan.
+
+pub mod cli;
+pub mod error;
+pub mod exec;
+pub mod help;
+pub mod kinds;
+pub mod plan;
+pub mod registry;
+pub mod spec;
+
+use clap::Parser;
+use cli::{Cli, DumpFormat};
+use error::Error;
+use plan::{CopyOptions, DataMode, PlanOptions, ServeOptions};
+
+/// Exit code for success.
+pub const EXIT_OK: i32 = 0;
+/// Exit code when a connection or session failed.
+pub const EXIT_RUN_FAILED: i32 = 1;
+/// Exit code for a bad command line or specifier.
+pub const EXIT_USAGE: i32 = 2;
+
+/// Turns parsed arguments into planner options.
+pub fn plan_options(cli: &Cli) -> PlanOptions {
+    let mode = if cli.binary {
+        Some(DataMode::Binary)
+    } else if cli.text {
+        Some(DataMode::Text)
+    } else {
+        None
+    };
+    let one = if cli.one_message { Some(1) } else { None };
+    PlanOptions {
+        mode,
+        no_line: cli.no_line,
+        null_terminated: cli.null_terminated,
+        strip_newlines: cli.strip_newlines,
+        server_mode: cli.server_mode,
+        no_fixups: cli.no_fixups,
+        flags: cli.node_flags().into_iter().collect(),
+        copy: CopyOptions {
+            unidirectional: cli.unidirectional,
+            unidirectional_reverse: cli.unidirectional_reverse,
+            exit_on_eof: cli.exit_on_eof,
+            no_close: cli.no_close,
+            max_messages: cli.max_messages.or(one),
+            max_messages_rev: cli.max_messages_rev.or(one),
+            buffer_size: cli.buffer_size,
+        },
+        serve: ServeOptions {
+            oneshot: cli.oneshot,
+            conncap: cli.conncap,
+            announce: cli.announce,
+            server_banner: cli.server_mode,
+        },
+    }
+}
+
+/// Parses arguments (without the program name) and plans, as the binary does.
+pub fn plan_from_args<I, S>(args: I) -> Result<plan::Plan, Error>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<std::ffi::OsString> + Clone,
+{
+    let argv = std::iter::once(std::ffi::OsString::from("websocat"))
+        .chain(args.into_iter().map(Into::into));
+    let cli = Cli::try_parse_from(argv).map_err(|e| Error::Usage(e.to_string()))?;
+    plan::plan(&cli.specs, &plan_options(&cli))
+}
+
+/// Renders an error as the binary prints it: without colour at a fixed width (for tests and
+/// non-terminals), or with colour on a terminal.
+pub fn render_error(err: &dyn miette::Diagnostic, color: bool) -> String {
+    use miette::{GraphicalReportHandler, GraphicalTheme};
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let mut out = String::new();
+    let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
+    if handler.render_report(&mut out, err).is_err() {
+        out = err.to_string();
+    }
+    out
+}
+
+fn init_logging(cli: &Cli) {
+    let level = if cli.quiet {
+        "error"
+    } else {
+        match cli.verbose {
+            0 => "warn",
+            1 => "info",
+            2 => "debug",
+            _ => "trace",
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WEBSOCAT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("websocat={level}")));
+    let color = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(color)
+        .without_time()
+        .with_target(false)
+        .try_init();
+}
+
+/// Runs the command line (without the program name); returns the process exit code.
+pub fn main_with_args(args: Vec<std::ffi::OsString>) -> i32 {
+    let argv = std::iter::once(std::ffi::OsString::from("websocat")).chain(args);
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+        }
+    };
+    if cli.version {
+        println!("websocat {}", env!("CARGO_PKG_VERSION"));
+        return EXIT_OK;
+    }
+    if cli.long_help {
+        print!("{}", help::help_text(cli::HelpLevel::Doc));
+        return EXIT_OK;
+    }
+    if let Some(level) = cli.help {
+        print!("{}", help::help_text(level));
+        return EXIT_OK;
+    }
+    init_logging(&cli);
+    let color = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none();
+    let plan = match plan::plan(&cli.specs, &plan_options(&cli)) {
+        Ok(p) => p,
+        Err(e) => {
+            eprint!("{}", render_error(&e, color));
+            return EXIT_USAGE;
+        }
+    };
+    match cli.dump_spec {
+        Some(DumpFormat::Text) => {
+            print!("{}", plan::dump::dump_text(&plan));
+            return EXIT_OK;
+        }
+        Some(DumpFormat::Json) => {
+            println!("{}", plan::dump::dump_json(&plan));
+            return EXIT_OK;
+        }
+        None => {}
+    }
+    for w in &plan.warnings {
+        tracing::warn!("{w}");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("websocat: cannot start the async runtime: {e}");
+            return EXIT_RUN_FAILED;
+        }
+    };
+    let result = runtime.block_on(exec::serve::run_plan(&plan));
+    let code = match result {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            eprint!("{}", render_error(&e, color));
+            match e {
+                Error::Spec(_) | Error::Plan(_) | Error::Usage(_) => EXIT_USAGE,
+                Error::Run(_) => EXIT_RUN_FAILED,
+            }
+        }
+    };
+    runtime.shutdown_background();
+    code
+}

@@ -1,0 +1,260 @@
+//! The plan: resolved chains of kinds with their parameters, and the session options.
+
+use crate::error::Side;
+use crate::registry::{KindDef, Role};
+use crate::spec::Span;
+use std::collections::BTreeMap;
+
+/// Where a plan node came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Written by the user at this span.
+    Written(Span),
+    /// Produced by expanding sugar written at this span.
+    Expanded(Span),
+    /// Inserted by a planner pass.
+    Inserted,
+}
+
+impl Origin {
+    /// The user's span this node relates to, if any.
+    pub fn span(self) -> Option<Span> {
+        match self {
+            Origin::Written(s) | Origin::Expanded(s) => Some(s),
+            Origin::Inserted => None,
+        }
+    }
+}
+
+/// One resolved element of a chain.
+#[derive(Debug, Clone)]
+pub struct PlanNode {
+    /// The kind, synonyms resolved.
+    pub kind: &'static KindDef,
+    /// Parameters in the order written or filled.
+    pub params: Vec<(String, String)>,
+    /// The leaf argument (empty for overlays).
+    pub arg: String,
+    /// Where it came from.
+    pub origin: Origin,
+}
+
+impl PartialEq for PlanNode {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.params == other.params && self.arg == other.arg
+    }
+}
+
+impl PlanNode {
+    /// A node of `kind` with no parameters.
+    pub fn new(kind: &'static KindDef, arg: impl Into<String>, origin: Origin) -> Self {
+        PlanNode {
+            kind,
+            params: Vec::new(),
+            arg: arg.into(),
+            origin,
+        }
+    }
+
+    /// Adds a parameter.
+    pub fn with_param(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.params.push((key.to_string(), value.into()));
+        self
+    }
+
+    /// The first value of parameter `key`.
+    pub fn param(&self, key: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// All values of a repeatable parameter.
+    pub fn params_all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.params
+            .iter()
+            .filter(move |(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Parameter `key` as a number (validated by the planner).
+    pub fn param_u64(&self, key: &str) -> Option<u64> {
+        self.param(key).and_then(|v| v.parse().ok())
+    }
+
+    /// Parameter `key` as a boolean (validated by the planner); absent means false.
+    pub fn param_bool(&self, key: &str) -> bool {
+        self.param(key) == Some("true")
+    }
+
+    /// True when this node is a listening leaf.
+    pub fn is_listener(&self) -> bool {
+        self.kind.role == Role::Listener
+    }
+
+    /// The node written as a specifier element: `name[params]` (plus `:arg` for leaves).
+    pub fn display_element(&self) -> String {
+        let mut s = String::from(self.kind.name);
+        if !self.params.is_empty() {
+            s.push('[');
+            for (i, (k, v)) in self.params.iter().enumerate() {
+                if i > 0 {
+                    s.push(',');
+                }
+                s.push_str(k);
+                s.push('=');
+                s.push_str(&crate::spec::ast::quote_param_value(v));
+            }
+            s.push(']');
+        }
+        s
+    }
+}
+
+/// One side's chain: overlays outermost first, the leaf last.
+#[derive(Debug, Clone)]
+pub struct Chain {
+    /// Which side it is.
+    pub side: Side,
+    /// The specifier text as written (for diagnostics).
+    pub source: String,
+    /// The nodes; never empty once planned.
+    pub nodes: Vec<PlanNode>,
+}
+
+impl PartialEq for Chain {
+    fn eq(&self, other: &Self) -> bool {
+        self.side == other.side && self.nodes == other.nodes
+    }
+}
+
+impl Chain {
+    /// The innermost node.
+    pub fn leaf(&self) -> &PlanNode {
+        &self.nodes[self.nodes.len() - 1]
+    }
+
+    /// True when the leaf listens for many connections.
+    pub fn is_listener(&self) -> bool {
+        self.nodes.last().is_some_and(PlanNode::is_listener)
+    }
+
+    /// The canonical specifier string of this chain.
+    pub fn to_spec_string(&self) -> String {
+        let mut out = String::new();
+        for (i, n) in self.nodes.iter().enumerate() {
+            let is_leaf = i + 1 == self.nodes.len();
+            if is_leaf && n.kind.name == "stdio" && n.params.is_empty() {
+                out.push('-');
+            } else {
+                out.push_str(&n.display_element());
+                out.push(':');
+                if is_leaf {
+                    out.push_str(&n.arg);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Text or binary mode (`-t` / `-b`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DataMode {
+    /// Lines become text messages (the default).
+    #[default]
+    Text,
+    /// Chunks become binary messages.
+    Binary,
+}
+
+/// Options of the copy engine.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CopyOptions {
+    /// `-u`: copy only left to right.
+    pub unidirectional: bool,
+    /// `-U`: copy only right to left.
+    pub unidirectional_reverse: bool,
+    /// `-E`: end the session when either direction ends.
+    pub exit_on_eof: bool,
+    /// `-n`: do not half-close (no WebSocket Close) on EOF.
+    pub no_close: bool,
+    /// `--max-messages`: stop left→right after this many messages.
+    pub max_messages: Option<u64>,
+    /// `--max-messages-rev`: stop right→left after this many messages.
+    pub max_messages_rev: Option<u64>,
+    /// `-B`: buffer size for byte copies.
+    pub buffer_size: Option<usize>,
+}
+
+/// Options of the accept loop.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServeOptions {
+    /// `--oneshot` / `-1`: serve one connection, then exit.
+    pub oneshot: bool,
+    /// `--conncap`: at most this many simultaneous connections.
+    pub conncap: Option<usize>,
+    /// `--stdout-announce-listening-ports`.
+    pub announce: bool,
+    /// `-s`: print `Listening on ws://…/` to stderr once bound.
+    pub server_banner: bool,
+}
+
+/// Everything the planner needs besides the two specifier strings.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// `-t` / `-b`; `None` = default (text).
+    pub mode: Option<DataMode>,
+    /// `--no-line`: chunks instead of lines even in text mode.
+    pub no_line: bool,
+    /// `-0`: lines end with NUL instead of newline.
+    pub null_terminated: bool,
+    /// `--linemode-strip-newlines`.
+    pub strip_newlines: bool,
+    /// `-s`: the single argument is a port or address to serve on.
+    pub server_mode: bool,
+    /// `--no-fixups`: skip automatic changes (cat mode, broadcast, codecs).
+    pub no_fixups: bool,
+    /// Values of CLI flags that fill node parameters, by flag name (e.g. `--protocol`).
+    pub flags: BTreeMap<&'static str, Vec<String>>,
+    /// Copy engine options (passed through).
+    pub copy: CopyOptions,
+    /// Accept loop options (passed through).
+    pub serve: ServeOptions,
+}
+
+/// One automatic change made by a planner pass.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Fixup {
+    /// Name of the pass that made it.
+    pub pass: &'static str,
+    /// What changed, in words.
+    pub message: String,
+}
+
+/// The resolved, checked plan the executor runs.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The first specifier (accepts or opens the first connection).
+    pub left: Chain,
+    /// The second specifier (opened once per left connection).
+    pub right: Chain,
+    /// Copy options.
+    pub copy: CopyOptions,
+    /// Accept loop options.
+    pub serve: ServeOptions,
+    /// Automatic changes, in order.
+    pub fixups: Vec<Fixup>,
+    /// Warnings from checks.
+    pub warnings: Vec<String>,
+}
+
+impl PartialEq for Plan {
+    fn eq(&self, other: &Self) -> bool {
+        self.left == other.left
+            && self.right == other.right
+            && self.copy == other.copy
+            && self.serve == other.serve
+    }
+}

@@ -1,0 +1,12 @@
+//! The planner: turns two parsed specifiers and the options into a checked [`Plan`].
+//!
+//! Architecture invariants: no I/O happens here; every automatic change is recorded as a
+//! [`Fixup`] and shown by `--dump-spec`; the dumped command line plans back to the same plan.
+
+pub mod check;
+pub mod dump;
+pub mod ir;
+pub mod passes;
+
+pub use ir::{Chain, CopyOptions, DataMode, Fixup, Origin, Plan, PlanNode, PlanOptions, ServeOptions};
+pub use passes::plan;

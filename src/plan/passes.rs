@@ -1,0 +1,486 @@
+//! The planner's ordered, named passes.
+//!
+//! 1. `simple-mode`: one argument, `-s`;
+//! 2. `lower`: synonyms, sugar (`ws-l:`), URLs, argument and parameter checks;
+//! 3. `flags`: CLI flags fill node parameters that were not written;
+//! 4. `cat-mode` and `broadcast`: stdio special cases;
+//! 5. `bridge`: a line or chunk codec where bytes meet messages;
+//! 6. checks (see [`super::check`]).
+
+use super::check;
+use super::ir::*;
+use crate::error::{Error, PlanError, Side, SpecProblem};
+use crate::registry::{self, Build, ParamType, Role, Shape};
+use crate::spec::{self, Leaf, Node, Spec, Span};
+
+/// Plans a session from the positional arguments and the options.
+pub fn plan(positional: &[String], opts: &PlanOptions) -> Result<Plan, Error> {
+    let mut fixups = Vec::new();
+    let (left_src, right_src) = simple_mode(positional, opts, &mut fixups)?;
+    let mut left = lower_side(Side::Left, &left_src)?;
+    let mut right = lower_side(Side::Right, &right_src)?;
+    fill_from_flags(&mut left, opts);
+    fill_from_flags(&mut right, opts);
+    let mut copy = opts.copy.clone();
+    let serve = opts.serve.clone();
+    if opts.server_mode && !copy.exit_on_eof {
+        copy.exit_on_eof = true;
+        fixups.push(Fixup {
+            pass: "simple-mode",
+            message: "-s implies -E: a client leaving ends only its own session".into(),
+        });
+    }
+    if !opts.no_fixups {
+        cat_mode(&left, &right, &mut copy, &mut fixups);
+        broadcast_stdio(&left, &mut right, &serve, &mut fixups);
+        bridge_shapes(&mut left, &mut right, opts, &mut fixups)?;
+    } else {
+        check_shapes_match(&left, &right)?;
+    }
+    let mut plan = Plan {
+        left,
+        right,
+        copy,
+        serve,
+        fixups,
+        warnings: Vec::new(),
+    };
+    check::check(&mut plan, opts)?;
+    Ok(plan)
+}
+
+/// Pass 1: `websocat URL`, `websocat -s PORT`.
+fn simple_mode(
+    positional: &[String],
+    opts: &PlanOptions,
+    fixups: &mut Vec<Fixup>,
+) -> Result<(String, String), Error> {
+    if opts.server_mode {
+        let [addr] = positional else {
+            return Err(PlanError::new(
+                "`-s` takes exactly one argument: the port or address to serve on",
+                Some("e.g. `websocat -s 8080` or `websocat -s 0.0.0.0:8080`".into()),
+            )
+            .into());
+        };
+        let left = if spec::parse::starts_with_subspec(addr) {
+            addr.clone()
+        } else if !addr.is_empty() && addr.chars().all(|c| c.is_ascii_digit()) {
+            format!("ws-l:127.0.0.1:{addr}")
+        } else {
+            format!("ws-l:{addr}")
+        };
+        fixups.push(Fixup {
+            pass: "simple-mode",
+            message: format!("-s {addr}: serve `{left}` and connect each client to stdio"),
+        });
+        return Ok((left, "-".to_string()));
+    }
+    match positional {
+        [one] => {
+            let listens = match spec::parse_spec(one) {
+                Ok(s) => spec_listens(&s),
+                Err(_) => false,
+            };
+            let (l, r) = if listens {
+                (one.clone(), "-".to_string())
+            } else {
+                ("-".to_string(), one.clone())
+            };
+            fixups.push(Fixup {
+                pass: "simple-mode",
+                message: format!("one argument: connect `{one}` with stdio"),
+            });
+            Ok((l, r))
+        }
+        [l, r] => Ok((l.clone(), r.clone())),
+        [] => Err(PlanError::new(
+            "no specifiers given",
+            Some("e.g. `websocat ws://127.0.0.1:8080/` or `websocat ws-l:127.0.0.1:8080 -`; see `websocat --help`".into()),
+        )
+        .into()),
+        _ => Err(PlanError::new(
+            format!("expected at most two specifiers, got {}", positional.len()),
+            Some("options go before or after the specifiers; quote arguments containing spaces".into()),
+        )
+        .into()),
+    }
+}
+
+fn spec_listens(spec: &Spec) -> bool {
+    match &spec.leaf {
+        Leaf::Kind { node, .. } => registry::lookup(&node.name).is_some_and(|k| {
+            k.role == Role::Listener
+                || matches!(k.build, Build::Sugar(e) if registry::kind(e.leaf).role == Role::Listener)
+        }),
+        _ => false,
+    }
+}
+
+/// Pass 2: parse and lower one side into plan nodes.
+pub fn lower_side(side: Side, source: &str) -> Result<Chain, Error> {
+    let spec = spec::parse_spec(source).map_err(|p| p.into_error(side, source))?;
+    let nodes = lower_spec(&spec).map_err(|p| p.into_error(side, source))?;
+    Ok(Chain {
+        side,
+        source: source.to_string(),
+        nodes,
+    })
+}
+
+fn lower_spec(spec: &Spec) -> Result<Vec<PlanNode>, SpecProblem> {
+    let mut nodes = Vec::new();
+    for o in &spec.overlays {
+        let kind = registry::lookup(&o.name).ok_or_else(|| {
+            SpecProblem::new("websocat::spec::unknown_kind", "unknown kind", o.name_span.start, o.name_span.len)
+        })?;
+        match kind.build {
+            Build::Sugar(exp) => {
+                let span = Origin::Expanded(o.span);
+                for (i, name) in exp.overlays.iter().enumerate() {
+                    let mut n = PlanNode::new(registry::kind(name), "", span);
+                    if i == 0 {
+                        n.params = checked_params(n.kind, o)?;
+                    }
+                    nodes.push(n);
+                }
+            }
+            _ => {
+                let mut n = PlanNode::new(kind, "", Origin::Written(o.span));
+                n.params = checked_params(kind, o)?;
+                nodes.push(n);
+            }
+        }
+    }
+    match &spec.leaf {
+        Leaf::Stdio { span } => nodes.push(PlanNode::new(
+            registry::kind("stdio"),
+            "",
+            Origin::Written(*span),
+        )),
+        Leaf::Url { url, span } => {
+            let lowered =
+                crate::kinds::ws_client::lower_url(url, Origin::Expanded(*span)).map_err(|p| p.shifted(span.start))?;
+            nodes.extend(lowered);
+        }
+        Leaf::Kind {
+            node,
+            arg,
+            arg_span,
+        } => {
+            let kind = registry::lookup(&node.name).ok_or_else(|| {
+                SpecProblem::new("websocat::spec::unknown_kind", "unknown kind", node.name_span.start, node.name_span.len)
+            })?;
+            match kind.build {
+                Build::Sugar(exp) => {
+                    let origin = Origin::Expanded(node.span);
+                    for (i, name) in exp.overlays.iter().enumerate() {
+                        let mut n = PlanNode::new(registry::kind(name), "", origin);
+                        if i == 0 {
+                            n.params = checked_params(n.kind, node)?;
+                        }
+                        nodes.push(n);
+                    }
+                    let leaf_kind = registry::kind(exp.leaf);
+                    leaf_kind
+                        .arg
+                        .validate(arg)
+                        .map_err(|p| p.shifted(arg_span.start))?;
+                    nodes.push(PlanNode::new(leaf_kind, arg.clone(), origin));
+                }
+                _ => {
+                    kind.arg
+                        .validate(arg)
+                        .map_err(|p| p.shifted(arg_span.start))?;
+                    let mut n = PlanNode::new(kind, arg.clone(), Origin::Written(node.span));
+                    n.params = checked_params(kind, node)?;
+                    nodes.push(n);
+                }
+            }
+        }
+    }
+    Ok(nodes)
+}
+
+/// Checks bracket parameters against the kind's declarations.
+fn checked_params(
+    kind: &'static registry::KindDef,
+    node: &Node,
+) -> Result<Vec<(String, String)>, SpecProblem> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for p in &node.params {
+        let Some(def) = kind.param(&p.key) else {
+            let known: Vec<&str> = kind.params.iter().map(|d| d.name).collect();
+            let help = if known.is_empty() {
+                format!("`{}:` takes no parameters", kind.name)
+            } else {
+                format!("`{}:` accepts: {}", kind.name, known.join(", "))
+            };
+            return Err(SpecProblem::new(
+                "websocat::spec::unknown_param",
+                format!("unknown parameter `{}` for `{}:`", p.key, kind.name),
+                p.span.start,
+                p.key.len(),
+            )
+            .label("not a parameter of this kind")
+            .help(help));
+        };
+        let bad = match def.ty {
+            ParamType::Uint => p.value.parse::<u64>().is_err(),
+            ParamType::Bool => p.value != "true" && p.value != "false",
+            ParamType::Text | ParamType::Repeated => false,
+        };
+        if bad {
+            let expected = if def.ty == ParamType::Uint {
+                "a whole number"
+            } else {
+                "`true` or `false`"
+            };
+            return Err(SpecProblem::new(
+                "websocat::spec::bad_param_value",
+                format!("parameter `{}` expects {expected}", p.key),
+                p.span.start,
+                p.span.len,
+            )
+            .label(format!("`{}` is not {expected}", p.value)));
+        }
+        if def.ty != ParamType::Repeated && out.iter().any(|(k, _)| *k == p.key) {
+            return Err(SpecProblem::new(
+                "websocat::spec::duplicate_param",
+                format!("parameter `{}` given twice", p.key),
+                p.span.start,
+                p.span.len,
+            )
+            .label("second occurrence"));
+        }
+        out.push((p.key.clone(), p.value.clone()));
+    }
+    Ok(out)
+}
+
+/// Pass 3: CLI flags become parameters of every node that declares them and lacks them.
+fn fill_from_flags(chain: &mut Chain, opts: &PlanOptions) {
+    for node in &mut chain.nodes {
+        for def in node.kind.params {
+            let Some(flag) = def.flag else { continue };
+            let Some(values) = opts.flags.get(flag) else {
+                continue;
+            };
+            if node.param(def.name).is_some() {
+                continue;
+            }
+            if def.ty == ParamType::Repeated {
+                for v in values {
+                    node.params.push((def.name.to_string(), v.clone()));
+                }
+            } else if let Some(v) = values.last() {
+                node.params.push((def.name.to_string(), v.clone()));
+            }
+        }
+    }
+}
+
+fn is_bare_stdio(chain: &Chain) -> bool {
+    chain.nodes.len() == 1 && chain.leaf().kind.name == "stdio"
+}
+
+/// Pass 4a: `- -` copies stdin to stdout.
+fn cat_mode(left: &Chain, right: &Chain, copy: &mut CopyOptions, fixups: &mut Vec<Fixup>) {
+    if is_bare_stdio(left) && is_bare_stdio(right) && !copy.unidirectional {
+        copy.unidirectional = true;
+        fixups.push(Fixup {
+            pass: "cat-mode",
+            message: "`- -`: copy stdin to stdout only (-u)".into(),
+        });
+    }
+}
+
+/// Pass 4b: stdio behind a multi-connection listener is shared by all clients.
+fn broadcast_stdio(left: &Chain, right: &mut Chain, serve: &ServeOptions, fixups: &mut Vec<Fixup>) {
+    if !left.is_listener() || serve.oneshot || right.leaf().kind.name != "stdio" {
+        return;
+    }
+    if right
+        .nodes
+        .iter()
+        .any(|n| n.kind.role == Role::ConnectorOverlay)
+    {
+        return;
+    }
+    right.nodes.insert(
+        0,
+        PlanNode::new(registry::kind("broadcast"), "", Origin::Inserted),
+    );
+    fixups.push(Fixup {
+        pass: "broadcast",
+        message: "right side: stdio behind a listener is shared by all clients (`broadcast:`)"
+            .into(),
+    });
+}
+
+/// The shape a chain presents to the copy engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Top {
+    Bytes,
+    Messages,
+    Any,
+}
+
+fn chain_shape(chain: &Chain) -> Result<Top, SpecProblem> {
+    let leaf = chain.leaf();
+    let mut top = match leaf.kind.shape {
+        Shape::Bytes => Top::Bytes,
+        Shape::Messages => Top::Messages,
+        Shape::Any => match leaf.param("shape") {
+            Some("messages") => Top::Messages,
+            Some("bytes") => Top::Bytes,
+            _ => Top::Any,
+        },
+        _ => Top::Bytes,
+    };
+    for (idx, node) in chain.nodes.iter().enumerate().rev().skip(1) {
+        let needs = |want: Top, top: Top| -> Result<(), SpecProblem> {
+            if top == want || top == Top::Any {
+                return Ok(());
+            }
+            let (start, len) = node
+                .origin
+                .span()
+                .map(|s| (s.start, s.len))
+                .unwrap_or((0, chain.source.len()));
+            let below = chain.nodes[idx + 1].kind.name;
+            Err(SpecProblem::new(
+                "websocat::plan::shape_mismatch",
+                format!(
+                    "`{}:` works on {} but `{below}:` under it produces {}",
+                    node.kind.name,
+                    if want == Top::Bytes { "a byte stream" } else { "messages" },
+                    if top == Top::Bytes { "a byte stream" } else { "messages" },
+                ),
+                start,
+                len,
+            )
+            .label("does not fit what is under it"))
+        };
+        top = match node.kind.shape {
+            Shape::BytesToMessages => {
+                needs(Top::Bytes, top)?;
+                Top::Messages
+            }
+            Shape::MessagesToBytes => {
+                needs(Top::Messages, top)?;
+                Top::Bytes
+            }
+            Shape::BytesToBytes => {
+                needs(Top::Bytes, top)?;
+                Top::Bytes
+            }
+            _ => top,
+        };
+    }
+    Ok(top)
+}
+
+fn shapes(left: &Chain, right: &Chain) -> Result<(Top, Top), Error> {
+    let l = chain_shape(left).map_err(|p| p.into_error(Side::Left, &left.source))?;
+    let r = chain_shape(right).map_err(|p| p.into_error(Side::Right, &right.source))?;
+    Ok((l, r))
+}
+
+fn check_shapes_match(left: &Chain, right: &Chain) -> Result<(), Error> {
+    match shapes(left, right)? {
+        (Top::Bytes, Top::Messages) | (Top::Messages, Top::Bytes) => Err(PlanError::new(
+            "one side produces bytes and the other messages, and --no-fixups keeps the planner from bridging them",
+            Some("add `lines:` or `chunks:` over the byte side, or drop --no-fixups".into()),
+        )
+        .into()),
+        _ => Ok(()),
+    }
+}
+
+/// Pass 5: where bytes meet messages, insert a codec on the byte side; settle `Any` leaves.
+fn bridge_shapes(
+    left: &mut Chain,
+    right: &mut Chain,
+    opts: &PlanOptions,
+    fixups: &mut Vec<Fixup>,
+) -> Result<(), Error> {
+    let (l, r) = shapes(left, right)?;
+    match (l, r) {
+        (Top::Bytes, Top::Messages) => insert_codec(left, opts, fixups),
+        (Top::Messages, Top::Bytes) => insert_codec(right, opts, fixups),
+        (Top::Any, Top::Messages) => settle_any(left, fixups),
+        (Top::Messages, Top::Any) => settle_any(right, fixups),
+        _ => {}
+    }
+    Ok(())
+}
+
+fn settle_any(chain: &mut Chain, fixups: &mut Vec<Fixup>) {
+    let side = chain.side;
+    let leaf = chain.nodes.last_mut().filter(|n| n.kind.shape == Shape::Any);
+    if let Some(leaf) = leaf {
+        leaf.params.push(("shape".into(), "messages".into()));
+        fixups.push(Fixup {
+            pass: "bridge",
+            message: format!(
+                "{side}: `{}:` works on whole messages, as its partner does",
+                leaf.kind.name
+            ),
+        });
+    }
+}
+
+fn insert_codec(chain: &mut Chain, opts: &PlanOptions, fixups: &mut Vec<Fixup>) {
+    let at = chain
+        .nodes
+        .iter()
+        .position(|n| n.kind.shape != Shape::Preserve)
+        .unwrap_or(chain.nodes.len() - 1);
+    let mode = opts.mode.unwrap_or_default();
+    let node = if mode == DataMode::Text && !opts.no_line {
+        let mut n = PlanNode::new(registry::kind("lines"), "", Origin::Inserted);
+        if opts.null_terminated {
+            n = n.with_param("separator", "nul");
+        }
+        if opts.strip_newlines {
+            n = n.with_param("strip", "true");
+        }
+        if let Some(b) = opts.copy.buffer_size {
+            n = n.with_param("max", b.to_string());
+        }
+        n
+    } else {
+        let mut n = PlanNode::new(registry::kind("chunks"), "", Origin::Inserted);
+        if mode == DataMode::Text {
+            n = n.with_param("type", "text");
+        }
+        if let Some(b) = opts.copy.buffer_size {
+            n = n.with_param("max", b.to_string());
+        }
+        n
+    };
+    let what = if node.kind.name == "lines" {
+        "lines of its byte stream become text messages"
+    } else if mode == DataMode::Text {
+        "each read of its byte stream becomes a text message"
+    } else {
+        "each read of its byte stream becomes a binary message"
+    };
+    fixups.push(Fixup {
+        pass: "bridge",
+        message: format!(
+            "{}: inserted `{}:` ({what})",
+            chain.side,
+            node.display_element()
+        ),
+    });
+    chain.nodes.insert(at, node);
+}
+
+/// Span helper for checks: the user's span of a node, or the whole specifier.
+pub(crate) fn node_span(chain: &Chain, node: &PlanNode) -> Span {
+    node.origin
+        .span()
+        .unwrap_or(Span::new(0, chain.source.len()))
+}
