@@ -20,6 +20,7 @@
 //! - [`exec`]: `Conn` and the traits kinds implement, codecs, the copy engine, the accept loop.
 //! - [`kinds`]: one module per kind or family.
 //! - [`help`]: help texts generated from clap and the registry.
+//! - [`ws`]: the WebSocket protocol: handshakes and the frame codec.
 //!
 //! Architecture invariants:
 //! - The grammar does no I/O and never resolves names; neither does the planner.
@@ -36,6 +37,7 @@ pub mod kinds;
 pub mod plan;
 pub mod registry;
 pub mod spec;
+pub mod ws;
 
 use clap::Parser;
 use cli::{Cli, DumpFormat};

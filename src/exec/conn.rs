@@ -41,10 +41,11 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin> ByteStream for T {}
 pub trait MessageStream:
     Stream<Item = io::Result<Message>> + Sink<Message, Error = io::Error> + Send + Unpin
 {
-    /// True when the end of this stream means the peer is gone in both directions (a
-    /// WebSocket Close handshake), so the copy engine ends the whole session.
-    fn eof_ends_session(&self) -> bool {
-        false
+    /// A flag that becomes true when the end of this stream was the peer closing the
+    /// connection (a WebSocket Close). The copy engine then lets the other direction finish
+    /// what it is sending, and ends it once it goes idle.
+    fn closed_by_peer(&self) -> Option<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+        None
     }
 }
 

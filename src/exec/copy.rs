@@ -9,6 +9,9 @@ use super::conn::{ByteStream, Conn, MessageStream};
 use crate::plan::CopyOptions;
 use futures::{FutureExt, SinkExt, StreamExt};
 use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 
 /// Default buffer for byte copies.
@@ -36,22 +39,27 @@ pub async fn copy_session(left: Conn, right: Conn, opts: &CopyOptions) -> io::Re
     }
 }
 
-/// Runs the two directions as the options say.
-async fn join_directions<F, B>(forward: F, backward: B, opts: &CopyOptions) -> io::Result<Transferred>
-where
-    F: std::future::Future<Output = io::Result<u64>>,
-    B: std::future::Future<Output = io::Result<u64>>,
-{
-    join_directions_ending(forward, backward, opts, (false, false)).await
+/// How long the direction towards a peer that sent a WebSocket Close may stay idle before
+/// we stop it and answer the Close.
+pub const CLOSE_LINGER: std::time::Duration = std::time::Duration::from_millis(1000);
+
+/// Per-direction controls for [`join_directions`].
+#[derive(Default)]
+struct DirectionControl {
+    /// Set when this direction's source was closed by its peer.
+    closed_by_peer: Option<Arc<AtomicBool>>,
+    /// Counts messages moved, to detect idleness.
+    progress: Arc<AtomicU64>,
+    /// Stops the direction gracefully (its writer is still closed).
+    stop: CancellationToken,
 }
 
-/// Like [`join_directions`]; `ends.0` (`ends.1`) says that the forward (backward) direction
-/// ending means the whole session is over.
-async fn join_directions_ending<F, B>(
+/// Runs the two directions as the options say.
+async fn join_directions<F, B>(
     forward: F,
     backward: B,
     opts: &CopyOptions,
-    ends: (bool, bool),
+    controls: [&DirectionControl; 2],
 ) -> io::Result<Transferred>
 where
     F: std::future::Future<Output = io::Result<u64>>,
@@ -78,6 +86,9 @@ where
     let mut result = Transferred::default();
     let mut forward_done = !forward_on;
     let mut backward_done = !backward_on;
+    let mut linger: Option<(usize, u64)> = None;
+    let tick = tokio::time::sleep(CLOSE_LINGER);
+    tokio::pin!(tick);
     while !(forward_done && backward_done) {
         tokio::select! {
             r = &mut forward, if !forward_done => {
@@ -88,12 +99,41 @@ where
                 result.backward = r?;
                 backward_done = true;
             }
+            _ = &mut tick, if linger.is_some() => {
+                if let Some((dir, seen)) = linger {
+                    let now = controls[dir].progress.load(Ordering::Relaxed);
+                    if now == seen {
+                        controls[dir].stop.cancel();
+                    }
+                    linger = Some((dir, now));
+                }
+                tick.as_mut().reset(tokio::time::Instant::now() + CLOSE_LINGER);
+            }
         }
-        if (opts.exit_on_eof && (forward_done || backward_done))
-            || (forward_done && ends.0)
-            || (backward_done && ends.1)
-        {
+        if opts.exit_on_eof && (forward_done || backward_done) {
             break;
+        }
+        if linger.is_none() {
+            let peer_closed = |c: &DirectionControl| {
+                c.closed_by_peer
+                    .as_ref()
+                    .is_some_and(|f| f.load(Ordering::SeqCst))
+            };
+            let start = if forward_done && !backward_done && peer_closed(controls[0]) {
+                Some(1)
+            } else if backward_done && !forward_done && peer_closed(controls[1]) {
+                Some(0)
+            } else {
+                None
+            };
+            if let Some(dir) = start {
+                // One side's peer closed: the other direction may finish what it is sending.
+                if (dir == 0 && !forward_on) || (dir == 1 && !backward_on) {
+                    break;
+                }
+                linger = Some((dir, controls[dir].progress.load(Ordering::Relaxed)));
+                tick.as_mut().reset(tokio::time::Instant::now() + CLOSE_LINGER);
+            }
         }
     }
     Ok(result)
@@ -107,7 +147,14 @@ async fn copy_bytes_session(
     let (lr, lw) = tokio::io::split(left);
     let (rr, rw) = tokio::io::split(right);
     let size = opts.buffer_size.unwrap_or(DEFAULT_BUFFER).max(1);
-    join_directions(copy_bytes(lr, rw, size), copy_bytes(rr, lw, size), opts).await
+    let none = DirectionControl::default();
+    join_directions(
+        copy_bytes(lr, rw, size),
+        copy_bytes(rr, lw, size),
+        opts,
+        [&none, &none],
+    )
+    .await
 }
 
 async fn copy_bytes(
@@ -135,16 +182,22 @@ async fn copy_message_session(
     right: Box<dyn MessageStream>,
     opts: &CopyOptions,
 ) -> io::Result<Transferred> {
-    // A peer that closed its WebSocket can receive nothing more: end the session with it.
-    let (left_ends, right_ends) = (left.eof_ends_session(), right.eof_ends_session());
+    let fwd = DirectionControl {
+        closed_by_peer: left.closed_by_peer(),
+        ..Default::default()
+    };
+    let bwd = DirectionControl {
+        closed_by_peer: right.closed_by_peer(),
+        ..Default::default()
+    };
     let (lw, lr) = left.split();
     let (rw, rr) = right.split();
     let close = !opts.no_close;
-    join_directions_ending(
-        copy_messages(lr, rw, opts.max_messages, close),
-        copy_messages(rr, lw, opts.max_messages_rev, close),
+    join_directions(
+        copy_messages(lr, rw, opts.max_messages, close, &fwd),
+        copy_messages(rr, lw, opts.max_messages_rev, close, &bwd),
         opts,
-        (left_ends, right_ends),
+        [&fwd, &bwd],
     )
     .await
 }
@@ -158,6 +211,7 @@ async fn copy_messages(
     mut writer: MsgWrite,
     max: Option<u64>,
     close: bool,
+    control: &DirectionControl,
 ) -> io::Result<u64> {
     let mut count = 0u64;
     let mut pending_flush = false;
@@ -171,7 +225,10 @@ async fn copy_messages(
                 if std::mem::take(&mut pending_flush) {
                     writer.flush().await?;
                 }
-                reader.next().await
+                tokio::select! {
+                    item = reader.next() => item,
+                    _ = control.stop.cancelled() => break,
+                }
             }
         };
         match next {
@@ -179,6 +236,7 @@ async fn copy_messages(
                 writer.feed(msg).await?;
                 pending_flush = true;
                 count += 1;
+                control.progress.fetch_add(1, Ordering::Relaxed);
             }
             Some(Err(e)) => return Err(e),
             None => break,

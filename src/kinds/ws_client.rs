@@ -10,11 +10,10 @@ use crate::plan::{Origin, PlanNode};
 use crate::registry::{self, ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape};
 use base64::Engine;
 use futures::future::BoxFuture;
-use http::header::{HeaderName, HeaderValue};
+use crate::ws::frame::Role as WsRole;
+use crate::ws::handshake::{self, ClientRequest};
 use std::io;
 use std::sync::Arc;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::Error as WsError;
 
 /// Default request URI of `ws-c:` when neither `uri=` nor `--ws-c-uri` is given.
 pub const DEFAULT_URI: &str = "ws://0.0.0.0/";
@@ -155,26 +154,29 @@ pub fn lower_url(url: &str, origin: Origin) -> Result<Vec<PlanNode>, SpecProblem
 }
 
 struct WsClient {
-    uri: String,
-    headers: Vec<(HeaderName, HeaderValue)>,
+    request: ClientRequest,
     settings: WsSettings,
 }
 
-fn header_pair(raw: &str) -> Result<(HeaderName, HeaderValue), String> {
+/// Splits `Name: value` at the first colon; one space after the colon is dropped.
+fn header_pair(raw: &str) -> Result<(String, String), String> {
     let (name, value) = raw
         .split_once(':')
-        .ok_or_else(|| format!("header `{raw}` is not `Name: value`"))?;
-    let name = HeaderName::from_bytes(name.trim().as_bytes())
-        .map_err(|_| format!("`{}` is not a valid header name", name.trim()))?;
-    let value = HeaderValue::from_str(value.trim())
-        .map_err(|_| format!("header `{raw}` has an invalid value"))?;
-    Ok((name, value))
+        .ok_or_else(|| format!("header `{raw}` must contain `:` (write `Name: value`)"))?;
+    let value = value.strip_prefix(' ').unwrap_or(value);
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!("`{name}` is not a valid header name"));
+    }
+    if value.bytes().any(|b| b == b'\r' || b == b'\n') {
+        return Err(format!("header `{name}` has a line break in its value"));
+    }
+    Ok((name.to_string(), value.to_string()))
 }
 
 /// Parses repeated `Name: value` parameters into header pairs.
 pub fn header_pairs<'a>(
     raw: impl Iterator<Item = &'a str>,
-) -> Result<Vec<(HeaderName, HeaderValue)>, String> {
+) -> Result<Vec<(String, String)>, String> {
     raw.map(header_pair).collect()
 }
 
@@ -182,89 +184,51 @@ fn build(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, String>
     let settings = WsSettings::from_node(node)?;
     let uri = node.param("uri").unwrap_or(DEFAULT_URI).to_string();
     let mut headers = header_pairs(node.params_all("header"))?;
-    let mut add = |name: &'static str, value: &str| -> Result<(), String> {
-        let v = HeaderValue::from_str(value).map_err(|_| format!("invalid {name} value `{value}`"))?;
-        headers.push((HeaderName::from_static(name), v));
-        Ok(())
-    };
-    if let Some(p) = node.param("protocol") {
-        add("sec-websocket-protocol", p)?;
-    }
-    if let Some(o) = node.param("origin") {
-        add("origin", o)?;
-    }
-    if let Some(ua) = node.param("ua") {
-        add("user-agent", ua)?;
-    }
     if let Some(auth) = node.param("basic-auth") {
         let token = base64::engine::general_purpose::STANDARD.encode(auth.as_bytes());
-        add("authorization", &format!("Basic {token}"))?;
+        headers.push(("Authorization".into(), format!("Basic {token}")));
     }
-    // Validate the URI now so a bad --ws-c-uri fails before connecting.
-    normalized_uri(&uri)
-        .into_client_request()
+    if let Some(o) = node.param("origin") {
+        headers.push(("Origin".into(), o.to_string()));
+    }
+    if let Some(p) = node.param("protocol") {
+        headers.push(("Sec-WebSocket-Protocol".into(), p.to_string()));
+    }
+    if let Some(ua) = node.param("ua") {
+        headers.push(("User-Agent".into(), ua.to_string()));
+    }
+    for (_, v) in &headers {
+        if v.bytes().any(|b| b == b'\r' || b == b'\n') {
+            return Err("header values cannot contain line breaks".into());
+        }
+    }
+    let check = if uri.starts_with('/') { format!("ws://localhost{uri}") } else { uri.clone() };
+    let parsed: http::Uri = check
+        .parse()
         .map_err(|e| format!("bad request URI `{uri}`: {e}"))?;
+    if parsed.authority().is_none() {
+        return Err(format!("request URI `{uri}` has no host"));
+    }
     Ok(Arc::new(WsClient {
-        uri,
-        headers,
+        request: ClientRequest { uri, headers },
         settings,
     }))
 }
 
-/// Accepts `/path` style URIs by prefixing a placeholder host.
-fn normalized_uri(uri: &str) -> String {
-    if uri.starts_with('/') {
-        format!("ws://localhost{uri}")
-    } else {
-        uri.to_string()
-    }
-}
-
 impl ConnLayer for WsClient {
     fn wrap(&self, inner: Conn, info: ConnInfo) -> BoxFuture<'static, io::Result<(Conn, ConnInfo)>> {
-        let uri = normalized_uri(&self.uri);
-        let headers = self.headers.clone();
+        let request = self.request.clone();
         let settings = self.settings.clone();
         Box::pin(async move {
-            let Conn::Bytes(stream) = inner else {
+            let Conn::Bytes(mut stream) = inner else {
                 return Err(shape_error("ws-c", "a byte stream", &inner));
             };
-            let mut req = uri
-                .as_str()
-                .into_client_request()
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{uri}: {e}")))?;
-            for (k, v) in headers {
-                req.headers_mut().append(k, v);
-            }
-            let (ws, _resp) =
-                tokio_tungstenite::client_async_with_config(req, stream, Some(settings.config))
-                    .await
-                    .map_err(|e| handshake_error(&uri, e))?;
-            Ok((Conn::Messages(Box::new(WsMessages::new(ws, settings))), info))
+            let leftover = handshake::connect(&mut stream, &request).await.map_err(|e| {
+                io::Error::new(e.kind(), format!("WebSocket handshake with {}: {e}", request.uri))
+            })?;
+            let ws = WsMessages::new(stream, leftover, WsRole::Client, settings);
+            Ok((Conn::Messages(Box::new(ws)), info))
         })
-    }
-}
-
-fn handshake_error(uri: &str, e: WsError) -> io::Error {
-    match e {
-        WsError::Http(resp) => {
-            let status = resp.status();
-            let body = resp
-                .body()
-                .as_ref()
-                .map(|b| String::from_utf8_lossy(b).chars().take(200).collect::<String>())
-                .unwrap_or_default();
-            let body = body.trim();
-            io::Error::new(
-                io::ErrorKind::ConnectionRefused,
-                format!(
-                    "WebSocket handshake with {uri} failed: the server answered HTTP {status}{}",
-                    if body.is_empty() { String::new() } else { format!(" ({body})") }
-                ),
-            )
-        }
-        WsError::Io(e) => io::Error::new(e.kind(), format!("WebSocket handshake with {uri}: {e}")),
-        other => io::Error::other(format!("WebSocket handshake with {uri} failed: {other}")),
     }
 }
 
@@ -290,7 +254,7 @@ mod tests {
         );
         assert_eq!(
             lowered("ws://[::1]:8080/"),
-            vec!["ws-c[uri=ws://[::1]:8080/]", "tcp:[::1]:8080"]
+            vec!["ws-c[uri=\"ws://[::1]:8080/\"]", "tcp:[::1]:8080"]
         );
     }
 

@@ -9,11 +9,10 @@ use crate::exec::{Conn, ConnInfo, ConnLayer};
 use crate::plan::PlanNode;
 use crate::registry::{ArgType, Build, Expansion, KindDef, ParamDef, ParamType, Role, Shape};
 use futures::future::BoxFuture;
-use http::header::{HeaderName, HeaderValue};
-use http::StatusCode;
+use crate::ws::frame::Role as WsRole;
+use crate::ws::handshake::{self, ServerPolicy};
 use std::io;
-use std::sync::{Arc, Mutex};
-use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use std::sync::Arc;
 
 const PARAMS: [ParamDef; 9] = [
     ParamDef {
@@ -86,91 +85,35 @@ pub const WS_LISTEN: KindDef = KindDef {
 };
 
 struct WsServer {
-    protocol: Option<String>,
-    headers: Vec<(HeaderName, HeaderValue)>,
-    restrict_uri: Option<String>,
+    policy: ServerPolicy,
     settings: WsSettings,
 }
 
 fn build(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, String> {
     Ok(Arc::new(WsServer {
-        protocol: node.param("protocol").map(str::to_string),
-        headers: header_pairs(node.params_all("header"))?,
-        restrict_uri: node.param("restrict-uri").map(str::to_string),
+        policy: ServerPolicy {
+            protocol: node.param("protocol").map(str::to_string),
+            headers: header_pairs(node.params_all("header"))?,
+            restrict_uri: node.param("restrict-uri").map(str::to_string),
+        },
         settings: WsSettings::from_node(node)?,
     }))
 }
 
-fn reject(status: StatusCode, text: &str) -> ErrorResponse {
-    let mut r = ErrorResponse::new(Some(format!("{text}\n")));
-    *r.status_mut() = status;
-    r
-}
-
 impl ConnLayer for WsServer {
     fn wrap(&self, inner: Conn, mut info: ConnInfo) -> BoxFuture<'static, io::Result<(Conn, ConnInfo)>> {
-        let protocol = self.protocol.clone();
-        let headers = self.headers.clone();
-        let restrict = self.restrict_uri.clone();
+        let policy = self.policy.clone();
         let settings = self.settings.clone();
         Box::pin(async move {
-            let Conn::Bytes(stream) = inner else {
+            let Conn::Bytes(mut stream) = inner else {
                 return Err(shape_error("ws-upgrade", "a byte stream", &inner));
             };
-            let seen: Arc<Mutex<Option<(String, Vec<(String, String)>)>>> = Arc::default();
-            let seen_cb = seen.clone();
-            let callback = move |req: &Request, mut resp: Response| {
-                let uri = req.uri().to_string();
-                if let Some(r) = &restrict {
-                    // Exact match on the request target, query included (as websocat 1.x).
-                    if uri != *r {
-                        tracing::warn!("request URI {uri} does not match --restrict-uri {r}");
-                        return Err(reject(StatusCode::BAD_REQUEST, "request URI does not match --restrict-uri"));
-                    }
-                }
-                let hdrs = req
-                    .headers()
-                    .iter()
-                    .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-                    .collect();
-                if let Ok(mut s) = seen_cb.lock() {
-                    *s = Some((uri, hdrs));
-                }
-                let first_offer = req
-                    .headers()
-                    .get("sec-websocket-protocol")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.split(',').next())
-                    .map(|p| p.trim().to_string())
-                    .filter(|p| !p.is_empty());
-                let answer = match (&protocol, first_offer) {
-                    (Some(p), Some(offer)) if *p != offer => {
-                        tracing::warn!("client asked for protocol {offer}, not --server-protocol {p}");
-                        return Err(reject(StatusCode::BAD_REQUEST, "requested Sec-WebSocket-Protocol is not supported"));
-                    }
-                    (Some(p), _) => Some(p.clone()),
-                    (None, offer) => offer,
-                };
-                if let Some(p) = answer {
-                    if let Ok(v) = HeaderValue::from_str(&p) {
-                        resp.headers_mut().insert("sec-websocket-protocol", v);
-                    }
-                }
-                for (k, v) in headers {
-                    resp.headers_mut().append(k, v);
-                }
-                Ok(resp)
-            };
-            let ws = tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(settings.config))
-                .await
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("WebSocket handshake failed: {e}")))?;
-            if let Ok(mut s) = seen.lock() {
-                if let Some((uri, hdrs)) = s.take() {
-                    info.uri = Some(uri);
-                    info.headers = hdrs;
-                }
-            }
-            Ok((Conn::Messages(Box::new(WsMessages::new(ws, settings))), info))
+            let accepted = handshake::accept(&mut stream, &policy).await?;
+            tracing::info!("WebSocket request for {}", accepted.uri);
+            info.uri = Some(accepted.uri);
+            info.headers = accepted.headers;
+            let ws = WsMessages::new(stream, accepted.leftover, WsRole::Server, settings);
+            Ok((Conn::Messages(Box::new(ws)), info))
         })
     }
 }

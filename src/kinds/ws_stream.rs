@@ -1,25 +1,27 @@
 //! The WebSocket message adapter shared by `ws-c:` and `ws-upgrade:`.
 //!
-//! Wraps a tokio-tungstenite stream into our [`MessageStream`]: pings are answered by
-//! tungstenite, our own keep-alive pings are sent every `ping-interval`, a missing pong within
-//! `ping-timeout` is an error, a received Close ends the stream (its code and reason are kept
-//! for reporting), and closing the sink sends Close with the configured code and reason.
+//! Wraps a byte stream framed by [`crate::ws::frame::WsCodec`] into our [`MessageStream`]:
+//! pings are answered with the same payload, our own keep-alive pings are sent every
+//! `ping-interval`, a missing pong within `ping-timeout` is an error. Close is a half-close: a
+//! received Close ends the stream (code and reason are kept for reporting) while we may still
+//! send; closing our sink sends our Close (the configured code, else an echo of the peer's, else
+//! an empty one) and the stream then ends at the peer's Close.
 
 use crate::exec::Message;
 use crate::plan::PlanNode;
 use crate::registry::{ParamDef, ParamType};
-use bytes::Bytes;
+use crate::exec::{ByteStream, MessageStream};
+use crate::ws::frame::{Event, Frame, Role, WsCodec};
+use bytes::BytesMut;
 use futures::{Sink, Stream};
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage, Utf8Bytes};
-use tokio_tungstenite::WebSocketStream;
+use tokio::io::AsyncWrite;
+use tokio_util::codec::{Framed, FramedParts};
 
 /// Default `--max-ws-message-length`: 200 MiB, as websocat 1.x.
 pub const DEFAULT_MAX_MESSAGE: usize = 200 << 20;
@@ -69,8 +71,10 @@ pub const COMMON_PARAMS: [ParamDef; 6] = [
 /// Settings read from a ws node's parameters.
 #[derive(Debug, Clone)]
 pub struct WsSettings {
-    /// tungstenite configuration (size limits).
-    pub config: WebSocketConfig,
+    /// Largest incoming message.
+    pub max_message: usize,
+    /// Largest incoming frame.
+    pub max_frame: usize,
     /// Keep-alive ping period.
     pub ping_interval: Option<Duration>,
     /// Allowed delay for a pong.
@@ -103,13 +107,9 @@ impl WsSettings {
         if close_reason.len() > 123 {
             return Err("close reason is longer than the 123 bytes a Close frame can carry".into());
         }
-        let config = WebSocketConfig::default()
-            .max_message_size(Some(max_message))
-            .max_frame_size(Some(max_frame))
-            .read_buffer_size(16 * 1024)
-            .write_buffer_size(0);
         Ok(WsSettings {
-            config,
+            max_message,
+            max_frame,
             ping_interval: node
                 .param_u64("ping-interval")
                 .filter(|v| *v > 0)
@@ -127,26 +127,34 @@ impl WsSettings {
 /// How a WebSocket ended, as seen by the reader.
 #[derive(Debug, Clone, Default)]
 pub struct CloseReport {
-    /// Code and reason of the Close frame the peer sent, if any.
-    pub received: Option<(u16, String)>,
+    /// Code and reason of the Close frame the peer sent (`None` code for an empty Close).
+    pub received: Option<(Option<u16>, String)>,
 }
 
-/// Our message stream over a tungstenite WebSocket.
-pub struct WsMessages<S> {
-    inner: WebSocketStream<S>,
+/// Our message stream over a framed WebSocket connection.
+pub struct WsMessages {
+    inner: Framed<Box<dyn ByteStream>, WsCodec>,
     settings: WsSettings,
     ping_timer: Option<tokio::time::Interval>,
     ping_sent_at: Option<Instant>,
+    pending_control: Option<Frame>,
+    peer_closed: Option<Option<(u16, String)>>,
     read_done: bool,
     close_sent: bool,
-    warned_binary: bool,
     /// Filled when the peer's Close arrives.
     pub report: Arc<Mutex<CloseReport>>,
+    peer_closed_flag: Arc<AtomicBool>,
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> WsMessages<S> {
-    /// Wraps an established WebSocket.
-    pub fn new(inner: WebSocketStream<S>, settings: WsSettings) -> Self {
+impl WsMessages {
+    /// Wraps a connection whose handshake is done; `leftover` holds bytes already read past
+    /// the HTTP head.
+    pub fn new(io: Box<dyn ByteStream>, leftover: BytesMut, role: Role, settings: WsSettings) -> Self {
+        let codec = WsCodec::new(role, settings.max_frame, settings.max_message);
+        let mut parts = FramedParts::new::<Frame>(io, codec);
+        parts.read_buf = leftover;
+        let mut inner = Framed::from_parts(parts);
+        inner.set_backpressure_boundary(64 * 1024);
         let ping_timer = settings.ping_interval.map(|p| {
             let mut t = tokio::time::interval_at(tokio::time::Instant::now() + p, p);
             t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -157,11 +165,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsMessages<S> {
             settings,
             ping_timer,
             ping_sent_at: None,
+            pending_control: None,
+            peer_closed: None,
             read_done: false,
             close_sent: false,
-            warned_binary: false,
             report: Arc::new(Mutex::new(CloseReport::default())),
+            peer_closed_flag: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Sends a queued pong or ping if the sink has room; never waits.
+    fn push_control(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        if self.close_sent {
+            self.pending_control = None;
+            return Ok(());
+        }
+        if self.pending_control.is_some() {
+            if let Poll::Ready(r) = Pin::new(&mut self.inner).poll_ready(cx) {
+                r?;
+                if let Some(f) = self.pending_control.take() {
+                    Pin::new(&mut self.inner).start_send(f)?;
+                }
+                let _ = Pin::new(&mut self.inner).poll_flush(cx)?;
+            }
+        }
+        Ok(())
     }
 
     fn poll_keepalive(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
@@ -176,43 +204,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsMessages<S> {
                 ));
             }
         }
+        let mut due = false;
         while timer.poll_tick(cx).is_ready() {
-            if self.close_sent {
-                break;
-            }
-            let mut inner = Pin::new(&mut self.inner);
-            if inner.as_mut().poll_ready(cx).is_ready() {
-                inner
-                    .as_mut()
-                    .start_send(WsMessage::Ping(Bytes::from_static(b"websocat")))
-                    .map_err(ws_io_error)?;
-                let _ = inner.poll_flush(cx);
-                if self.ping_sent_at.is_none() {
-                    self.ping_sent_at = Some(Instant::now());
-                }
+            due = true;
+        }
+        if due && !self.close_sent && self.pending_control.is_none() {
+            self.pending_control = Some(Frame::Ping(bytes::Bytes::from_static(b"websocat")));
+            if self.ping_sent_at.is_none() {
+                self.ping_sent_at = Some(Instant::now());
             }
         }
         Ok(())
     }
 }
 
-/// Converts a tungstenite error into an io error with a readable message.
-pub fn ws_io_error(e: WsError) -> io::Error {
-    match e {
-        WsError::Io(e) => e,
-        WsError::Capacity(c) => io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("{c} (raise --max-ws-message-length / --max-ws-frame-length to allow it)"),
-        ),
-        WsError::Protocol(p) => io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("WebSocket protocol error: {p}"),
-        ),
-        other => io::Error::other(format!("WebSocket: {other}")),
+impl MessageStream for WsMessages {
+    fn closed_by_peer(&self) -> Option<Arc<AtomicBool>> {
+        Some(self.peer_closed_flag.clone())
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WsMessages<S> {
+impl Stream for WsMessages {
     type Item = io::Result<Message>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
@@ -220,7 +232,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WsMessages<S> {
         if this.read_done {
             return Poll::Ready(None);
         }
-        if let Err(e) = this.poll_keepalive(cx) {
+        if let Err(e) = this.poll_keepalive(cx).and_then(|()| this.push_control(cx)) {
             return Poll::Ready(Some(Err(e)));
         }
         loop {
@@ -228,40 +240,36 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WsMessages<S> {
             match item {
                 None => {
                     this.read_done = true;
-                    return Poll::Ready(None);
-                }
-                Some(Err(WsError::ConnectionClosed | WsError::AlreadyClosed)) => {
-                    this.read_done = true;
-                    return Poll::Ready(None);
-                }
-                Some(Err(WsError::Protocol(
-                    tokio_tungstenite::tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
-                ))) => {
-                    this.read_done = true;
+                    if this.close_sent {
+                        return Poll::Ready(None);
+                    }
                     return Poll::Ready(Some(Err(io::Error::new(
                         io::ErrorKind::UnexpectedEof,
                         "the peer closed the connection without a WebSocket Close",
                     ))));
                 }
-                Some(Err(e)) => return Poll::Ready(Some(Err(ws_io_error(e)))),
-                Some(Ok(WsMessage::Text(t))) => {
-                    return Poll::Ready(Some(Ok(Message::Text(Bytes::from(t)))))
+                Some(Err(e)) => {
+                    this.read_done = true;
+                    return Poll::Ready(Some(Err(e)));
                 }
-                Some(Ok(WsMessage::Binary(b))) => return Poll::Ready(Some(Ok(Message::Binary(b)))),
-                Some(Ok(WsMessage::Pong(_))) => {
-                    this.ping_sent_at = None;
-                }
-                Some(Ok(WsMessage::Ping(_) | WsMessage::Frame(_))) => {}
-                Some(Ok(WsMessage::Close(frame))) => {
-                    if let Ok(mut r) = this.report.lock() {
-                        r.received = Some(
-                            frame
-                                .map(|f| (u16::from(f.code), f.reason.to_string()))
-                                .unwrap_or((1005, String::new())),
-                        );
+                Some(Ok(Event::Message(m))) => return Poll::Ready(Some(Ok(m))),
+                Some(Ok(Event::Ping(p))) => {
+                    this.pending_control = Some(Frame::Pong(p));
+                    if let Err(e) = this.push_control(cx) {
+                        return Poll::Ready(Some(Err(e)));
                     }
-                    // tungstenite queued our reply; push it out now.
-                    let _ = Pin::new(&mut this.inner).poll_flush(cx);
+                }
+                Some(Ok(Event::Pong(_))) => this.ping_sent_at = None,
+                Some(Ok(Event::Close(frame))) => {
+                    if let Ok(mut r) = this.report.lock() {
+                        r.received = Some(match &frame {
+                            Some((c, reason)) => (Some(*c), reason.clone()),
+                            None => (None, String::new()),
+                        });
+                    }
+                    tracing::debug!("peer sent Close {frame:?}");
+                    this.peer_closed = Some(frame);
+                    this.peer_closed_flag.store(true, Ordering::SeqCst);
                     this.read_done = true;
                     return Poll::Ready(None);
                 }
@@ -270,61 +278,52 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WsMessages<S> {
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Send + Unpin> crate::exec::MessageStream for WsMessages<S> {
-    fn eof_ends_session(&self) -> bool {
-        true
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WsMessages<S> {
+impl Sink<Message> for WsMessages {
     type Error = io::Error;
 
     fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_ready(cx).map_err(ws_io_error)
+        Pin::new(&mut self.inner).poll_ready(cx)
     }
 
     fn start_send(mut self: Pin<&mut Self>, item: Message) -> io::Result<()> {
-        let msg = match item {
-            Message::Text(b) if std::str::from_utf8(&b).is_ok() => match Utf8Bytes::try_from(b) {
-                Ok(t) => WsMessage::Text(t),
-                Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
-            },
-            Message::Text(b) => {
-                if !self.warned_binary {
-                    self.warned_binary = true;
-                    tracing::warn!("text data is not valid UTF-8; sending it as binary messages");
-                }
-                WsMessage::Binary(b)
+        if self.close_sent {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "cannot send after our WebSocket Close",
+            ));
+        }
+        let item = match item {
+            Message::Text(b) if std::str::from_utf8(&b).is_err() => {
+                tracing::warn!("text data is not valid UTF-8; sending it as a binary message");
+                Message::Binary(b)
             }
-            Message::Binary(b) => WsMessage::Binary(b),
+            other => other,
         };
-        Pin::new(&mut self.inner).start_send(msg).map_err(ws_io_error)
+        Pin::new(&mut self.inner).start_send(Frame::Message(item))
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx).map_err(ws_io_error)
+        Pin::new(&mut self.inner).poll_flush(cx)
     }
 
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
         if !this.close_sent {
-            ready!(Pin::new(&mut this.inner).poll_ready(cx)).map_err(ws_io_error)?;
-            let frame = this.settings.close_code.map(|code| CloseFrame {
-                code: CloseCode::from(code),
-                reason: this.settings.close_reason.clone().into(),
-            });
-            match Pin::new(&mut this.inner).start_send(WsMessage::Close(frame)) {
-                Ok(()) | Err(WsError::ConnectionClosed | WsError::AlreadyClosed) => {}
-                Err(WsError::Protocol(
-                    tokio_tungstenite::tungstenite::error::ProtocolError::SendAfterClosing,
-                )) => {}
-                Err(e) => return Poll::Ready(Err(ws_io_error(e))),
-            }
+            ready!(Pin::new(&mut this.inner).poll_ready(cx))?;
+            let frame = match (this.settings.close_code, &this.peer_closed) {
+                (Some(code), _) => Some((code, this.settings.close_reason.clone())),
+                (None, Some(Some((code, _)))) => Some((*code, String::new())),
+                _ => None,
+            };
+            Pin::new(&mut this.inner).start_send(Frame::Close(frame))?;
             this.close_sent = true;
+            this.pending_control = None;
         }
-        match ready!(Pin::new(&mut this.inner).poll_flush(cx)) {
-            Ok(()) | Err(WsError::ConnectionClosed | WsError::AlreadyClosed) => Poll::Ready(Ok(())),
-            Err(e) => Poll::Ready(Err(ws_io_error(e))),
+        ready!(Pin::new(&mut this.inner).poll_flush(cx))?;
+        if this.peer_closed.is_some() {
+            // Close handshake complete: end the TCP side too.
+            let _ = ready!(Pin::new(this.inner.get_mut()).poll_shutdown(cx));
         }
+        Poll::Ready(Ok(()))
     }
 }
