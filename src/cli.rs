@@ -184,10 +184,19 @@ impl Cli {
         one("--restrict-uri", self.restrict_uri.clone());
         one("--ping-interval", self.ping_interval.map(|x| x.to_string()));
         one("--ping-timeout", self.ping_timeout.map(|x| x.to_string()));
-        one("--close-status-code", self.close_status_code.map(|x| x.to_string()));
+        one(
+            "--close-status-code",
+            self.close_status_code.map(|x| x.to_string()),
+        );
         one("--close-reason", self.close_reason.clone());
-        one("--max-ws-frame-length", self.max_ws_frame_length.map(|x| x.to_string()));
-        one("--max-ws-message-length", self.max_ws_message_length.map(|x| x.to_string()));
+        one(
+            "--max-ws-frame-length",
+            self.max_ws_frame_length.map(|x| x.to_string()),
+        );
+        one(
+            "--max-ws-message-length",
+            self.max_ws_message_length.map(|x| x.to_string()),
+        );
         one("--queue-len", self.queue_len.map(|x| x.to_string()));
         if !self.header.is_empty() {
             v.push(("--header", self.header.clone()));

@@ -143,7 +143,7 @@ pub enum Error {
     /// A specifier did not parse or did not make sense.
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Spec(#[from] SpecError),
+    Spec(Box<SpecError>),
     /// The pair of specifiers and options cannot work together.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -156,6 +156,12 @@ pub enum Error {
     #[error("{0}")]
     #[diagnostic(code(websocat::usage))]
     Usage(String),
+}
+
+impl From<SpecError> for Error {
+    fn from(e: SpecError) -> Self {
+        Error::Spec(Box::new(e))
+    }
 }
 
 /// A failure while running a session, with the side, the node and the address involved.

@@ -54,7 +54,10 @@ pub fn help_text(level: HelpLevel) -> String {
                     ));
                 }
                 for p in k.params {
-                    let flag = p.flag.map(|f| format!(" (default from {f})")).unwrap_or_default();
+                    let flag = p
+                        .flag
+                        .map(|f| format!(" (default from {f})"))
+                        .unwrap_or_default();
                     out.push_str(&format!("    [{}=…] {}{flag}\n", p.name, p.help));
                 }
                 for ex in k.examples {

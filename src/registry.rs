@@ -95,17 +95,17 @@ impl ArgType {
             .label("unexpected argument")),
             ArgType::HostPort => crate::spec::args::parse_host_port(arg).map(|_| ()),
             ArgType::ListenAddr => crate::spec::args::parse_listen_addr(arg).map(|_| ()),
-            ArgType::Path | ArgType::Command if arg.is_empty() => Err(SpecProblem::new(
-                "websocat::arg::missing",
-                "missing argument",
-                0,
-                0,
-            )
-            .label(if self == ArgType::Path {
-                "expected a path here"
-            } else {
-                "expected a command here"
-            })),
+            ArgType::Path | ArgType::Command if arg.is_empty() => {
+                Err(
+                    SpecProblem::new("websocat::arg::missing", "missing argument", 0, 0).label(
+                        if self == ArgType::Path {
+                            "expected a path here"
+                        } else {
+                            "expected a command here"
+                        },
+                    ),
+                )
+            }
             ArgType::Number if arg.parse::<u64>().is_err() => Err(SpecProblem::new(
                 "websocat::arg::not_a_number",
                 format!("`{arg}` is not a number"),
@@ -154,17 +154,20 @@ pub struct Expansion {
     pub leaf: &'static str,
 }
 
+/// A build function: makes a `T` from a plan node, or says why it cannot.
+pub type BuildFn<T> = fn(&PlanNode, &BuildCtx) -> Result<Arc<T>, String>;
+
 /// How the executor builds a kind from its plan node.
 #[derive(Clone, Copy)]
 pub enum Build {
     /// A leaf that opens connections.
-    Connector(fn(&PlanNode, &BuildCtx) -> Result<Arc<dyn Connect>, String>),
+    Connector(BuildFn<dyn Connect>),
     /// A listening leaf.
-    Listener(fn(&PlanNode, &BuildCtx) -> Result<Arc<dyn Listen>, String>),
+    Listener(BuildFn<dyn Listen>),
     /// A per-connection overlay.
-    Layer(fn(&PlanNode, &BuildCtx) -> Result<Arc<dyn ConnLayer>, String>),
+    Layer(BuildFn<dyn ConnLayer>),
     /// An overlay over a connector.
-    ConnectorLayer(fn(&PlanNode, &BuildCtx) -> Result<Arc<dyn ConnectorLayer>, String>),
+    ConnectorLayer(BuildFn<dyn ConnectorLayer>),
     /// Sugar the planner replaces; never built.
     Sugar(Expansion),
 }
@@ -299,7 +302,8 @@ mod tests {
             for n in std::iter::once(k.name).chain(k.synonyms.iter().copied()) {
                 assert!(seen.insert(n), "name `{n}` is registered twice");
                 assert!(
-                    n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+                    n.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
                     "name `{n}` is not a valid grammar name"
                 );
             }
@@ -316,9 +320,18 @@ mod tests {
                 Role::ConnectorOverlay => k.shape == Shape::Preserve,
                 Role::ListenerAlias => k.shape == Shape::Expands,
             };
-            assert!(ok, "{} has role {:?} but shape {:?}", k.name, k.role, k.shape);
+            assert!(
+                ok,
+                "{} has role {:?} but shape {:?}",
+                k.name, k.role, k.shape
+            );
             if let Build::Sugar(e) = k.build {
-                assert!(lookup(e.leaf).is_some(), "{} expands to unknown {}", k.name, e.leaf);
+                assert!(
+                    lookup(e.leaf).is_some(),
+                    "{} expands to unknown {}",
+                    k.name,
+                    e.leaf
+                );
                 for o in e.overlays {
                     assert!(lookup(o).is_some(), "{} expands to unknown {o}", k.name);
                 }

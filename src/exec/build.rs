@@ -1,6 +1,6 @@
 //! Turns a planned chain into a runnable endpoint by calling each node's build function.
 
-use super::conn::{Accept, BoundAddr, Conn, ConnInfo, ConnLayer, Connect, Listen};
+use super::conn::{Bound, Conn, ConnInfo, ConnLayer, Connect, Listen};
 use crate::error::Side;
 use crate::plan::Chain;
 use crate::registry::Build;
@@ -107,7 +107,7 @@ impl Connect for Layered {
 struct AcceptOnce {
     listen: Arc<dyn Listen>,
     layers: Vec<Arc<dyn ConnLayer>>,
-    bound: Mutex<Option<(Box<dyn Accept>, Vec<BoundAddr>)>>,
+    bound: Mutex<Option<Bound>>,
 }
 
 impl Connect for AcceptOnce {

@@ -52,12 +52,10 @@ impl LineCodec {
     }
 
     fn finish(&self, mut line: BytesMut) -> Message {
-        if self.strip {
-            if line.last() == Some(&self.separator) {
+        if self.strip && line.last() == Some(&self.separator) {
+            line.truncate(line.len() - 1);
+            if self.separator == b'\n' && line.last() == Some(&b'\r') {
                 line.truncate(line.len() - 1);
-                if self.separator == b'\n' && line.last() == Some(&b'\r') {
-                    line.truncate(line.len() - 1);
-                }
             }
         }
         Message::Text(line.freeze())
@@ -117,7 +115,11 @@ impl Encoder<Message> for LineCodec {
         }
         dst.reserve(payload.len() + 1);
         if self.separator == b'\n' {
-            dst.extend(payload.iter().map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b }));
+            dst.extend(
+                payload
+                    .iter()
+                    .map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b }),
+            );
         } else {
             dst.put_slice(payload);
         }
@@ -227,7 +229,10 @@ mod tests {
     #[test]
     fn nul_separator() {
         let mut c = LineCodec::new(0, true, 1024);
-        assert_eq!(decode_all(&mut c, &[b"a\nb\0c\0"]), vec![text("a\nb"), text("c")]);
+        assert_eq!(
+            decode_all(&mut c, &[b"a\nb\0c\0"]),
+            vec![text("a\nb"), text("c")]
+        );
     }
 
     #[test]

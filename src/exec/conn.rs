@@ -100,10 +100,13 @@ pub trait Accept: Send {
     fn accept(&mut self) -> BoxFuture<'_, io::Result<(Conn, ConnInfo)>>;
 }
 
+/// A bound listener: its accept source and the addresses it listens on.
+pub type Bound = (Box<dyn Accept>, Vec<BoundAddr>);
+
 /// A listener description that binds when the session starts.
 pub trait Listen: Send + Sync {
     /// Binds and returns the accept source plus the addresses actually bound (for announcing).
-    fn bind(&self) -> BoxFuture<'_, io::Result<(Box<dyn Accept>, Vec<BoundAddr>)>>;
+    fn bind(&self) -> BoxFuture<'_, io::Result<Bound>>;
 }
 
 /// One bound listening address, for `--stdout-announce-listening-ports` and logs.
@@ -120,7 +123,8 @@ pub struct BoundAddr {
 /// A per-connection overlay: wraps one connection into another (handshakes, codecs, TLS).
 pub trait ConnLayer: Send + Sync {
     /// Wraps `inner`; may perform a handshake and enrich `info`.
-    fn wrap(&self, inner: Conn, info: ConnInfo) -> BoxFuture<'static, io::Result<(Conn, ConnInfo)>>;
+    fn wrap(&self, inner: Conn, info: ConnInfo)
+        -> BoxFuture<'static, io::Result<(Conn, ConnInfo)>>;
 }
 
 /// An overlay over a connector: decides when inner connections are made (reuse, reconnect).

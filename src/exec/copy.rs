@@ -11,8 +11,8 @@ use futures::{FutureExt, SinkExt, StreamExt};
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use tokio_util::sync::CancellationToken;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio_util::sync::CancellationToken;
 
 /// Default buffer for byte copies.
 pub const DEFAULT_BUFFER: usize = 64 * 1024;
@@ -132,7 +132,8 @@ where
                     break;
                 }
                 linger = Some((dir, controls[dir].progress.load(Ordering::Relaxed)));
-                tick.as_mut().reset(tokio::time::Instant::now() + CLOSE_LINGER);
+                tick.as_mut()
+                    .reset(tokio::time::Instant::now() + CLOSE_LINGER);
             }
         }
     }
@@ -276,7 +277,13 @@ mod tests {
         a_peer.read_to_end(&mut back).await.unwrap();
         assert_eq!(back, b"pong");
         let t = session.await.unwrap().unwrap();
-        assert_eq!(t, Transferred { forward: 4, backward: 4 });
+        assert_eq!(
+            t,
+            Transferred {
+                forward: 4,
+                backward: 4
+            }
+        );
     }
 
     #[tokio::test]

@@ -15,7 +15,8 @@ use tokio::sync::Semaphore;
 
 /// Runs the plan to completion.
 pub async fn run_plan(plan: &Plan) -> Result<(), Error> {
-    let left = build_chain(&plan.left).map_err(|e| build_error(Side::Left, &plan.left.source, e))?;
+    let left =
+        build_chain(&plan.left).map_err(|e| build_error(Side::Left, &plan.left.source, e))?;
     let right =
         build_chain(&plan.right).map_err(|e| build_error(Side::Right, &plan.right.source, e))?;
     let right = into_connector(right);
@@ -60,11 +61,16 @@ pub async fn run_plan(plan: &Plan) -> Result<(), Error> {
                     }
                 };
                 let task = {
-                    let (right, copy, right_src, layers) =
-                        (right.clone(), copy.clone(), right_src.clone(), layers.clone());
+                    let (right, copy, right_src, layers) = (
+                        right.clone(),
+                        copy.clone(),
+                        right_src.clone(),
+                        layers.clone(),
+                    );
                     tokio::spawn(async move {
                         let peer = info.peer.clone().unwrap_or_else(|| "?".into());
-                        let r = serve_connection(&layers, conn, info, right, &copy, &right_src).await;
+                        let r =
+                            serve_connection(&layers, conn, info, right, &copy, &right_src).await;
                         drop(permit);
                         if let Err(e) = &r {
                             tracing::warn!("connection from {peer}: {e}");
@@ -93,29 +99,34 @@ async fn serve_connection(
     right_src: &str,
 ) -> Result<(), Error> {
     let peer = info_peer(&info.peer);
-    let (conn, info) = apply_layers(layers, conn, info).await.map_err(|e| RunError {
-        what: "handshake with",
-        node: peer,
-        side: Side::Left,
-        source: e,
-    })?;
+    let (conn, info) = apply_layers(layers, conn, info)
+        .await
+        .map_err(|e| RunError {
+            what: "handshake with",
+            node: peer,
+            side: Side::Left,
+            source: e,
+        })?;
     let other = right.connect(&info).await.map_err(|e| RunError {
         what: "connecting",
         node: right_src.to_string(),
         side: Side::Right,
         source: e,
     })?;
-    copy_session(conn, other, copy).await.map_err(|e| RunError {
-        what: "copying data with",
-        node: right_src.to_string(),
-        side: Side::Right,
-        source: e,
-    })?;
+    copy_session(conn, other, copy)
+        .await
+        .map_err(|e| RunError {
+            what: "copying data with",
+            node: right_src.to_string(),
+            side: Side::Right,
+            source: e,
+        })?;
     Ok(())
 }
 
 fn info_peer(p: &Option<String>) -> String {
-    p.clone().unwrap_or_else(|| "the incoming connection".into())
+    p.clone()
+        .unwrap_or_else(|| "the incoming connection".into())
 }
 
 async fn single_session(
@@ -149,7 +160,12 @@ fn announce(plan: &Plan, addrs: &[BoundAddr]) {
     for a in addrs {
         if plan.serve.announce {
             let line = match a.ip_port {
-                Some(sa) => format!("LISTEN proto={},ip={},port={}\n", a.proto, sa.ip(), sa.port()),
+                Some(sa) => format!(
+                    "LISTEN proto={},ip={},port={}\n",
+                    a.proto,
+                    sa.ip(),
+                    sa.port()
+                ),
                 None => format!("LISTEN proto={},path={}\n", a.proto, a.addr),
             };
             let mut out = io::stdout().lock();

@@ -145,14 +145,18 @@ impl Connect for Broadcast {
                     }
                 }
             });
-            let sink = PollSender::new(shared.to_inner.clone())
-                .sink_map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "shared connection closed"));
+            let sink = PollSender::new(shared.to_inner.clone()).sink_map_err(|_| {
+                io::Error::new(io::ErrorKind::BrokenPipe, "shared connection closed")
+            });
             if shared.bytes {
                 let reader = StreamReader::new(stream.map(|r| r.map(Message::into_payload)));
-                let writer = SinkWriter::new(CopyToBytes::new(
-                    sink.with(|b: bytes::Bytes| futures::future::ready(Ok::<_, io::Error>(Message::Binary(b)))),
-                ));
-                Ok(Conn::Bytes(Box::new(tokio::io::join(Box::pin(reader), Box::pin(writer)))))
+                let writer = SinkWriter::new(CopyToBytes::new(sink.with(|b: bytes::Bytes| {
+                    futures::future::ready(Ok::<_, io::Error>(Message::Binary(b)))
+                })));
+                Ok(Conn::Bytes(Box::new(tokio::io::join(
+                    Box::pin(reader),
+                    Box::pin(writer),
+                ))))
             } else {
                 Ok(Conn::Messages(Box::new(MessagePair {
                     stream: Box::pin(stream),

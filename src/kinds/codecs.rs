@@ -95,7 +95,9 @@ fn build_lines(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, S
         "nul" | "zero" => 0,
         other => return Err(format!("separator `{other}` is not `newline` or `nul`")),
     };
-    let max = node.param_u64("max").map_or(DEFAULT_MAX_LINE, |v| v as usize);
+    let max = node
+        .param_u64("max")
+        .map_or(DEFAULT_MAX_LINE, |v| v as usize);
     Ok(Arc::new(CodecLayer(Codec::Lines(LineCodec::new(
         separator,
         node.param_bool("strip"),
@@ -117,7 +119,11 @@ fn build_chunks(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, 
 }
 
 impl ConnLayer for CodecLayer {
-    fn wrap(&self, inner: Conn, info: ConnInfo) -> BoxFuture<'static, io::Result<(Conn, ConnInfo)>> {
+    fn wrap(
+        &self,
+        inner: Conn,
+        info: ConnInfo,
+    ) -> BoxFuture<'static, io::Result<(Conn, ConnInfo)>> {
         let codec = self.0.clone();
         Box::pin(async move {
             let Conn::Bytes(io) = inner else {

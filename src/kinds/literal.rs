@@ -26,7 +26,10 @@ pub const LITERAL: KindDef = KindDef {
     summary: "outputs the given text, then EOF; input is discarded",
     help: "Reading gives the argument's bytes and then end of stream; anything written is \
            discarded. In text mode the text arrives as one message.",
-    examples: &["websocat ws-l:127.0.0.1:8080 literal:hello", "websocat - literal:abc"],
+    examples: &[
+        "websocat ws-l:127.0.0.1:8080 literal:hello",
+        "websocat - literal:abc",
+    ],
     build: Build::Connector(build_literal),
 };
 
@@ -126,7 +129,11 @@ struct ReplyBytes {
 }
 
 impl AsyncRead for ReplyBytes {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         if self.pending.is_empty() {
             if self.closed {
                 return Poll::Ready(Ok(()));
@@ -142,7 +149,11 @@ impl AsyncRead for ReplyBytes {
 }
 
 impl AsyncWrite for ReplyBytes {
-    fn poll_write(mut self: Pin<&mut Self>, _cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
         if !data.is_empty() {
             let text = self.text.clone();
             self.pending.extend_from_slice(&text);
@@ -214,13 +225,21 @@ impl futures::Sink<Message> for NeverReady {
 }
 
 impl AsyncRead for ClogBytes {
-    fn poll_read(self: Pin<&mut Self>, _cx: &mut Context<'_>, _buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        _buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         Poll::Pending
     }
 }
 
 impl AsyncWrite for ClogBytes {
-    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, _data: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        _data: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Poll::Pending
     }
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {

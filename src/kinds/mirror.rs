@@ -29,7 +29,10 @@ pub const MIRROR: KindDef = KindDef {
     help: "Sends back everything it receives. Opposite a WebSocket it echoes whole messages, \
            keeping their type (text or binary); opposite a byte stream it echoes bytes. Useful \
            as an echo server.",
-    examples: &["websocat ws-l:127.0.0.1:8080 mirror:", "websocat tcp-l:127.0.0.1:9000 mirror:"],
+    examples: &[
+        "websocat ws-l:127.0.0.1:8080 mirror:",
+        "websocat tcp-l:127.0.0.1:9000 mirror:",
+    ],
     build: Build::Connector(build),
 };
 

@@ -20,7 +20,10 @@ pub const STDIO: KindDef = KindDef {
     help: "Reads standard input and writes standard output. `-` is the short form. In text mode \
            each line of input becomes one message. When placed behind a listener, all clients \
            share it (the planner adds `broadcast:`).",
-    examples: &["websocat - ws://127.0.0.1:8080/", "websocat ws-l:127.0.0.1:8080 -"],
+    examples: &[
+        "websocat - ws://127.0.0.1:8080/",
+        "websocat ws-l:127.0.0.1:8080 -",
+    ],
     build: Build::Connector(build),
 };
 

@@ -152,7 +152,7 @@ struct TcpListen {
 }
 
 impl Listen for TcpListen {
-    fn bind(&self) -> BoxFuture<'_, io::Result<(Box<dyn Accept>, Vec<BoundAddr>)>> {
+    fn bind(&self) -> BoxFuture<'_, io::Result<crate::exec::conn::Bound>> {
         Box::pin(async move {
             let name = self.addr.to_addr_string();
             let listener = TcpListener::bind((self.addr.host.as_str(), self.addr.port))

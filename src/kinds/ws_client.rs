@@ -8,10 +8,10 @@ use crate::exec::conn::shape_error;
 use crate::exec::{Conn, ConnInfo, ConnLayer};
 use crate::plan::{Origin, PlanNode};
 use crate::registry::{self, ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape};
-use base64::Engine;
-use futures::future::BoxFuture;
 use crate::ws::frame::Role as WsRole;
 use crate::ws::handshake::{self, ClientRequest};
+use base64::Engine;
+use futures::future::BoxFuture;
 use std::io;
 use std::sync::Arc;
 
@@ -23,7 +23,8 @@ const PARAMS: [ParamDef; 12] = [
         name: "uri",
         ty: ParamType::Text,
         flag: Some("--ws-c-uri"),
-        help: "request URI; its host becomes the Host header (default ws://0.0.0.0/, as websocat 1.x)",
+        help:
+            "request URI; its host becomes the Host header (default ws://0.0.0.0/, as websocat 1.x)",
     },
     ParamDef {
         name: "protocol",
@@ -101,14 +102,11 @@ pub fn lower_url(url: &str, origin: Origin) -> Result<Vec<PlanNode>, SpecProblem
     };
     let scheme_len = if secure { 6 } else { 5 };
     let Some(authority) = uri.authority() else {
-        return Err(SpecProblem::new(
-            "websocat::spec::bad_url",
-            "URL has no host",
-            scheme_len,
-            0,
-        )
-        .label("expected a host here")
-        .help("e.g. `ws://127.0.0.1:8080/`"));
+        return Err(
+            SpecProblem::new("websocat::spec::bad_url", "URL has no host", scheme_len, 0)
+                .label("expected a host here")
+                .help("e.g. `ws://127.0.0.1:8080/`"),
+        );
     };
     let host = authority.host();
     if host.is_empty() {
@@ -120,7 +118,9 @@ pub fn lower_url(url: &str, origin: Origin) -> Result<Vec<PlanNode>, SpecProblem
         )
         .label("expected a host here"));
     }
-    let port = authority.port_u16().unwrap_or(if secure { 443 } else { 80 });
+    let port = authority
+        .port_u16()
+        .unwrap_or(if secure { 443 } else { 80 });
     if authority.as_str().ends_with(':') {
         return Err(SpecProblem::new(
             "websocat::spec::bad_url",
@@ -202,7 +202,11 @@ fn build(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, String>
             return Err("header values cannot contain line breaks".into());
         }
     }
-    let check = if uri.starts_with('/') { format!("ws://localhost{uri}") } else { uri.clone() };
+    let check = if uri.starts_with('/') {
+        format!("ws://localhost{uri}")
+    } else {
+        uri.clone()
+    };
     let parsed: http::Uri = check
         .parse()
         .map_err(|e| format!("bad request URI `{uri}`: {e}"))?;
@@ -216,16 +220,25 @@ fn build(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, String>
 }
 
 impl ConnLayer for WsClient {
-    fn wrap(&self, inner: Conn, info: ConnInfo) -> BoxFuture<'static, io::Result<(Conn, ConnInfo)>> {
+    fn wrap(
+        &self,
+        inner: Conn,
+        info: ConnInfo,
+    ) -> BoxFuture<'static, io::Result<(Conn, ConnInfo)>> {
         let request = self.request.clone();
         let settings = self.settings.clone();
         Box::pin(async move {
             let Conn::Bytes(mut stream) = inner else {
                 return Err(shape_error("ws-c", "a byte stream", &inner));
             };
-            let leftover = handshake::connect(&mut stream, &request).await.map_err(|e| {
-                io::Error::new(e.kind(), format!("WebSocket handshake with {}: {e}", request.uri))
-            })?;
+            let leftover = handshake::connect(&mut stream, &request)
+                .await
+                .map_err(|e| {
+                    io::Error::new(
+                        e.kind(),
+                        format!("WebSocket handshake with {}: {e}", request.uri),
+                    )
+                })?;
             let ws = WsMessages::new(stream, leftover, WsRole::Client, settings);
             Ok((Conn::Messages(Box::new(ws)), info))
         })
@@ -240,7 +253,17 @@ mod tests {
         lower_url(url, Origin::Inserted)
             .map(|v| {
                 v.iter()
-                    .map(|n| format!("{}{}", n.display_element(), if n.arg.is_empty() { String::new() } else { format!(":{}", n.arg) }))
+                    .map(|n| {
+                        format!(
+                            "{}{}",
+                            n.display_element(),
+                            if n.arg.is_empty() {
+                                String::new()
+                            } else {
+                                format!(":{}", n.arg)
+                            }
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_else(|e| vec![e.message])
@@ -260,7 +283,10 @@ mod tests {
 
     #[test]
     fn url_without_host_is_an_error() {
-        assert_eq!(lowered("ws:///x"), vec!["bad URL `ws:///x`: invalid format"]);
+        assert_eq!(
+            lowered("ws:///x"),
+            vec!["bad URL `ws:///x`: invalid format"]
+        );
     }
 
     #[test]

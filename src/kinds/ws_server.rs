@@ -8,9 +8,9 @@ use crate::exec::conn::shape_error;
 use crate::exec::{Conn, ConnInfo, ConnLayer};
 use crate::plan::PlanNode;
 use crate::registry::{ArgType, Build, Expansion, KindDef, ParamDef, ParamType, Role, Shape};
-use futures::future::BoxFuture;
 use crate::ws::frame::Role as WsRole;
 use crate::ws::handshake::{self, ServerPolicy};
+use futures::future::BoxFuture;
 use std::io;
 use std::sync::Arc;
 
@@ -19,7 +19,8 @@ const PARAMS: [ParamDef; 9] = [
         name: "protocol",
         ty: ParamType::Text,
         flag: Some("--server-protocol"),
-        help: "Sec-WebSocket-Protocol to answer with (default: echo the first one the client offers)",
+        help:
+            "Sec-WebSocket-Protocol to answer with (default: echo the first one the client offers)",
     },
     ParamDef {
         name: "header",
@@ -101,7 +102,11 @@ fn build(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, String>
 }
 
 impl ConnLayer for WsServer {
-    fn wrap(&self, inner: Conn, mut info: ConnInfo) -> BoxFuture<'static, io::Result<(Conn, ConnInfo)>> {
+    fn wrap(
+        &self,
+        inner: Conn,
+        mut info: ConnInfo,
+    ) -> BoxFuture<'static, io::Result<(Conn, ConnInfo)>> {
         let policy = self.policy.clone();
         let settings = self.settings.clone();
         Box::pin(async move {

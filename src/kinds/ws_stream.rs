@@ -8,9 +8,9 @@
 //! an empty one) and the stream then ends at the peer's Close.
 
 use crate::exec::Message;
+use crate::exec::{ByteStream, MessageStream};
 use crate::plan::PlanNode;
 use crate::registry::{ParamDef, ParamType};
-use crate::exec::{ByteStream, MessageStream};
 use crate::ws::frame::{Event, Frame, Role, WsCodec};
 use bytes::BytesMut;
 use futures::{Sink, Stream};
@@ -149,7 +149,12 @@ pub struct WsMessages {
 impl WsMessages {
     /// Wraps a connection whose handshake is done; `leftover` holds bytes already read past
     /// the HTTP head.
-    pub fn new(io: Box<dyn ByteStream>, leftover: BytesMut, role: Role, settings: WsSettings) -> Self {
+    pub fn new(
+        io: Box<dyn ByteStream>,
+        leftover: BytesMut,
+        role: Role,
+        settings: WsSettings,
+    ) -> Self {
         let codec = WsCodec::new(role, settings.max_frame, settings.max_message);
         let mut parts = FramedParts::new::<Frame>(io, codec);
         parts.read_buf = leftover;

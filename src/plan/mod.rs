@@ -8,5 +8,7 @@ pub mod dump;
 pub mod ir;
 pub mod passes;
 
-pub use ir::{Chain, CopyOptions, DataMode, Fixup, Origin, Plan, PlanNode, PlanOptions, ServeOptions};
+pub use ir::{
+    Chain, CopyOptions, DataMode, Fixup, Origin, Plan, PlanNode, PlanOptions, ServeOptions,
+};
 pub use passes::plan;

@@ -11,7 +11,7 @@ use super::check;
 use super::ir::*;
 use crate::error::{Error, PlanError, Side, SpecProblem};
 use crate::registry::{self, Build, ParamType, Role, Shape};
-use crate::spec::{self, Leaf, Node, Spec, Span};
+use crate::spec::{self, Leaf, Node, Span, Spec};
 
 /// Plans a session from the positional arguments and the options.
 pub fn plan(positional: &[String], opts: &PlanOptions) -> Result<Plan, Error> {
@@ -132,7 +132,12 @@ fn lower_spec(spec: &Spec) -> Result<Vec<PlanNode>, SpecProblem> {
     let mut nodes = Vec::new();
     for o in &spec.overlays {
         let kind = registry::lookup(&o.name).ok_or_else(|| {
-            SpecProblem::new("websocat::spec::unknown_kind", "unknown kind", o.name_span.start, o.name_span.len)
+            SpecProblem::new(
+                "websocat::spec::unknown_kind",
+                "unknown kind",
+                o.name_span.start,
+                o.name_span.len,
+            )
         })?;
         match kind.build {
             Build::Sugar(exp) => {
@@ -159,8 +164,8 @@ fn lower_spec(spec: &Spec) -> Result<Vec<PlanNode>, SpecProblem> {
             Origin::Written(*span),
         )),
         Leaf::Url { url, span } => {
-            let lowered =
-                crate::kinds::ws_client::lower_url(url, Origin::Expanded(*span)).map_err(|p| p.shifted(span.start))?;
+            let lowered = crate::kinds::ws_client::lower_url(url, Origin::Expanded(*span))
+                .map_err(|p| p.shifted(span.start))?;
             nodes.extend(lowered);
         }
         Leaf::Kind {
@@ -169,7 +174,12 @@ fn lower_spec(spec: &Spec) -> Result<Vec<PlanNode>, SpecProblem> {
             arg_span,
         } => {
             let kind = registry::lookup(&node.name).ok_or_else(|| {
-                SpecProblem::new("websocat::spec::unknown_kind", "unknown kind", node.name_span.start, node.name_span.len)
+                SpecProblem::new(
+                    "websocat::spec::unknown_kind",
+                    "unknown kind",
+                    node.name_span.start,
+                    node.name_span.len,
+                )
             })?;
             match kind.build {
                 Build::Sugar(exp) => {
@@ -354,8 +364,16 @@ fn chain_shape(chain: &Chain) -> Result<Top, SpecProblem> {
                 format!(
                     "`{}:` works on {} but `{below}:` under it produces {}",
                     node.kind.name,
-                    if want == Top::Bytes { "a byte stream" } else { "messages" },
-                    if top == Top::Bytes { "a byte stream" } else { "messages" },
+                    if want == Top::Bytes {
+                        "a byte stream"
+                    } else {
+                        "messages"
+                    },
+                    if top == Top::Bytes {
+                        "a byte stream"
+                    } else {
+                        "messages"
+                    },
                 ),
                 start,
                 len,
@@ -418,7 +436,10 @@ fn bridge_shapes(
 
 fn settle_any(chain: &mut Chain, fixups: &mut Vec<Fixup>) {
     let side = chain.side;
-    let leaf = chain.nodes.last_mut().filter(|n| n.kind.shape == Shape::Any);
+    let leaf = chain
+        .nodes
+        .last_mut()
+        .filter(|n| n.kind.shape == Shape::Any);
     if let Some(leaf) = leaf {
         leaf.params.push(("shape".into(), "messages".into()));
         fixups.push(Fixup {

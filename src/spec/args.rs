@@ -37,14 +37,11 @@ pub fn parse_listen_addr(arg: &str) -> Result<HostPort, SpecProblem> {
 
 fn parse_host_port_inner(arg: &str, port_alone_ok: bool) -> Result<HostPort, SpecProblem> {
     if arg.is_empty() {
-        return Err(SpecProblem::new(
-            "websocat::arg::missing_address",
-            "missing address",
-            0,
-            0,
-        )
-        .label("expected host:port here")
-        .help("e.g. `127.0.0.1:8080` or `[::1]:8080`"));
+        return Err(
+            SpecProblem::new("websocat::arg::missing_address", "missing address", 0, 0)
+                .label("expected host:port here")
+                .help("e.g. `127.0.0.1:8080` or `[::1]:8080`"),
+        );
     }
     if port_alone_ok && arg.chars().all(|c| c.is_ascii_digit()) {
         let port = parse_port(arg, 0)?;
@@ -181,7 +178,10 @@ mod tests {
     fn unbracketed_ipv6_suggests_brackets() {
         let e = parse_host_port("::1:8080").unwrap_err();
         assert_eq!(e.code, "websocat::arg::unbracketed_ipv6");
-        assert_eq!(e.help.as_deref(), Some("IPv6 addresses need brackets: `[::1]:8080`"));
+        assert_eq!(
+            e.help.as_deref(),
+            Some("IPv6 addresses need brackets: `[::1]:8080`")
+        );
     }
 
     #[test]

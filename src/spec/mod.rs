@@ -7,5 +7,5 @@ pub mod args;
 pub mod ast;
 pub mod parse;
 
-pub use ast::{Leaf, Node, Param, Spec, Span};
+pub use ast::{Leaf, Node, Param, Span, Spec};
 pub use parse::parse_spec;

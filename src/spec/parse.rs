@@ -2,7 +2,7 @@
 //!
 //! Spans are byte offsets into the whole specifier, computed from slice positions.
 
-use super::ast::{Leaf, Node, Param, Spec, Span};
+use super::ast::{Leaf, Node, Param, Span, Spec};
 use crate::error::SpecProblem;
 use crate::registry::{self, Role};
 use nom::branch::alt;
@@ -19,14 +19,11 @@ use nom::{IResult, Parser};
 /// goes on) or a leaf (the rest is its verbatim argument).
 pub fn parse_spec(input: &str) -> Result<Spec, SpecProblem> {
     if input.is_empty() {
-        return Err(SpecProblem::new(
-            "websocat::spec::empty",
-            "empty specifier",
-            0,
-            0,
-        )
-        .label("nothing here")
-        .help("use `-` for standard input/output, or e.g. `ws://127.0.0.1:8080/`"));
+        return Err(
+            SpecProblem::new("websocat::spec::empty", "empty specifier", 0, 0)
+                .label("nothing here")
+                .help("use `-` for standard input/output, or e.g. `ws://127.0.0.1:8080/`"),
+        );
     }
     let mut overlays = Vec::new();
     let mut pos = 0;
@@ -238,7 +235,12 @@ fn not_a_name(input: &str, pos: usize) -> SpecProblem {
         ));
     }
     let word = word_at(input, pos);
-    let len = word.chars().next().map(char::len_utf8).unwrap_or(0).max(word.len().min(1));
+    let len = word
+        .chars()
+        .next()
+        .map(char::len_utf8)
+        .unwrap_or(0)
+        .max(word.len().min(1));
     SpecProblem::new(
         "websocat::spec::bad_name",
         "expected a specifier kind name such as `tcp`, `ws-l` or `-`",
@@ -260,7 +262,11 @@ fn missing_colon(input: &str, node: &Node, cursor: usize) -> SpecProblem {
                 node.name_span.len,
             )
             .label("missing `:` after this")
-            .help(format!("write `{}:{}`", node.name, kind.arg.example_argument()));
+            .help(format!(
+                "write `{}:{}`",
+                node.name,
+                kind.arg.example_argument()
+            ));
         }
         return unknown_kind(input, node, cursor);
     }
@@ -269,7 +275,11 @@ fn missing_colon(input: &str, node: &Node, cursor: usize) -> SpecProblem {
     }
     SpecProblem::new(
         "websocat::spec::bad_name",
-        format!("unexpected `{}` after the kind name `{}`", rest.chars().next().unwrap_or(' '), node.name),
+        format!(
+            "unexpected `{}` after the kind name `{}`",
+            rest.chars().next().unwrap_or(' '),
+            node.name
+        ),
         cursor,
         rest.chars().next().map(char::len_utf8).unwrap_or(0),
     )
@@ -333,8 +343,7 @@ fn unknown_kind(input: &str, node: &Node, after: usize) -> SpecProblem {
             arg
         ));
     }
-    if looks_like_host_port(&input[start..]) && nm.chars().any(|c| c == '.') || nm == "localhost"
-    {
+    if looks_like_host_port(&input[start..]) && nm.chars().any(|c| c == '.') || nm == "localhost" {
         return bare_address(input, start);
     }
     if nm.chars().all(|c| c.is_ascii_digit()) && looks_like_host_port(&input[start..]) {
@@ -375,7 +384,10 @@ mod tests {
 
     #[test]
     fn ws_l_with_address_is_a_leaf_and_with_subspec_an_overlay() {
-        assert_eq!(tree("ws-l:[::1]:80"), "leaf ws-l@0+4 arg \"[::1]:80\"@5+8\n");
+        assert_eq!(
+            tree("ws-l:[::1]:80"),
+            "leaf ws-l@0+4 arg \"[::1]:80\"@5+8\n"
+        );
         assert_eq!(
             tree("ws-l:tcp-l:127.0.0.1:80"),
             "overlay ws-l@0+4\nleaf tcp-l@5+5 arg \"127.0.0.1:80\"@11+12\n"

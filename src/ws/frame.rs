@@ -188,7 +188,9 @@ impl Decoder for WsCodec {
             match opcode {
                 0x0 => {
                     let Some((is_text, mut acc)) = self.partial.take() else {
-                        return Err(protocol_error("continuation frame without a message to continue"));
+                        return Err(protocol_error(
+                            "continuation frame without a message to continue",
+                        ));
                     };
                     acc.extend_from_slice(&payload);
                     if fin {
@@ -322,7 +324,10 @@ mod tests {
     fn fragments_with_interleaved_ping_reassemble() {
         let mut dec = WsCodec::new(Role::Client, 100, 100);
         let mut buf = BytesMut::from(&[0x01, 2, b'a', b'b', 0x89, 0, 0x80, 1, b'c'][..]);
-        assert_eq!(dec.decode(&mut buf).unwrap(), Some(Event::Ping(Bytes::new())));
+        assert_eq!(
+            dec.decode(&mut buf).unwrap(),
+            Some(Event::Ping(Bytes::new()))
+        );
         assert_eq!(
             dec.decode(&mut buf).unwrap(),
             Some(Event::Message(Message::Text(Bytes::from_static(b"abc"))))

@@ -89,21 +89,32 @@ async fn respond_error(
 
 /// Performs the server side of the handshake. A plain HTTP request is answered with
 /// `400 Bad Request` and becomes an error.
-pub async fn accept(stream: &mut Box<dyn ByteStream>, policy: &ServerPolicy) -> io::Result<Accepted> {
+pub async fn accept(
+    stream: &mut Box<dyn ByteStream>,
+    policy: &ServerPolicy,
+) -> io::Result<Accepted> {
     let (mut buf, head_len) = read_head(stream, "HTTP request").await?;
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
     let parsed = req.parse(&buf[..head_len]);
     if !matches!(parsed, Ok(httparse::Status::Complete(_))) {
         respond_error(stream, "400 Bad Request", &[], "Malformed HTTP request\n").await;
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "malformed HTTP request"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "malformed HTTP request",
+        ));
     }
     let method = req.method.unwrap_or("").to_string();
     let uri = req.path.unwrap_or("/").to_string();
     let hdrs: Vec<(String, String)> = req
         .headers
         .iter()
-        .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).into_owned()))
+        .map(|h| {
+            (
+                h.name.to_string(),
+                String::from_utf8_lossy(h.value).into_owned(),
+            )
+        })
         .collect();
     let get = |name: &str| -> Option<&str> {
         hdrs.iter()
@@ -127,15 +138,30 @@ pub async fn accept(stream: &mut Box<dyn ByteStream>, policy: &ServerPolicy) -> 
     }
     if get("sec-websocket-version").map(str::trim) != Some("13") {
         let extra = vec![("Sec-WebSocket-Version".to_string(), "13".to_string())];
-        respond_error(stream, "426 Upgrade Required", &extra, "Unsupported WebSocket version\n").await;
+        respond_error(
+            stream,
+            "426 Upgrade Required",
+            &extra,
+            "Unsupported WebSocket version\n",
+        )
+        .await;
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             "client asked for an unsupported WebSocket version",
         ));
     }
     let Some(key) = get("sec-websocket-key").map(|k| k.trim().to_string()) else {
-        respond_error(stream, "400 Bad Request", &[], "Missing Sec-WebSocket-Key\n").await;
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "request without Sec-WebSocket-Key"));
+        respond_error(
+            stream,
+            "400 Bad Request",
+            &[],
+            "Missing Sec-WebSocket-Key\n",
+        )
+        .await;
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "request without Sec-WebSocket-Key",
+        ));
     };
     if let Some(r) = &policy.restrict_uri {
         if uri != *r {
@@ -192,14 +218,24 @@ pub struct ClientRequest {
 }
 
 /// Performs the client side of the handshake.
-pub async fn connect(stream: &mut Box<dyn ByteStream>, request: &ClientRequest) -> io::Result<BytesMut> {
+pub async fn connect(
+    stream: &mut Box<dyn ByteStream>,
+    request: &ClientRequest,
+) -> io::Result<BytesMut> {
     let raw = if request.uri.starts_with('/') {
         format!("ws://localhost{}", request.uri)
     } else {
         request.uri.clone()
     };
-    let bad = |e: String| io::Error::new(io::ErrorKind::InvalidInput, format!("bad request URI `{raw}`: {e}"));
-    let uri: http::Uri = raw.parse().map_err(|e: http::uri::InvalidUri| bad(e.to_string()))?;
+    let bad = |e: String| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("bad request URI `{raw}`: {e}"),
+        )
+    };
+    let uri: http::Uri = raw
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| bad(e.to_string()))?;
     let authority = uri.authority().ok_or_else(|| bad("no host".into()))?;
     let host_header = match authority.as_str().rsplit_once('@') {
         Some((_, h)) => h.to_string(),
@@ -213,7 +249,11 @@ pub async fn connect(stream: &mut Box<dyn ByteStream>, request: &ClientRequest) 
         req.push_str(&format!("{k}: {v}\r\n"));
     }
     if let Some((userinfo, _)) = authority.as_str().rsplit_once('@') {
-        if !request.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("authorization")) {
+        if !request
+            .headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+        {
             let token = base64::engine::general_purpose::STANDARD.encode(userinfo.as_bytes());
             req.push_str(&format!("Authorization: Basic {token}\r\n"));
         }
@@ -226,8 +266,14 @@ pub async fn connect(stream: &mut Box<dyn ByteStream>, request: &ClientRequest) 
     let (mut buf, head_len) = read_head(stream, "HTTP response").await?;
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut headers);
-    if !matches!(resp.parse(&buf[..head_len]), Ok(httparse::Status::Complete(_))) {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "malformed HTTP response from the server"));
+    if !matches!(
+        resp.parse(&buf[..head_len]),
+        Ok(httparse::Status::Complete(_))
+    ) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "malformed HTTP response from the server",
+        ));
     }
     let code = resp.code.unwrap_or(0);
     let get = |name: &str| -> Option<String> {
@@ -238,7 +284,8 @@ pub async fn connect(stream: &mut Box<dyn ByteStream>, request: &ClientRequest) 
     };
     if code != 101 {
         let reason = resp.reason.unwrap_or("");
-        let mut msg = format!("the server answered HTTP {code} {reason} instead of switching to WebSocket");
+        let mut msg =
+            format!("the server answered HTTP {code} {reason} instead of switching to WebSocket");
         if let Some(loc) = get("location") {
             msg.push_str(&format!(" (redirect to {loc})"));
         }
