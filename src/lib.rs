@@ -83,6 +83,7 @@ pub fn plan_options(cli: &Cli) -> PlanOptions {
             conncap: cli.conncap,
             announce: cli.announce,
             server_banner: cli.server_mode,
+            interactive: false,
         },
     }
 }
@@ -165,7 +166,11 @@ pub fn main_with_args(args: Vec<std::ffi::OsString>) -> i32 {
     init_logging(&cli);
     let color = std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::env::var_os("NO_COLOR").is_none();
-    let plan = match plan::plan(&cli.specs, &plan_options(&cli)) {
+    let mut options = plan_options(&cli);
+    options.serve.interactive = !cli.quiet
+        && std::io::IsTerminal::is_terminal(&std::io::stdin())
+        && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let plan = match plan::plan(&cli.specs, &options) {
         Ok(p) => p,
         Err(e) => {
             eprint!("{}", render_error(&e, color));

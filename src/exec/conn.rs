@@ -41,10 +41,10 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin> ByteStream for T {}
 pub trait MessageStream:
     Stream<Item = io::Result<Message>> + Sink<Message, Error = io::Error> + Send + Unpin
 {
-    /// A flag that becomes true when the end of this stream was the peer closing the
-    /// connection (a WebSocket Close). The copy engine then lets the other direction finish
-    /// what it is sending, and ends it once it goes idle.
-    fn closed_by_peer(&self) -> Option<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    /// Where this stream records the peer closing the connection (a WebSocket Close). The copy
+    /// engine then lets the other direction finish what it is sending, ends it once it goes
+    /// idle, and reports abnormal close codes.
+    fn peer_close(&self) -> Option<Arc<PeerClose>> {
         None
     }
 }
@@ -73,6 +73,41 @@ impl Conn {
         match self {
             Conn::Bytes(_) => "bytes",
             Conn::Messages(_) => "messages",
+        }
+    }
+}
+
+/// The peer's Close as seen by a message stream: set once, read by the copy engine.
+#[derive(Debug, Default)]
+pub struct PeerClose {
+    closed: std::sync::atomic::AtomicBool,
+    frame: std::sync::Mutex<Option<(Option<u16>, String)>>,
+}
+
+impl PeerClose {
+    /// Records the peer's Close: its status code (none for an empty Close) and reason.
+    pub fn mark(&self, code: Option<u16>, reason: String) {
+        if let Ok(mut f) = self.frame.lock() {
+            *f = Some((code, reason));
+        }
+        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// True once the peer's Close arrived.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The status code and reason of the peer's Close, if it arrived.
+    pub fn frame(&self) -> Option<(Option<u16>, String)> {
+        self.frame.lock().ok().and_then(|f| f.clone())
+    }
+
+    /// The code and reason when the Close signals a failure (not 1000, 1001 or empty).
+    pub fn abnormal(&self) -> Option<(u16, String)> {
+        match self.frame()? {
+            (Some(code), reason) if code != 1000 && code != 1001 => Some((code, reason)),
+            _ => None,
         }
     }
 }

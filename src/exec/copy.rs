@@ -9,7 +9,8 @@ use super::conn::{ByteStream, Conn, MessageStream};
 use crate::plan::CopyOptions;
 use futures::{FutureExt, SinkExt, StreamExt};
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use super::conn::PeerClose;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio_util::sync::CancellationToken;
@@ -18,12 +19,14 @@ use tokio_util::sync::CancellationToken;
 pub const DEFAULT_BUFFER: usize = 64 * 1024;
 
 /// What one session moved.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Transferred {
     /// Bytes or messages moved left to right.
     pub forward: u64,
     /// Bytes or messages moved right to left.
     pub backward: u64,
+    /// A WebSocket peer's Close that signalled a failure: status code and reason.
+    pub abnormal_close: Option<(u16, String)>,
 }
 
 /// Copies between two connections of the same shape until the session ends.
@@ -47,7 +50,7 @@ pub const CLOSE_LINGER: std::time::Duration = std::time::Duration::from_millis(1
 #[derive(Default)]
 struct DirectionControl {
     /// Set when this direction's source was closed by its peer.
-    closed_by_peer: Option<Arc<AtomicBool>>,
+    closed_by_peer: Option<Arc<PeerClose>>,
     /// Counts messages moved, to detect idleness.
     progress: Arc<AtomicU64>,
     /// Stops the direction gracefully (its writer is still closed).
@@ -115,9 +118,7 @@ where
         }
         if linger.is_none() {
             let peer_closed = |c: &DirectionControl| {
-                c.closed_by_peer
-                    .as_ref()
-                    .is_some_and(|f| f.load(Ordering::SeqCst))
+                c.closed_by_peer.as_ref().is_some_and(|f| f.is_closed())
             };
             let start = if forward_done && !backward_done && peer_closed(controls[0]) {
                 Some(1)
@@ -184,23 +185,27 @@ async fn copy_message_session(
     opts: &CopyOptions,
 ) -> io::Result<Transferred> {
     let fwd = DirectionControl {
-        closed_by_peer: left.closed_by_peer(),
+        closed_by_peer: left.peer_close(),
         ..Default::default()
     };
     let bwd = DirectionControl {
-        closed_by_peer: right.closed_by_peer(),
+        closed_by_peer: right.peer_close(),
         ..Default::default()
     };
     let (lw, lr) = left.split();
     let (rw, rr) = right.split();
     let close = !opts.no_close;
-    join_directions(
+    let mut t = join_directions(
         copy_messages(lr, rw, opts.max_messages, close, &fwd),
         copy_messages(rr, lw, opts.max_messages_rev, close, &bwd),
         opts,
         [&fwd, &bwd],
     )
-    .await
+    .await?;
+    t.abnormal_close = [&fwd, &bwd]
+        .iter()
+        .find_map(|c| c.closed_by_peer.as_ref().and_then(|p| p.abnormal()));
+    Ok(t)
 }
 
 type MsgRead = futures::stream::SplitStream<Box<dyn MessageStream>>;

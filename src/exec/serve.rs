@@ -147,13 +147,36 @@ async fn single_session(
         side: Side::Right,
         source: e,
     })?;
-    copy_session(l, r, &plan.copy).await.map_err(|e| RunError {
+    if plan.serve.interactive {
+        eprintln!("websocat: connected to {}", plan.right.source);
+    }
+    let t = copy_session(l, r, &plan.copy).await.map_err(|e| RunError {
         what: "copying data between the sides of",
         node: format!("{} {}", plan.left.source, plan.right.source),
         side: Side::Left,
         source: e,
     })?;
+    if let Some((code, reason)) = t.abnormal_close {
+        return Err(RunError {
+            what: "the WebSocket peer closed",
+            node: format!("{} {}", plan.left.source, plan.right.source),
+            side: Side::Right,
+            source: io::Error::other(close_text(code, &reason)),
+        }
+        .into());
+    }
+    if plan.serve.interactive {
+        eprintln!("websocat: closed");
+    }
     Ok(())
+}
+
+fn close_text(code: u16, reason: &str) -> String {
+    if reason.is_empty() {
+        format!("with status {code}")
+    } else {
+        format!("with status {code}: {reason}")
+    }
 }
 
 fn announce(plan: &Plan, addrs: &[BoundAddr]) {

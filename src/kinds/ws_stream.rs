@@ -8,6 +8,7 @@
 //! an empty one) and the stream then ends at the peer's Close.
 
 use crate::exec::Message;
+use crate::exec::conn::PeerClose;
 use crate::exec::{ByteStream, MessageStream};
 use crate::plan::PlanNode;
 use crate::registry::{ParamDef, ParamType};
@@ -16,8 +17,7 @@ use bytes::BytesMut;
 use futures::{Sink, Stream};
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWrite;
@@ -124,13 +124,6 @@ impl WsSettings {
     }
 }
 
-/// How a WebSocket ended, as seen by the reader.
-#[derive(Debug, Clone, Default)]
-pub struct CloseReport {
-    /// Code and reason of the Close frame the peer sent (`None` code for an empty Close).
-    pub received: Option<(Option<u16>, String)>,
-}
-
 /// Our message stream over a framed WebSocket connection.
 pub struct WsMessages {
     inner: Framed<Box<dyn ByteStream>, WsCodec>,
@@ -142,8 +135,7 @@ pub struct WsMessages {
     read_done: bool,
     close_sent: bool,
     /// Filled when the peer's Close arrives.
-    pub report: Arc<Mutex<CloseReport>>,
-    peer_closed_flag: Arc<AtomicBool>,
+    pub report: Arc<PeerClose>,
 }
 
 impl WsMessages {
@@ -174,8 +166,7 @@ impl WsMessages {
             peer_closed: None,
             read_done: false,
             close_sent: false,
-            report: Arc::new(Mutex::new(CloseReport::default())),
-            peer_closed_flag: Arc::new(AtomicBool::new(false)),
+            report: Arc::new(PeerClose::default()),
         }
     }
 
@@ -224,8 +215,8 @@ impl WsMessages {
 }
 
 impl MessageStream for WsMessages {
-    fn closed_by_peer(&self) -> Option<Arc<AtomicBool>> {
-        Some(self.peer_closed_flag.clone())
+    fn peer_close(&self) -> Option<Arc<PeerClose>> {
+        Some(self.report.clone())
     }
 }
 
@@ -266,15 +257,12 @@ impl Stream for WsMessages {
                 }
                 Some(Ok(Event::Pong(_))) => this.ping_sent_at = None,
                 Some(Ok(Event::Close(frame))) => {
-                    if let Ok(mut r) = this.report.lock() {
-                        r.received = Some(match &frame {
-                            Some((c, reason)) => (Some(*c), reason.clone()),
-                            None => (None, String::new()),
-                        });
+                    match &frame {
+                        Some((c, reason)) => this.report.mark(Some(*c), reason.clone()),
+                        None => this.report.mark(None, String::new()),
                     }
                     tracing::debug!("peer sent Close {frame:?}");
                     this.peer_closed = Some(frame);
-                    this.peer_closed_flag.store(true, Ordering::SeqCst);
                     this.read_done = true;
                     return Poll::Ready(None);
                 }

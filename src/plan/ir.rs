@@ -199,6 +199,8 @@ pub struct ServeOptions {
     pub announce: bool,
     /// `-s`: print `Listening on ws://…/` to stderr once bound.
     pub server_banner: bool,
+    /// Print `connected`/`closed` status lines on stderr (stdin and stderr are terminals).
+    pub interactive: bool,
 }
 
 /// Everything the planner needs besides the two specifier strings.
