@@ -166,7 +166,7 @@ impl From<SpecError> for Error {
 
 /// A failure while running a session, with the side, the node and the address involved.
 #[derive(Debug, Error, Diagnostic)]
-#[error("{what} {node} ({side}): {source}")]
+#[error("{what} {node} ({side}): {cause}")]
 #[diagnostic(code(websocat::run))]
 pub struct RunError {
     /// What we were doing, e.g. "connecting", "listening on", "serving".
@@ -175,6 +175,6 @@ pub struct RunError {
     pub node: String,
     /// Which side of the command line.
     pub side: Side,
-    /// The underlying failure.
-    pub source: std::io::Error,
+    /// The underlying failure (already part of the message).
+    pub cause: std::io::Error,
 }

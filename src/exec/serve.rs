@@ -32,7 +32,7 @@ pub async fn run_plan(plan: &Plan) -> Result<(), Error> {
                 what: "listening on",
                 node: plan.left.source.clone(),
                 side: Side::Left,
-                source: e,
+                cause: e,
             })?;
             announce(plan, &addrs);
             let cap = Arc::new(Semaphore::new(
@@ -105,13 +105,13 @@ async fn serve_connection(
             what: "handshake with",
             node: peer,
             side: Side::Left,
-            source: e,
+            cause: e,
         })?;
     let other = right.connect(&info).await.map_err(|e| RunError {
         what: "connecting",
         node: right_src.to_string(),
         side: Side::Right,
-        source: e,
+        cause: e,
     })?;
     copy_session(conn, other, copy)
         .await
@@ -119,7 +119,7 @@ async fn serve_connection(
             what: "copying data with",
             node: right_src.to_string(),
             side: Side::Right,
-            source: e,
+            cause: e,
         })?;
     Ok(())
 }
@@ -139,13 +139,13 @@ async fn single_session(
         what: "connecting",
         node: plan.left.source.clone(),
         side: Side::Left,
-        source: e,
+        cause: e,
     })?;
     let r = right.connect(&info).await.map_err(|e| RunError {
         what: "connecting",
         node: plan.right.source.clone(),
         side: Side::Right,
-        source: e,
+        cause: e,
     })?;
     if plan.serve.interactive {
         eprintln!("websocat: connected to {}", plan.right.source);
@@ -154,14 +154,17 @@ async fn single_session(
         what: "copying data between the sides of",
         node: format!("{} {}", plan.left.source, plan.right.source),
         side: Side::Left,
-        source: e,
+        cause: e,
     })?;
     if let Some((code, reason)) = t.abnormal_close {
         return Err(RunError {
-            what: "the WebSocket peer closed",
-            node: format!("{} {}", plan.left.source, plan.right.source),
+            what: "session with",
+            node: plan.right.source.clone(),
             side: Side::Right,
-            source: io::Error::other(close_text(code, &reason)),
+            cause: io::Error::other(format!(
+                "the peer closed the WebSocket {}",
+                close_text(code, &reason)
+            )),
         }
         .into());
     }
@@ -209,7 +212,7 @@ fn build_error(side: Side, source: &str, e: String) -> Error {
         what: "setting up",
         node: source.to_string(),
         side,
-        source: io::Error::other(e),
+        cause: io::Error::other(e),
     })
 }
 

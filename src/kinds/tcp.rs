@@ -90,6 +90,11 @@ pub async fn connect_tcp(target: &HostPort) -> io::Result<TcpStream> {
             format!("{} resolved to no addresses", target.host),
         ));
     }
+    let tried = if addrs.len() > 1 {
+        format!(" ({} addresses tried)", addrs.len())
+    } else {
+        String::new()
+    };
     let ordered = interleave_families(addrs);
     let mut attempts = FuturesUnordered::new();
     let mut next = ordered.into_iter();
@@ -119,13 +124,11 @@ pub async fn connect_tcp(target: &HostPort) -> io::Result<TcpStream> {
         }
     }
     let e = last_err.unwrap_or_else(|| io::Error::other("no address worked"));
-    Err(io::Error::new(e.kind(), format!("{name}: {e}")))
+    Err(io::Error::new(e.kind(), format!("{name}{tried}: {e}")))
 }
 
 async fn attempt(a: SocketAddr) -> io::Result<TcpStream> {
-    let s = TcpStream::connect(a)
-        .await
-        .map_err(|e| io::Error::new(e.kind(), format!("{a}: {e}")))?;
+    let s = TcpStream::connect(a).await?;
     let _ = s.set_nodelay(true);
     Ok(s)
 }
