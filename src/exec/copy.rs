@@ -282,13 +282,7 @@ mod tests {
         a_peer.read_to_end(&mut back).await.unwrap();
         assert_eq!(back, b"pong");
         let t = session.await.unwrap().unwrap();
-        assert_eq!(
-            t,
-            Transferred {
-                forward: 4,
-                backward: 4
-            }
-        );
+        assert_eq!((t.forward, t.backward), (4, 4));
     }
 
     #[tokio::test]
