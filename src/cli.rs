@@ -152,6 +152,41 @@ pub struct Cli {
     #[arg(long = "queue-len", value_name = "N")]
     pub queue_len: Option<u64>,
 
+    /// TLS client: server name for SNI and certificate verification (`tls-c:`).
+    #[arg(long = "tls-domain", alias = "ssl-domain", value_name = "NAME")]
+    pub tls_domain: Option<String>,
+    /// TLS client: accept any server certificate (expired, self-signed, other name).
+    #[arg(short = 'k', long = "insecure")]
+    pub insecure: bool,
+    /// TLS client: trust only the CA certificates in this PEM file instead of the system roots.
+    #[arg(long = "cacert", value_name = "FILE")]
+    pub cacert: Option<String>,
+    /// TLS client: present this client certificate and key (PKCS#12 file).
+    #[arg(long = "client-pkcs12-der", value_name = "FILE")]
+    pub client_pkcs12_der: Option<String>,
+    /// TLS client: password of the --client-pkcs12-der file.
+    #[arg(long = "client-pkcs12-passwd", value_name = "PASS")]
+    pub client_pkcs12_passwd: Option<String>,
+    /// TLS client: present this client certificate chain (PEM; with --client-key).
+    #[arg(long = "client-cert", value_name = "FILE")]
+    pub client_cert: Option<String>,
+    /// TLS client: private key for --client-cert (PKCS#8 PEM).
+    #[arg(long = "client-key", value_name = "FILE")]
+    pub client_key: Option<String>,
+    /// TLS server: certificate and key as a PKCS#12 file (`tls-l:`, `wss-l:`).
+    #[arg(long = "pkcs12-der", value_name = "FILE")]
+    pub pkcs12_der: Option<String>,
+    /// TLS server: password of the --pkcs12-der file.
+    #[arg(long = "pkcs12-passwd", value_name = "PASS")]
+    pub pkcs12_passwd: Option<String>,
+    /// TLS server: certificate chain as a PEM file (with --tls-key). Client certificates are
+    /// never requested: native-tls cannot verify them on the server side.
+    #[arg(long = "tls-cert", value_name = "FILE")]
+    pub tls_cert: Option<String>,
+    /// TLS server: private key for --tls-cert (PKCS#8 PEM, `BEGIN PRIVATE KEY`).
+    #[arg(long = "tls-key", value_name = "FILE")]
+    pub tls_key: Option<String>,
+
     /// Print the resolved plan (`--dump-spec` or `--dump-spec=json`) and exit.
     #[arg(long = "dump-spec", value_enum, num_args = 0..=1, default_missing_value = "text", require_equals = true)]
     pub dump_spec: Option<DumpFormat>,
@@ -198,6 +233,17 @@ impl Cli {
             self.max_ws_message_length.map(|x| x.to_string()),
         );
         one("--queue-len", self.queue_len.map(|x| x.to_string()));
+        one("--tls-domain", self.tls_domain.clone());
+        one("--insecure", self.insecure.then(|| "true".to_string()));
+        one("--cacert", self.cacert.clone());
+        one("--client-pkcs12-der", self.client_pkcs12_der.clone());
+        one("--client-pkcs12-passwd", self.client_pkcs12_passwd.clone());
+        one("--client-cert", self.client_cert.clone());
+        one("--client-key", self.client_key.clone());
+        one("--pkcs12-der", self.pkcs12_der.clone());
+        one("--pkcs12-passwd", self.pkcs12_passwd.clone());
+        one("--tls-cert", self.tls_cert.clone());
+        one("--tls-key", self.tls_key.clone());
         if !self.header.is_empty() {
             v.push(("--header", self.header.clone()));
         }

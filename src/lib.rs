@@ -84,6 +84,7 @@ pub fn plan_options(cli: &Cli) -> PlanOptions {
             announce: cli.announce,
             server_banner: cli.server_mode,
             interactive: false,
+            server_banner_tls: false,
         },
     }
 }

@@ -8,6 +8,7 @@ pub mod literal;
 pub mod mirror;
 pub mod stdio;
 pub mod tcp;
+pub mod tls;
 pub mod ws_client;
 pub mod ws_server;
 pub mod ws_stream;

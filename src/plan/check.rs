@@ -9,7 +9,9 @@ use crate::registry::Role;
 pub fn check(plan: &mut Plan, opts: &PlanOptions) -> Result<(), Error> {
     for chain in [&plan.left, &plan.right] {
         connector_overlay_over_listener(chain)?;
+        tls_identity(chain)?;
     }
+    tls_client_without_domain(plan);
     stdio_twice(plan)?;
     if plan.right.is_listener() {
         plan.warnings.push(format!(
@@ -54,6 +56,87 @@ fn connector_overlay_over_listener(chain: &Chain) -> Result<(), Error> {
     }
     Ok(())
 }
+
+/// A TLS node's identity parameters: (pkcs12 flag, cert flag, key flag, what the node is).
+fn tls_identity_flags(
+    kind: &str,
+) -> Option<(&'static str, &'static str, &'static str, &'static str)> {
+    match kind {
+        "tls-accept" => Some(("--pkcs12-der", "--tls-cert", "--tls-key", "a TLS server")),
+        "tls-c" => Some((
+            "--client-pkcs12-der",
+            "--client-cert",
+            "--client-key",
+            "a TLS client certificate",
+        )),
+        _ => None,
+    }
+}
+
+/// A TLS server needs exactly one identity; PEM certificates need their key and vice versa.
+fn tls_identity(chain: &Chain) -> Result<(), Error> {
+    for node in &chain.nodes {
+        let Some((p12, cert, key, what)) = tls_identity_flags(node.kind.name) else {
+            continue;
+        };
+        let has = |k: &str| node.param(k).is_some();
+        let problem = match (has("pkcs12"), has("cert"), has("key")) {
+            (false, false, false) if node.kind.name == "tls-accept" => Some((
+                format!("{what} needs a certificate and private key"),
+                format!(
+                    "give {cert} FILE {key} FILE (PEM files) or {p12} FILE [--pkcs12-passwd PASS]"
+                ),
+            )),
+            (true, true, _) | (true, _, true) => Some((
+                format!("{what} is given both as PKCS#12 and as PEM"),
+                format!("give either {p12} or {cert} + {key}"),
+            )),
+            (false, true, false) => Some((
+                format!("{cert} needs {key}"),
+                format!("give the private key for the certificate with {key} FILE"),
+            )),
+            (false, false, true) => Some((
+                format!("{key} needs {cert}"),
+                format!("give the certificate chain for the key with {cert} FILE"),
+            )),
+            _ => None,
+        };
+        if let Some((message, help)) = problem {
+            let span = node_span(chain, node);
+            return Err(SpecProblem::new(
+                "websocat::plan::tls_identity",
+                message,
+                span.start,
+                span.len,
+            )
+            .label(format!("`{}:` here", node.kind.name))
+            .help(help)
+            .into_error(chain.side, &chain.source)
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// websocat 1.x semantics: `tls-c:` without a domain checks the chain but not the name.
+fn tls_client_without_domain(plan: &mut Plan) {
+    let mut warn = Vec::new();
+    for chain in [&plan.left, &plan.right] {
+        for node in &chain.nodes {
+            if node.kind.name == "tls-c"
+                && node.param("domain").is_none()
+                && !node.param_bool("insecure")
+            {
+                warn.push(format!(
+                    "{}: `tls-c:` has no domain, so the server certificate's name is not checked and no SNI is sent; give --tls-domain NAME or `tls-c[domain=NAME]:`",
+                    chain.side
+                ));
+            }
+        }
+    }
+    plan.warnings.extend(warn);
+}
+
 
 fn uses_stdio(chain: &Chain) -> bool {
     chain.leaf().kind.name == "stdio"

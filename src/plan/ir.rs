@@ -201,6 +201,8 @@ pub struct ServeOptions {
     pub server_banner: bool,
     /// Print `connected`/`closed` status lines on stderr (stdin and stderr are terminals).
     pub interactive: bool,
+    /// `-s` serving over TLS: the banner says `wss://`.
+    pub server_banner_tls: bool,
 }
 
 /// Everything the planner needs besides the two specifier strings.

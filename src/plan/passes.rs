@@ -22,7 +22,8 @@ pub fn plan(positional: &[String], opts: &PlanOptions) -> Result<Plan, Error> {
     fill_from_flags(&mut left, opts);
     fill_from_flags(&mut right, opts);
     let mut copy = opts.copy.clone();
-    let serve = opts.serve.clone();
+    let mut serve = opts.serve.clone();
+    serve.server_banner_tls = opts.server_mode && left_src.starts_with("wss-l:");
     if opts.server_mode && !copy.exit_on_eof {
         copy.exit_on_eof = true;
         fixups.push(Fixup {
@@ -63,12 +64,14 @@ fn simple_mode(
             )
             .into());
         };
+        // With a TLS server identity, `-s` serves secure WebSocket (as websocat 1.x).
+        let sugar = if serves_tls(opts) { "wss-l" } else { "ws-l" };
         let left = if spec::parse::starts_with_subspec(addr) {
             addr.clone()
         } else if !addr.is_empty() && addr.chars().all(|c| c.is_ascii_digit()) {
-            format!("ws-l:127.0.0.1:{addr}")
+            format!("{sugar}:127.0.0.1:{addr}")
         } else {
-            format!("ws-l:{addr}")
+            format!("{sugar}:{addr}")
         };
         fixups.push(Fixup {
             pass: "simple-mode",
@@ -105,6 +108,11 @@ fn simple_mode(
         )
         .into()),
     }
+}
+
+/// True when a TLS server identity was given on the command line.
+fn serves_tls(opts: &PlanOptions) -> bool {
+    opts.flags.contains_key("--pkcs12-der") || opts.flags.contains_key("--tls-cert")
 }
 
 fn spec_listens(spec: &Spec) -> bool {
