@@ -202,7 +202,11 @@ fn announce(plan: &Plan, addrs: &[BoundAddr]) {
     }
     if plan.serve.server_banner {
         if let Some(sa) = addrs.iter().find_map(|a| a.ip_port) {
-            let scheme = if plan.serve.server_banner_tls { "wss" } else { "ws" };
+            let scheme = if plan.serve.server_banner_tls {
+                "wss"
+            } else {
+                "ws"
+            };
             eprintln!("Listening on {scheme}://{sa}/");
         }
     }

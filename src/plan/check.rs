@@ -137,7 +137,6 @@ fn tls_client_without_domain(plan: &mut Plan) {
     plan.warnings.extend(warn);
 }
 
-
 fn uses_stdio(chain: &Chain) -> bool {
     chain.leaf().kind.name == "stdio"
 }
