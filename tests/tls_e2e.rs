@@ -532,3 +532,216 @@ fn wrong_pkcs12_password_is_explained() {
     let err = stderr_of(&out);
     assert!(says(&err, &p12) && says(&err, "password"), "{err}");
 }
+
+#[test]
+fn client_identity_files_are_loaded_and_bad_keys_are_explained() {
+    let certs = make_certs();
+    let d = certs.dir.path();
+    // A client certificate signed by the same CA; PEM (PKCS#8 key), PKCS#12 and a SEC1 key.
+    openssl(
+        d,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "client.key",
+            "-out",
+            "client.csr",
+            "-subj",
+            "/CN=client",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "client.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "client.pem",
+            "-days",
+            "30",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "pkcs12",
+            "-export",
+            "-in",
+            "client.pem",
+            "-inkey",
+            "client.key",
+            "-out",
+            "client.p12",
+            "-passout",
+            "pass:pw",
+        ],
+    );
+    openssl(d, &["ec", "-in", "client.key", "-out", "client-sec1.key"]);
+    let server = echo_server_pem(&certs, "server.pem");
+    let target = format!("tls-c[domain=localhost]:tcp:127.0.0.1:{}", server.port);
+    let ca = certs.path("ca.pem");
+    let data = payload();
+    for identity in [
+        vec!["--client-cert", "client.pem", "--client-key", "client.key"],
+        vec![
+            "--client-pkcs12-der",
+            "client.p12",
+            "--client-pkcs12-passwd",
+            "pw",
+        ],
+    ] {
+        let mut a = args(&["-b", "--cacert", &ca]);
+        a.extend(identity.iter().map(|s| {
+            if s.starts_with("--") || *s == "pw" {
+                s.to_string()
+            } else {
+                certs.path(s)
+            }
+        }));
+        a.extend(args(&["-", &target]));
+        let out = run_client(&a, &data);
+        assert!(out.status.success(), "{identity:?}: {}", stderr_of(&out));
+        assert!(out.stdout == data, "{identity:?}: echoed bytes differ");
+    }
+    let sec1 = certs.path("client-sec1.key");
+    let out = run_client(
+        &args(&[
+            "-b",
+            "--cacert",
+            &ca,
+            "--client-cert",
+            &certs.path("client.pem"),
+            "--client-key",
+            &sec1,
+            "-",
+            &target,
+        ]),
+        b"x",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    assert!(says(&err, &format!("--client-key file `{sec1}`")), "{err}");
+    assert!(says(&err, "openssl pkcs8 -topk8"), "{err}");
+}
+
+/// The planner side: sugar, synonyms, flags and checks, as `--dump-spec` shows them.
+mod planning {
+    use websocat::plan::dump::canonical_args;
+    use websocat::plan_from_args;
+
+    fn specs(a: &[&str]) -> (String, String) {
+        let p = plan_from_args(a.iter().copied())
+            .unwrap_or_else(|e| panic!("{a:?}: {}", websocat::render_error(&e, false)));
+        // The dump plans back to the same plan.
+        let again = plan_from_args(canonical_args(&p)).expect("dump re-plans");
+        assert!(again == p, "{a:?}: dump does not round-trip");
+        (p.left.to_spec_string(), p.right.to_spec_string())
+    }
+
+    fn error(a: &[&str]) -> String {
+        match plan_from_args(a.iter().copied()) {
+            Ok(_) => panic!("{a:?} planned"),
+            Err(e) => websocat::render_error(&e, false),
+        }
+    }
+
+    #[test]
+    fn wss_url_goes_over_tls_with_the_host_as_domain() {
+        let (_, r) = specs(&["-b", "-", "wss://localhost:8443/x"]);
+        assert_eq!(
+            r,
+            "ws-c[uri=wss://localhost:8443/x]:tls-c[domain=localhost]:tcp:localhost:8443"
+        );
+    }
+
+    #[test]
+    fn client_flags_fill_tls_c() {
+        let (_, r) = specs(&[
+            "-b",
+            "-k",
+            "--cacert",
+            "ca.pem",
+            "--tls-domain",
+            "example.org",
+            "-",
+            "ssl-connect:tcp:127.0.0.1:1",
+        ]);
+        assert_eq!(
+            r,
+            "tls-c[domain=example.org,insecure=true,cacert=ca.pem]:tcp:127.0.0.1:1"
+        );
+    }
+
+    #[test]
+    fn tls_listen_takes_an_address_or_a_subspecifier() {
+        let flags = ["-b", "--tls-cert", "c.pem", "--tls-key", "k.pem"];
+        let want = "tls-accept[cert=c.pem,key=k.pem]:tcp-listen:127.0.0.1:1";
+        for spec in [
+            "tls-l:127.0.0.1:1",
+            "ssl-listen:tcp-l:127.0.0.1:1",
+            "tls-accept:tcp-l:127.0.0.1:1",
+        ] {
+            let mut a = flags.to_vec();
+            a.extend([spec, "mirror:"]);
+            assert_eq!(specs(&a).0, want, "{spec}");
+        }
+    }
+
+    #[test]
+    fn wss_listen_and_server_mode_with_a_certificate() {
+        let (l, _) = specs(&[
+            "-b",
+            "--pkcs12-der",
+            "s.p12",
+            "wss-l:127.0.0.1:1",
+            "mirror:",
+        ]);
+        assert_eq!(
+            l,
+            "ws-upgrade:tls-accept[pkcs12=s.p12]:tcp-listen:127.0.0.1:1"
+        );
+        let p = plan_from_args(["--pkcs12-der", "s.p12", "-s", "8080"]).expect("plan");
+        assert_eq!(
+            p.left.to_spec_string(),
+            "ws-upgrade:tls-accept[pkcs12=s.p12]:tcp-listen:127.0.0.1:8080"
+        );
+        assert!(p.serve.server_banner_tls);
+        let p = plan_from_args(["-s", "8080"]).expect("plan");
+        assert!(!p.serve.server_banner_tls);
+    }
+
+    #[test]
+    fn identity_problems_name_the_flags() {
+        let e = error(&["-b", "tls-l:127.0.0.1:1", "mirror:"]);
+        assert!(e.contains("--tls-cert FILE --tls-key FILE"), "{e}");
+        assert!(e.contains("--pkcs12-der FILE"), "{e}");
+        let e = error(&["-b", "--tls-cert", "c.pem", "wss-l:127.0.0.1:1", "mirror:"]);
+        assert!(e.contains("--tls-cert needs --tls-key"), "{e}");
+        let e = error(&["-b", "--client-key", "k.pem", "-", "wss://h/"]);
+        assert!(e.contains("--client-key needs --client-cert"), "{e}");
+    }
+
+    #[test]
+    fn tls_c_without_domain_warns() {
+        let p = plan_from_args(["-b", "-", "tls-c:tcp:127.0.0.1:1"]).expect("plan");
+        assert!(
+            p.warnings.iter().any(|w| w.contains("--tls-domain")),
+            "{:?}",
+            p.warnings
+        );
+        let p = plan_from_args(["-b", "-", "wss://h/"]).expect("plan");
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+    }
+}
