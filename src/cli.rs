@@ -153,38 +153,47 @@ pub struct Cli {
     pub queue_len: Option<u64>,
 
     /// TLS client: server name for SNI and certificate verification (`tls-c:`).
-    #[arg(long = "tls-domain", alias = "ssl-domain", value_name = "NAME")]
+    #[arg(
+        long = "tls-domain",
+        alias = "ssl-domain",
+        value_name = "NAME",
+        help_heading = "TLS"
+    )]
     pub tls_domain: Option<String>,
     /// TLS client: accept any server certificate (expired, self-signed, other name).
-    #[arg(short = 'k', long = "insecure")]
+    #[arg(short = 'k', long = "insecure", help_heading = "TLS")]
     pub insecure: bool,
     /// TLS client: trust only the CA certificates in this PEM file instead of the system roots.
-    #[arg(long = "cacert", value_name = "FILE")]
+    #[arg(long = "cacert", value_name = "FILE", help_heading = "TLS")]
     pub cacert: Option<String>,
     /// TLS client: present this client certificate and key (PKCS#12 file).
-    #[arg(long = "client-pkcs12-der", value_name = "FILE")]
+    #[arg(long = "client-pkcs12-der", value_name = "FILE", help_heading = "TLS")]
     pub client_pkcs12_der: Option<String>,
     /// TLS client: password of the --client-pkcs12-der file.
-    #[arg(long = "client-pkcs12-passwd", value_name = "PASS")]
+    #[arg(
+        long = "client-pkcs12-passwd",
+        value_name = "PASS",
+        help_heading = "TLS"
+    )]
     pub client_pkcs12_passwd: Option<String>,
     /// TLS client: present this client certificate chain (PEM; with --client-key).
-    #[arg(long = "client-cert", value_name = "FILE")]
+    #[arg(long = "client-cert", value_name = "FILE", help_heading = "TLS")]
     pub client_cert: Option<String>,
     /// TLS client: private key for --client-cert (PKCS#8 PEM).
-    #[arg(long = "client-key", value_name = "FILE")]
+    #[arg(long = "client-key", value_name = "FILE", help_heading = "TLS")]
     pub client_key: Option<String>,
     /// TLS server: certificate and key as a PKCS#12 file (`tls-l:`, `wss-l:`).
-    #[arg(long = "pkcs12-der", value_name = "FILE")]
+    #[arg(long = "pkcs12-der", value_name = "FILE", help_heading = "TLS")]
     pub pkcs12_der: Option<String>,
     /// TLS server: password of the --pkcs12-der file.
-    #[arg(long = "pkcs12-passwd", value_name = "PASS")]
+    #[arg(long = "pkcs12-passwd", value_name = "PASS", help_heading = "TLS")]
     pub pkcs12_passwd: Option<String>,
     /// TLS server: certificate chain as a PEM file (with --tls-key). Client certificates are
     /// never requested: native-tls cannot verify them on the server side.
-    #[arg(long = "tls-cert", value_name = "FILE")]
+    #[arg(long = "tls-cert", value_name = "FILE", help_heading = "TLS")]
     pub tls_cert: Option<String>,
     /// TLS server: private key for --tls-cert (PKCS#8 PEM, `BEGIN PRIVATE KEY`).
-    #[arg(long = "tls-key", value_name = "FILE")]
+    #[arg(long = "tls-key", value_name = "FILE", help_heading = "TLS")]
     pub tls_key: Option<String>,
 
     /// Print the resolved plan (`--dump-spec` or `--dump-spec=json`) and exit.

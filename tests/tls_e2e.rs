@@ -744,4 +744,20 @@ mod planning {
         let p = plan_from_args(["-b", "-", "wss://h/"]).expect("plan");
         assert!(p.warnings.is_empty(), "{:?}", p.warnings);
     }
+
+    #[test]
+    fn tls_domain_flag_that_cannot_apply_warns() {
+        let p = plan_from_args(["-b", "--tls-domain", "other", "-", "wss://h/"]).expect("plan");
+        assert!(
+            p.warnings
+                .iter()
+                .any(|w| w.contains("--tls-domain other has no effect")),
+            "{:?}",
+            p.warnings
+        );
+        let p = plan_from_args(["-b", "--tls-domain", "n", "-", "tls-c:tcp:127.0.0.1:1"])
+            .expect("plan");
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+        assert_eq!(p.right.to_spec_string(), "tls-c[domain=n]:tcp:127.0.0.1:1");
+    }
 }

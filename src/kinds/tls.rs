@@ -45,7 +45,7 @@ const CLIENT_PARAMS: [ParamDef; 7] = [
         name: "pkcs12-passwd",
         ty: ParamType::Text,
         flag: Some("--client-pkcs12-passwd"),
-        help: "password of the client PKCS#12 file (default: empty)",
+        help: "password of the client PKCS#12 file; empty when not given",
     },
     ParamDef {
         name: "cert",
@@ -72,7 +72,7 @@ const SERVER_PARAMS: [ParamDef; 4] = [
         name: "pkcs12-passwd",
         ty: ParamType::Text,
         flag: Some("--pkcs12-passwd"),
-        help: "password of the PKCS#12 file (default: empty)",
+        help: "password of the PKCS#12 file; empty when not given",
     },
     ParamDef {
         name: "cert",

@@ -12,6 +12,7 @@ pub fn check(plan: &mut Plan, opts: &PlanOptions) -> Result<(), Error> {
         tls_identity(chain)?;
     }
     tls_client_without_domain(plan);
+    tls_domain_flag_overridden(plan, opts);
     stdio_twice(plan)?;
     if plan.right.is_listener() {
         plan.warnings.push(format!(
@@ -135,6 +136,26 @@ fn tls_client_without_domain(plan: &mut Plan) {
         }
     }
     plan.warnings.extend(warn);
+}
+
+/// `--tls-domain` cannot change a domain already set, e.g. by a `wss://` URL (whose host is
+/// checked, as in websocat 1.x); say so instead of silently ignoring it.
+fn tls_domain_flag_overridden(plan: &mut Plan, opts: &PlanOptions) {
+    let Some(flag) = opts.flags.get("--tls-domain").and_then(|v| v.last()) else {
+        return;
+    };
+    let domains: Vec<&str> = [&plan.left, &plan.right]
+        .iter()
+        .flat_map(|c| c.nodes.iter())
+        .filter(|n| n.kind.name == "tls-c")
+        .filter_map(|n| n.param("domain"))
+        .collect();
+    if !domains.is_empty() && !domains.contains(&flag.as_str()) {
+        plan.warnings.push(format!(
+            "--tls-domain {flag} has no effect: the TLS client already checks `{}` (a wss:// URL checks its own host); to connect to one address and check another name write `ws-c[uri=wss://NAME/]:tls-c[domain=NAME]:tcp:ADDRESS:PORT`",
+            domains[0]
+        ));
+    }
 }
 
 fn uses_stdio(chain: &Chain) -> bool {
