@@ -157,7 +157,9 @@ pub struct Expansion {
 /// A build function: makes a `T` from a plan node, or says why it cannot.
 pub type BuildFn<T> = fn(&PlanNode, &BuildCtx) -> Result<Arc<T>, String>;
 
-/// How the executor builds a kind from its plan node.
+/// How the executor builds a kind from its plan node. Build functions run once per session
+/// on a blocking thread before anything connects or listens, so they may read small files
+/// (certificates, keys) and fail early with the file's name.
 #[derive(Clone, Copy)]
 pub enum Build {
     /// A leaf that opens connections.

@@ -15,10 +15,14 @@ use tokio::sync::Semaphore;
 
 /// Runs the plan to completion.
 pub async fn run_plan(plan: &Plan) -> Result<(), Error> {
-    let left =
-        build_chain(&plan.left).map_err(|e| build_error(Side::Left, &plan.left.source, e))?;
-    let right =
-        build_chain(&plan.right).map_err(|e| build_error(Side::Right, &plan.right.source, e))?;
+    // Build functions may read files (certificates, keys, CA bundles), so they run on a
+    // blocking thread, once, before anything connects or listens.
+    let (l, r) = (plan.left.clone(), plan.right.clone());
+    let (left, right) = tokio::task::spawn_blocking(move || (build_chain(&l), build_chain(&r)))
+        .await
+        .map_err(|e| build_error(Side::Left, &plan.left.source, e.to_string()))?;
+    let left = left.map_err(|e| build_error(Side::Left, &plan.left.source, e))?;
+    let right = right.map_err(|e| build_error(Side::Right, &plan.right.source, e))?;
     let right = into_connector(right);
     match left {
         Endpoint::Connector(left) => {
