@@ -636,6 +636,56 @@ fn client_identity_files_are_loaded_and_bad_keys_are_explained() {
     assert!(says(&err, "openssl pkcs8 -topk8"), "{err}");
 }
 
+#[test]
+fn handshakes_time_out_both_ways() {
+    let certs = make_certs();
+    // A client against a port that never answers gives up and says why.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("addr").port();
+    let holder = std::thread::spawn(move || silent.accept().map(|(s, _)| s));
+    let started = Instant::now();
+    let out = run_client(
+        &args(&[
+            "-b",
+            "-",
+            &format!("tls-c[domain=localhost,handshake-timeout=1]:tcp:127.0.0.1:{port}"),
+        ]),
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let err = stderr_of(&out);
+    assert!(
+        says(
+            &err,
+            "TLS handshake with localhost (is it a TLS port?) timed out after 1 s"
+        ),
+        "{err}"
+    );
+    drop(holder.join());
+    // A server drops a client that never starts its handshake.
+    let server = start_server(&[
+        "-b",
+        "--tls-cert",
+        &certs.path("server.pem"),
+        "--tls-key",
+        &certs.path("server.key"),
+        "tls-l[handshake-timeout=1]:127.0.0.1:0",
+        "mirror:",
+    ]);
+    let mut s = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut buf = [0u8; 16];
+    let started = Instant::now();
+    match s.read(&mut buf) {
+        Ok(0) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!("expected the server to hang up, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(8));
+}
+
 /// The planner side: sugar, synonyms, flags and checks, as `--dump-spec` shows them.
 mod planning {
     use websocat::plan::dump::canonical_args;

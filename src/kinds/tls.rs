@@ -14,8 +14,19 @@ use crate::registry::{ArgType, Build, Expansion, KindDef, ParamDef, ParamType, R
 use futures::future::BoxFuture;
 use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 
-const CLIENT_PARAMS: [ParamDef; 7] = [
+/// Seconds a TLS handshake may take unless `handshake-timeout` says otherwise.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: u64 = 30;
+
+const HANDSHAKE_TIMEOUT_PARAM: ParamDef = ParamDef {
+    name: "handshake-timeout",
+    ty: ParamType::Uint,
+    flag: None,
+    help: "seconds the TLS handshake may take (default 30; 0 = no limit)",
+};
+
+const CLIENT_PARAMS: [ParamDef; 8] = [
     ParamDef {
         name: "domain",
         ty: ParamType::Text,
@@ -59,9 +70,10 @@ const CLIENT_PARAMS: [ParamDef; 7] = [
         flag: Some("--client-key"),
         help: "client private key as a PKCS#8 PEM file (with `cert`)",
     },
+    HANDSHAKE_TIMEOUT_PARAM,
 ];
 
-const SERVER_PARAMS: [ParamDef; 4] = [
+const SERVER_PARAMS: [ParamDef; 5] = [
     ParamDef {
         name: "pkcs12",
         ty: ParamType::Text,
@@ -86,6 +98,7 @@ const SERVER_PARAMS: [ParamDef; 4] = [
         flag: Some("--tls-key"),
         help: "server private key as a PKCS#8 PEM file (with `cert`)",
     },
+    HANDSHAKE_TIMEOUT_PARAM,
 ];
 
 /// Registry entry for `tls-c:`.
@@ -114,7 +127,8 @@ pub const TLS_CONNECT: KindDef = KindDef {
            Without a domain only the certificate chain is checked, not the name (as websocat \
            1.x; a warning says so). `-k` / `--insecure` accepts any certificate. A client \
            certificate can be presented with `--client-pkcs12-der` (+ `--client-pkcs12-passwd`) \
-           or `--client-cert` + `--client-key` (PEM; the key must be PKCS#8).",
+           or `--client-cert` + `--client-key` (PEM; the key must be PKCS#8). A handshake \
+           that takes more than 30 s (e.g. against a port that does not speak TLS) fails.",
     examples: &[
         "websocat - tls-c[domain=example.com]:tcp:example.com:443",
         "websocat --cacert ca.pem --tls-domain localhost - tls-c:tcp:127.0.0.1:8443",
@@ -144,7 +158,8 @@ pub const TLS_ACCEPT: KindDef = KindDef {
            from `--pkcs12-der FILE` (+ `--pkcs12-passwd`) or from `--tls-cert FILE` + \
            `--tls-key FILE` (PEM; the key must be PKCS#8, `BEGIN PRIVATE KEY`); one of them is \
            required. Client certificates are neither requested nor verified: the platform TLS \
-           library used here (native-tls) offers no way to do that on the server side.",
+           library used here (native-tls) offers no way to do that on the server side. A \
+           client that does not finish its handshake within 30 s is disconnected.",
     examples: &[
         "websocat --tls-cert cert.pem --tls-key key.pem tls-accept:tcp-l:127.0.0.1:8443 mirror:",
     ],
@@ -280,11 +295,39 @@ fn load_identity(
     }
 }
 
+/// The handshake time limit of a node; `None` = no limit.
+fn handshake_timeout(node: &PlanNode) -> Option<Duration> {
+    match node.param_u64("handshake-timeout") {
+        Some(0) => None,
+        Some(n) => Some(Duration::from_secs(n)),
+        None => Some(Duration::from_secs(DEFAULT_HANDSHAKE_TIMEOUT)),
+    }
+}
+
+/// Runs a handshake under an optional time limit; `what` describes it for the error.
+async fn with_limit<T>(
+    limit: Option<Duration>,
+    what: impl FnOnce() -> String,
+    fut: impl std::future::Future<Output = io::Result<T>>,
+) -> io::Result<T> {
+    match limit {
+        None => fut.await,
+        Some(d) => tokio::time::timeout(d, fut).await.unwrap_or_else(|_| {
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("{} timed out after {} s", what(), d.as_secs()),
+            ))
+        }),
+    }
+}
+
 /// The TLS client layer.
 struct TlsClient {
     connector: tokio_native_tls::TlsConnector,
     /// Name for SNI and verification; `None` = chain checked, name not.
     domain: Option<String>,
+    /// Time limit of the handshake.
+    limit: Option<Duration>,
 }
 
 fn build_client(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, String> {
@@ -327,6 +370,7 @@ fn build_client(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, 
     Ok(Arc::new(TlsClient {
         connector: connector.into(),
         domain,
+        limit: handshake_timeout(node),
     }))
 }
 
@@ -404,18 +448,28 @@ impl ConnLayer for TlsClient {
     ) -> BoxFuture<'static, io::Result<(Conn, ConnInfo)>> {
         let connector = self.connector.clone();
         let domain = self.domain.clone();
+        let limit = self.limit;
         Box::pin(async move {
             let Conn::Bytes(stream) = inner else {
                 return Err(shape_error("tls-c", "a byte stream", &inner));
             };
             // Without a domain SNI and the name check are off, so the name is unused.
             let name = domain.as_deref().unwrap_or("domain-verification-disabled");
-            let tls = connector.connect(name, stream).await.map_err(|e| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    explain_handshake_error(&e.to_string(), domain.as_deref()),
+            let handshake = async {
+                connector.connect(name, stream).await.map_err(|e| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        explain_handshake_error(&e.to_string(), domain.as_deref()),
+                    )
+                })
+            };
+            let what = || {
+                format!(
+                    "TLS handshake with {} (is it a TLS port?)",
+                    domain.as_deref().unwrap_or("the server")
                 )
-            })?;
+            };
+            let tls = with_limit(limit, what, handshake).await?;
             Ok((Conn::Bytes(Box::new(tls)), info))
         })
     }
@@ -424,6 +478,8 @@ impl ConnLayer for TlsClient {
 /// The TLS server layer.
 struct TlsServer {
     acceptor: tokio_native_tls::TlsAcceptor,
+    /// Time limit of each handshake.
+    limit: Option<Duration>,
 }
 
 fn build_server(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, String> {
@@ -437,6 +493,7 @@ fn build_server(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, 
         .map_err(|e| format!("cannot set up the TLS server with this certificate and key: {e}"))?;
     Ok(Arc::new(TlsServer {
         acceptor: acceptor.into(),
+        limit: handshake_timeout(node),
     }))
 }
 
@@ -447,19 +504,22 @@ impl ConnLayer for TlsServer {
         info: ConnInfo,
     ) -> BoxFuture<'static, io::Result<(Conn, ConnInfo)>> {
         let acceptor = self.acceptor.clone();
+        let limit = self.limit;
         Box::pin(async move {
             let Conn::Bytes(stream) = inner else {
                 return Err(shape_error("tls-accept", "a byte stream", &inner));
             };
-            let tls = acceptor.accept(stream).await.map_err(|e| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    explain_server_handshake_error(
-                        &e.to_string(),
-                        info.peer.as_deref().unwrap_or("?"),
-                    ),
-                )
-            })?;
+            let peer = info.peer.as_deref().unwrap_or("?");
+            let handshake = async {
+                acceptor.accept(stream).await.map_err(|e| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        explain_server_handshake_error(&e.to_string(), peer),
+                    )
+                })
+            };
+            let what = || format!("TLS handshake with client {peer}");
+            let tls = with_limit(limit, what, handshake).await?;
             Ok((Conn::Bytes(Box::new(tls)), info))
         })
     }
