@@ -208,6 +208,12 @@ pub struct Cli {
     /// Only errors on stderr.
     #[arg(short = 'q', long = "quiet")]
     pub quiet: bool,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) and exit.
+    #[arg(long = "completions", value_name = "SHELL", hide_short_help = true)]
+    pub completions: Option<clap_complete::Shell>,
+    /// Print the man page (roff) and exit.
+    #[arg(long = "man", hide_short_help = true)]
+    pub man: bool,
 }
 
 impl Cli {

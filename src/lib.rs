@@ -156,6 +156,22 @@ pub fn main_with_args(args: Vec<std::ffi::OsString>) -> i32 {
         println!("websocat {}", env!("CARGO_PKG_VERSION"));
         return EXIT_OK;
     }
+    if let Some(shell) = cli.completions {
+        let mut cmd = <Cli as clap::CommandFactory>::command();
+        clap_complete::generate(shell, &mut cmd, "websocat", &mut std::io::stdout());
+        return EXIT_OK;
+    }
+    if cli.man {
+        let cmd = <Cli as clap::CommandFactory>::command();
+        let mut out = Vec::new();
+        if let Err(e) = clap_mangen::Man::new(cmd).render(&mut out) {
+            eprintln!("websocat: cannot render the man page: {e}");
+            return EXIT_RUN_FAILED;
+        }
+        use std::io::Write;
+        let _ = std::io::stdout().write_all(&out);
+        return EXIT_OK;
+    }
     if cli.long_help {
         print!("{}", help::help_text(cli::HelpLevel::Doc));
         return EXIT_OK;

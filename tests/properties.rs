@@ -37,9 +37,7 @@ fn element() -> impl Strategy<Value = String> {
             } else {
                 let inner: Vec<String> = params
                     .iter()
-                    .map(|(k, v)| {
-                        format!("{k}={}", websocat::spec::ast::quote_param_value(v))
-                    })
+                    .map(|(k, v)| format!("{k}={}", websocat::spec::ast::quote_param_value(v)))
                     .collect();
                 format!("{name}[{}]", inner.join(","))
             }

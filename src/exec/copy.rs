@@ -5,11 +5,11 @@
 //! when both directions are done, or when either is with `-E`. An error in one direction ends
 //! both and is returned. An empty message is a message, never an end of stream.
 
+use super::conn::PeerClose;
 use super::conn::{ByteStream, Conn, MessageStream};
 use crate::plan::CopyOptions;
 use futures::{FutureExt, SinkExt, StreamExt};
 use std::io;
-use super::conn::PeerClose;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
@@ -117,9 +117,8 @@ where
             break;
         }
         if linger.is_none() {
-            let peer_closed = |c: &DirectionControl| {
-                c.closed_by_peer.as_ref().is_some_and(|f| f.is_closed())
-            };
+            let peer_closed =
+                |c: &DirectionControl| c.closed_by_peer.as_ref().is_some_and(|f| f.is_closed());
             let start = if forward_done && !backward_done && peer_closed(controls[0]) {
                 Some(1)
             } else if backward_done && !forward_done && peer_closed(controls[1]) {

@@ -7,8 +7,8 @@
 //! send; closing our sink sends our Close (the configured code, else an echo of the peer's, else
 //! an empty one) and the stream then ends at the peer's Close.
 
-use crate::exec::Message;
 use crate::exec::conn::PeerClose;
+use crate::exec::Message;
 use crate::exec::{ByteStream, MessageStream};
 use crate::plan::PlanNode;
 use crate::registry::{ParamDef, ParamType};
