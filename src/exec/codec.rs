@@ -55,12 +55,10 @@ impl LineCodec {
     fn finish(&self, mut line: BytesMut) -> Message {
         // A NUL separator is never part of a message (websocat 1.x `-0`); a newline is kept
         // unless `strip` is set.
-        if self.strip || self.separator != b'\n' {
-            if line.last() == Some(&self.separator) {
+        if (self.strip || self.separator != b'\n') && line.last() == Some(&self.separator) {
+            line.truncate(line.len() - 1);
+            if self.separator == b'\n' && line.last() == Some(&b'\r') {
                 line.truncate(line.len() - 1);
-                if self.separator == b'\n' && line.last() == Some(&b'\r') {
-                    line.truncate(line.len() - 1);
-                }
             }
         }
         Message::Text(line.freeze())

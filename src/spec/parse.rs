@@ -387,14 +387,14 @@ mod tests {
         let spec = parse_spec(r#"ws-c[header="A: b,c",uri=/x]:tcp:h:1"#).unwrap();
         assert_eq!(spec.overlays[0].params[0].value, "A: b,c");
         assert_eq!(spec.overlays[0].params[1].value, "/x");
-        assert_eq!(spec.overlays[0].params[1].span, Span::new(22, 6));
+        assert_eq!(spec.overlays[0].params[1].span, Span::new(21, 6));
     }
 
     #[test]
     fn overlay_without_leaf_is_an_error() {
         assert_eq!(
             tree("reuse:"),
-            "error \"websocat::spec::overlay_without_leaf\" (0, 6)"
+            "error websocat::spec::overlay_without_leaf (0, 6)"
         );
     }
 }

@@ -2,9 +2,9 @@
 //! TCP tunnels with half-close, and WebSocket-to-TCP forwarding.
 
 use crate::support::ws::{ws_connect, OP_BINARY, OP_CLOSE, OP_TEXT};
-use crate::support::{server, Proc, TIMEOUT};
+use crate::support::{server, Proc, RawServer, TIMEOUT};
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::thread::JoinHandle;
 
 /// A one-connection TCP backend: reads everything until the client half-closes, then replies
@@ -12,11 +12,10 @@ use std::thread::JoinHandle;
 fn backend_reply_after_eof(
     reply: impl FnOnce(&[u8]) -> Vec<u8> + Send + 'static,
 ) -> (u16, JoinHandle<Vec<u8>>) {
-    let l = TcpListener::bind("127.0.0.1:0").expect("binding the backend");
-    let port = l.local_addr().expect("backend address").port();
+    let l = RawServer::bind();
+    let port = l.port();
     let h = std::thread::spawn(move || {
-        let (mut s, _) = l.accept().expect("backend accept");
-        s.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+        let mut s = l.accept_tcp();
         let mut got = Vec::new();
         s.read_to_end(&mut got).expect("backend reading until EOF");
         s.write_all(&reply(&got)).expect("backend replying");
@@ -81,13 +80,12 @@ fn tcp_tunnel_with_exact_bytes_and_half_close() {
 
 #[test]
 fn websocket_to_tcp_forwarding_binary() {
-    let l = TcpListener::bind("127.0.0.1:0").expect("binding the backend");
-    let backend = l.local_addr().expect("backend address").port();
+    let l = RawServer::bind();
+    let backend = l.port();
     let target = format!("tcp:127.0.0.1:{backend}");
     let (_p, port) = server(&["-b", "ws-l:127.0.0.1:0", &target]);
     let (mut ws, _) = ws_connect(port, "/", &[]);
-    let (mut b, _) = l.accept().expect("backend accept");
-    b.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    let mut b = l.accept_tcp();
     ws.send_binary(&[1, 2, 3, 0, 255]);
     let mut buf = [0u8; 5];
     b.read_exact(&mut buf).expect("backend receiving");
@@ -108,13 +106,12 @@ fn websocket_to_tcp_forwarding_binary() {
 
 #[test]
 fn websocket_to_tcp_forwarding_text_lines() {
-    let l = TcpListener::bind("127.0.0.1:0").expect("binding the backend");
-    let backend = l.local_addr().expect("backend address").port();
+    let l = RawServer::bind();
+    let backend = l.port();
     let target = format!("tcp:127.0.0.1:{backend}");
     let (_p, port) = server(&["ws-l:127.0.0.1:0", &target]);
     let (mut ws, _) = ws_connect(port, "/", &[]);
-    let (mut b, _) = l.accept().expect("backend accept");
-    b.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    let mut b = l.accept_tcp();
     ws.send_text("first\n");
     ws.send_text("a\nb");
     let mut buf = vec![0u8; "first\na b\n".len()];

@@ -249,10 +249,7 @@ fn every_registry_name_has_a_case() {
         }
     }
     let missing: Vec<&str> = websocat::registry::all_names()
-        .filter(|n| {
-            !all.lines()
-                .any(|l| l.split(|c: char| c == ':' || c == '[').any(|w| w == *n))
-        })
+        .filter(|n| !all.lines().any(|l| l.split([':', '[']).any(|w| w == *n)))
         .collect();
     assert!(
         missing.is_empty(),
