@@ -6,7 +6,6 @@ use crate::support::ws::{
 };
 use crate::support::{server, QUIET};
 use std::io::{Read, Write};
-use std::time::Duration;
 
 #[test]
 fn mirror_echoes_messages_with_their_type_unmasked() {
@@ -70,6 +69,15 @@ fn server_protocol_and_server_headers() {
     assert_eq!(resp.header("x-other"), Some("2"));
     ws.send_close(None);
     assert_eq!(ws.recv().opcode, OP_CLOSE);
+    // websocat 1.x: a client that offers nothing still gets the protocol (against the RFC).
+    let (mut ws, resp) = ws_connect(port, "/", &[]);
+    assert_eq!(resp.header("sec-websocket-protocol"), Some("chat"));
+    ws.send_close(None);
+    assert_eq!(ws.recv().opcode, OP_CLOSE);
+    // A client whose first offer is another protocol is refused.
+    let (head, conn) = try_ws_connect(port, "/", &[("Sec-WebSocket-Protocol", "other, chat")]);
+    assert!(conn.is_none());
+    assert_eq!(head.status(), 400, "{head:?}");
 }
 
 #[test]
@@ -266,17 +274,47 @@ fn stdio_is_broadcast_to_every_client() {
     let (mut p, port) = server(&["ws-l:127.0.0.1:0", "-"]);
     let (mut a, _) = ws_connect(port, "/", &[]);
     let (mut b, _) = ws_connect(port, "/", &[]);
-    // Both clients' sessions must be attached before stdin speaks.
-    std::thread::sleep(Duration::from_millis(300));
+    // Once a client's message reaches stdout, its session is attached to the shared stdio.
+    a.send_text("from a");
+    b.send_text("from b");
+    p.wait_stdout("both clients' messages", |out| {
+        let t = String::from_utf8_lossy(out);
+        t.contains("from a\n") && t.contains("from b\n")
+    });
     p.write_stdin(b"news\n");
     for ws in [&mut a, &mut b] {
         let f = ws.recv();
         assert_eq!((f.opcode, f.payload.as_slice()), (OP_TEXT, &b"news\n"[..]));
     }
-    a.send_text("from a");
-    p.wait_stdout("a's message", |out| {
-        String::from_utf8_lossy(out).contains("from a\n")
-    });
+    // A client leaving does not end the server or the other client's session.
+    a.send_close(None);
+    assert_eq!(a.recv().opcode, OP_CLOSE);
+    p.write_stdin(b"more\n");
+    let f = b.recv();
+    assert_eq!((f.opcode, f.payload.as_slice()), (OP_TEXT, &b"more\n"[..]));
+    assert!(p.is_running());
+}
+
+#[test]
+fn ipv6_listener_announces_unbracketed_address() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("skipped: no IPv6 loopback here");
+        return;
+    }
+    let p = crate::support::Proc::spawn(&[
+        "--stdout-announce-listening-ports",
+        "tcp-l:[::1]:0",
+        "mirror:",
+    ]);
+    let (ip, port) = p.listen_addr();
+    assert_eq!(ip, "::1");
+    let mut s = std::net::TcpStream::connect(("::1", port)).expect("connecting over IPv6");
+    s.set_read_timeout(Some(crate::support::TIMEOUT))
+        .expect("timeout");
+    s.write_all(b"v6").expect("writing");
+    let mut buf = [0u8; 2];
+    s.read_exact(&mut buf).expect("echo");
+    assert_eq!(&buf, b"v6");
 }
 
 #[test]

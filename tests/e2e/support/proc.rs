@@ -183,9 +183,9 @@ impl Proc {
         self.stderr_so_far()
     }
 
-    /// Reads `LISTEN proto=tcp,ip=127.0.0.1,port=N` from stdout and returns N.
-    pub fn listen_port(&self) -> u16 {
-        const PREFIX: &str = "LISTEN proto=tcp,ip=127.0.0.1,port=";
+    /// Reads the first `LISTEN proto=tcp,ip=IP,port=N` line from stdout; returns IP and N.
+    pub fn listen_addr(&self) -> (String, u16) {
+        const PREFIX: &str = "LISTEN proto=tcp,ip=";
         let out = self.wait_stdout("a LISTEN line", |b| {
             String::from_utf8_lossy(b)
                 .split_inclusive('\n')
@@ -196,11 +196,21 @@ impl Proc {
             .lines()
             .find(|l| l.starts_with(PREFIX))
             .unwrap_or_default();
-        let port: u16 = line[PREFIX.len()..]
+        let (ip, port) = line[PREFIX.len()..]
+            .split_once(",port=")
+            .unwrap_or_else(|| panic!("bad LISTEN line {line:?}"));
+        let port: u16 = port
             .trim()
             .parse()
             .unwrap_or_else(|e| panic!("bad LISTEN line {line:?}: {e}"));
         assert_ne!(port, 0, "LISTEN line must give the bound port, not 0");
+        (ip.to_string(), port)
+    }
+
+    /// Reads `LISTEN proto=tcp,ip=127.0.0.1,port=N` from stdout and returns N.
+    pub fn listen_port(&self) -> u16 {
+        let (ip, port) = self.listen_addr();
+        assert_eq!(ip, "127.0.0.1", "expected a listener on 127.0.0.1");
         port
     }
 
