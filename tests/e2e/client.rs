@@ -383,3 +383,39 @@ fn no_line_writes_messages_without_separators() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(out.stdout, b"ab\n");
 }
+
+#[test]
+fn ws_c_over_tcp_uses_ws_c_uri_for_target_and_host() {
+    let srv = RawServer::bind();
+    let tcp = format!("ws-c:tcp:127.0.0.1:{}", srv.port());
+    let mut p = Proc::spawn(&["--ws-c-uri=ws://example.com/chat?x=1", "-", &tcp]);
+    p.write_stdin(b"via ws-c\n");
+    p.close_stdin();
+    let (mut ws, req) = srv.accept_ws(&[]);
+    assert_eq!(req.target(), "/chat?x=1");
+    assert_eq!(req.header("host"), Some("example.com"));
+    let (data, _) = ws.recv_until_close();
+    assert_eq!(frames(&data), vec![(OP_TEXT, true, b"via ws-c\n".to_vec())]);
+    ws.send_close(None);
+    let out = p.wait();
+    assert!(out.status.success(), "{out:?}");
+}
+
+#[test]
+fn max_messages_rev_limits_the_reverse_direction() {
+    let srv = RawServer::bind();
+    let mut p = Proc::spawn(&["--max-messages-rev", "1", &srv.url("/")]);
+    let (mut ws, _) = srv.accept_ws(&[]);
+    ws.send_text("first");
+    ws.send_text("second");
+    p.wait_stdout("the first message", |b| b == b"first\n");
+    // The forward direction still works.
+    p.write_stdin(b"up\n");
+    p.close_stdin();
+    let (data, _) = ws.recv_until_close();
+    assert_eq!(frames(&data), vec![(OP_TEXT, true, b"up\n".to_vec())]);
+    ws.send_close_if_open(None);
+    let out = p.wait();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, b"first\n");
+}

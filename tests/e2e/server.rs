@@ -23,6 +23,15 @@ fn mirror_echoes_messages_with_their_type_unmasked() {
         (f.opcode, f.masked, f.payload.as_slice()),
         (OP_BINARY, false, &[0u8, 1, 2, 255][..])
     );
+    // 70000 bytes: a 64-bit length on the wire in both directions.
+    let big: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
+    ws.send_binary(&big);
+    let f = ws.recv();
+    assert_eq!(
+        (f.opcode, f.fin, f.payload.len()),
+        (OP_BINARY, true, big.len())
+    );
+    assert!(f.payload == big, "large message corrupted");
     ws.send_text("");
     let f = ws.recv();
     assert_eq!(
@@ -257,7 +266,8 @@ fn conncap_holds_back_connections_over_the_cap() {
 
 #[test]
 fn server_mode_prints_client_messages_and_banner() {
-    let (p, port) = server(&["-s", "127.0.0.1:0"]);
+    // A bare port means 127.0.0.1 (`server` checks the announced address).
+    let (p, port) = server(&["-s", "0"]);
     p.wait_stderr(&format!("Listening on ws://127.0.0.1:{port}/"));
     let (mut ws, _) = ws_connect(port, "/", &[]);
     ws.send_text("hi there");
