@@ -102,8 +102,16 @@ impl SpecProblem {
             Side::Left => "left specifier",
             Side::Right => "right specifier",
         };
-        let start = self.span.0.min(source.len());
-        let len = self.span.1.min(source.len() - start);
+        let mut start = self.span.0.min(source.len());
+        let mut len = self.span.1.min(source.len() - start);
+        // miette draws no label for an empty span at the very end of the text (e.g. the
+        // missing port of `tcp:host:`); point at the last character instead.
+        if len == 0 && start == source.len() {
+            if let Some(last) = source.chars().next_back() {
+                start -= last.len_utf8();
+                len = last.len_utf8();
+            }
+        }
         SpecError {
             message: self.message,
             code: self.code,

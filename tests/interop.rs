@@ -105,8 +105,8 @@ fn start_ours(args: &[&str]) -> (Guard, u16) {
     (Guard(child), port)
 }
 
-/// Runs our client with `input` on stdin; returns (exit code, stdout, stderr), killing it after 10 s.
-fn run_ours(args: &[&str], input: &[u8]) -> (i32, Vec<u8>, String) {
+/// Like [`run_ours`]; with `keep_open` stdin stays open after `input` until the process exits.
+fn run_ours_stdin(args: &[&str], input: &[u8], keep_open: bool) -> (i32, Vec<u8>, String) {
     let mut child = Command::new(BIN)
         .args(args)
         .stdin(Stdio::piped())
@@ -116,8 +116,13 @@ fn run_ours(args: &[&str], input: &[u8]) -> (i32, Vec<u8>, String) {
         .expect("start websocat");
     let mut stdin = child.stdin.take().expect("stdin");
     let input = input.to_vec();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let done_writer = done.clone();
     let writer = std::thread::spawn(move || {
         let _ = stdin.write_all(&input);
+        while keep_open && !done_writer.load(std::sync::atomic::Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
     });
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -130,6 +135,7 @@ fn run_ours(args: &[&str], input: &[u8]) -> (i32, Vec<u8>, String) {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
     let _ = writer.join();
     let out = child.wait_with_output().expect("output");
     (
@@ -137,6 +143,54 @@ fn run_ours(args: &[&str], input: &[u8]) -> (i32, Vec<u8>, String) {
         out.stdout,
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Runs our client: writes `input`, waits until `expect_len` bytes came back on stdout, then
+/// closes stdin (third-party servers answer a Close at once and drop echoes still queued, so
+/// the client must not half-close early). Returns (exit code, stdout, stderr).
+fn exchange(args: &[&str], input: &[u8], expect_len: usize) -> (i32, Vec<u8>, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start websocat");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = child.stdout.take().expect("stdout");
+    stdin.write_all(input).expect("write stdin");
+    let reader = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while got.len() < expect_len {
+            match stdout.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        (got, stdout)
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !reader.is_finished() {
+        assert!(Instant::now() < deadline, "no echo within 10 s");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let (mut got, mut stdout) = reader.join().expect("reader");
+    drop(stdin);
+    while child.try_wait().expect("wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("websocat {args:?} did not exit after stdin closed");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = stdout.read_to_end(&mut got);
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    let code = child.wait().expect("status").code().unwrap_or(-1);
+    (code, got, err)
 }
 
 fn run_peer_client(which: &str, url: &str, proto: Option<&str>) -> serde_json::Value {
@@ -182,9 +236,10 @@ fn our_client_with_third_party_server(which: &str) {
     }
     let (_server, port, mut log) = start_peer_server(which);
     let url = format!("ws://127.0.0.1:{port}/path?q=1");
-    let (code, out, err) = run_ours(
+    let (code, out, err) = exchange(
         &["--protocol", "chat", "-H", "X-Test: yes", url.as_str()],
         b"hello\nworld\n",
+        12,
     );
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, b"hello\nworld\n");
@@ -196,12 +251,17 @@ fn our_client_with_third_party_server(which: &str) {
     assert_eq!(seen["subprotocol"], "chat");
 
     // Binary mode: bytes go out as one binary message and come back raw.
-    let (code, out, err) = run_ours(&["-b", url.as_str()], b"\x00\x01\xfe");
+    let (code, out, err) = exchange(&["-b", url.as_str()], b"\x00\x01\xfe", 3);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, b"\x00\x01\xfe");
 
-    // An abnormal close from the server is a failure that names the code and reason.
-    let (code, _out, err) = run_ours(&["--linemode-strip-newlines", url.as_str()], b"please-close\n");
+    // An abnormal close from the server is a failure that names the code and reason. Stdin
+    // stays open so that the server, not our EOF, starts the closing handshake.
+    let (code, _out, err) = run_ours_stdin(
+        &["--linemode-strip-newlines", url.as_str()],
+        b"please-close\n",
+        true,
+    );
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("4001") && err.contains("custom"), "{err}");
 }

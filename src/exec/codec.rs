@@ -32,7 +32,8 @@ impl MessageType {
 pub struct LineCodec {
     /// The line terminator: `\n`, or NUL with `-0`.
     pub separator: u8,
-    /// Remove the terminator (and a `\r` before `\n`) from decoded messages.
+    /// Remove the `\n` terminator (and a `\r` before it) from decoded messages; a NUL
+    /// terminator is always removed.
     pub strip: bool,
     /// Longest line kept in one message; longer lines are split.
     pub max_length: usize,
@@ -52,7 +53,9 @@ impl LineCodec {
     }
 
     fn finish(&self, mut line: BytesMut) -> Message {
-        if self.strip && line.last() == Some(&self.separator) {
+        // A NUL separator is never part of a message (websocat 1.x `-0`); a newline is kept
+        // unless `strip` is set.
+        if (self.strip || self.separator != b'\n') && line.last() == Some(&self.separator) {
             line.truncate(line.len() - 1);
             if self.separator == b'\n' && line.last() == Some(&b'\r') {
                 line.truncate(line.len() - 1);
@@ -232,6 +235,15 @@ mod tests {
         assert_eq!(
             decode_all(&mut c, &[b"a\nb\0c\0"]),
             vec![text("a\nb"), text("c")]
+        );
+    }
+
+    #[test]
+    fn nul_separator_is_dropped_even_without_strip() {
+        let mut c = LineCodec::new(0, false, 1024);
+        assert_eq!(
+            decode_all(&mut c, &[b"a\nb\0c\0d"]),
+            vec![text("a\nb"), text("c"), text("d")]
         );
     }
 

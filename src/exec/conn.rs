@@ -81,15 +81,19 @@ impl Conn {
 #[derive(Debug, Default)]
 pub struct PeerClose {
     closed: std::sync::atomic::AtomicBool,
+    echo: std::sync::atomic::AtomicBool,
     frame: std::sync::Mutex<Option<(Option<u16>, String)>>,
 }
 
 impl PeerClose {
-    /// Records the peer's Close: its status code (none for an empty Close) and reason.
-    pub fn mark(&self, code: Option<u16>, reason: String) {
+    /// Records the peer's Close: its status code (none for an empty Close), its reason, and
+    /// whether it merely echoes the status of a Close we sent.
+    pub fn mark(&self, code: Option<u16>, reason: String, echo_of_ours: bool) {
         if let Ok(mut f) = self.frame.lock() {
             *f = Some((code, reason));
         }
+        self.echo
+            .store(echo_of_ours, std::sync::atomic::Ordering::SeqCst);
         self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
@@ -103,8 +107,12 @@ impl PeerClose {
         self.frame.lock().ok().and_then(|f| f.clone())
     }
 
-    /// The code and reason when the Close signals a failure (not 1000, 1001 or empty).
+    /// The code and reason when the peer closed with a failure status (not 1000, 1001 or
+    /// empty). An echo of the status we sent ourselves is never abnormal.
     pub fn abnormal(&self) -> Option<(u16, String)> {
+        if self.echo.load(std::sync::atomic::Ordering::SeqCst) {
+            return None;
+        }
         match self.frame()? {
             (Some(code), reason) if code != 1000 && code != 1001 => Some((code, reason)),
             _ => None,

@@ -18,7 +18,7 @@ use tokio_util::sync::PollSender;
 /// Registry entry for `broadcast:`.
 pub const BROADCAST: KindDef = KindDef {
     name: "broadcast",
-    synonyms: &[],
+    synonyms: &["reuse", "reuse-broadcast", "broadcast-reuse"],
     role: Role::ConnectorOverlay,
     shape: Shape::Preserve,
     arg: ArgType::None,

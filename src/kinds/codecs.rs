@@ -33,7 +33,7 @@ pub const LINES: KindDef = KindDef {
             name: "strip",
             ty: ParamType::Bool,
             flag: None,
-            help: "drop the separator (and a \\r before \\n) from messages (--linemode-strip-newlines)",
+            help: "drop the newline (and a \\r before it) from messages (--linemode-strip-newlines); a NUL separator is always dropped",
         },
         ParamDef {
             name: "max",

@@ -257,9 +257,11 @@ impl Stream for WsMessages {
                 }
                 Some(Ok(Event::Pong(_))) => this.ping_sent_at = None,
                 Some(Ok(Event::Close(frame))) => {
+                    let echo = this.close_sent
+                        && frame.as_ref().map(|f| f.0) == this.settings.close_code;
                     match &frame {
-                        Some((c, reason)) => this.report.mark(Some(*c), reason.clone()),
-                        None => this.report.mark(None, String::new()),
+                        Some((c, reason)) => this.report.mark(Some(*c), reason.clone(), echo),
+                        None => this.report.mark(None, String::new(), echo),
                     }
                     tracing::debug!("peer sent Close {frame:?}");
                     this.peer_closed = Some(frame);

@@ -8,7 +8,7 @@ pub fn shell_quote(s: &str) -> String {
     let safe = !s.is_empty()
         && s.chars().all(|c| {
             c.is_ascii_alphanumeric()
-                || matches!(c, '-' | '_' | '.' | '/' | ':' | '@' | '%' | '+' | ',')
+                || matches!(c, '-' | '_' | '.' | '/' | ':' | '@' | '%' | '+' | ',' | '=')
         });
     if safe {
         s.to_string()

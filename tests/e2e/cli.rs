@@ -1,0 +1,133 @@
+//! The command line itself: help, version, dump, and how failures are reported.
+
+use crate::support::{refused_port, run};
+
+#[test]
+fn help_prints_usage_and_exits_0() {
+    let out = run(&["--help"], b"");
+    assert!(out.status.success(), "{out:?}");
+    let text = out.stdout_text();
+    assert!(text.contains("Usage: websocat"), "{text}");
+    assert!(text.contains("--binary"), "{text}");
+    assert!(text.contains("Exit codes"), "{text}");
+}
+
+#[test]
+fn help_doc_lists_every_registry_kind_and_synonym() {
+    let out = run(&["--help=doc"], b"");
+    assert!(out.status.success(), "{out:?}");
+    let text = out.stdout_text();
+    let mut missing = Vec::new();
+    for kind in websocat::registry::KINDS {
+        if !text.contains(&format!("\n{}: (", kind.name)) {
+            missing.push(kind.name.to_string());
+        }
+        for syn in kind.synonyms {
+            if !text.contains(&format!("{syn}:")) {
+                missing.push(format!("{syn} (synonym of {})", kind.name));
+            }
+        }
+        for ex in kind.examples {
+            if !text.contains(ex) {
+                missing.push(format!("example {ex:?} of {}", kind.name));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "--help=doc lacks {missing:?}");
+}
+
+#[test]
+fn version_flag_prints_name_and_version() {
+    for flag in ["-V", "--version"] {
+        let out = run(&[flag], b"");
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(
+            out.stdout_text(),
+            format!("websocat {}\n", env!("CARGO_PKG_VERSION"))
+        );
+    }
+}
+
+#[test]
+fn dump_spec_prints_the_plan_and_opens_nothing() {
+    // Port 1 on loopback: nothing is bound or connected by --dump-spec.
+    let out = run(&["--dump-spec", "ws-l:127.0.0.1:1", "tcp:[::1]:22"], b"");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        out.stdout_text(),
+        "websocat ws-upgrade:tcp-listen:127.0.0.1:1 'lines:tcp:[::1]:22'\n\
+         # bridge: right side: inserted `lines:` (lines of its byte stream become text messages)\n"
+    );
+}
+
+#[test]
+fn bad_specifier_exits_2_with_the_diagnostic() {
+    let out = run(&["tcpp:127.0.0.1:1", "-"], b"");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+    let expected = websocat::render_error(
+        &websocat::plan_from_args(["tcpp:127.0.0.1:1", "-"]).expect_err("must not plan"),
+        false,
+    );
+    assert_eq!(out.stderr, expected);
+    assert!(out.stderr.contains("unknown specifier kind `tcpp`"));
+    assert!(out.stderr.contains("did you mean `tcp:`?"));
+    assert!(
+        !out.stderr.contains('\x1b'),
+        "no colour when stderr is not a terminal"
+    );
+}
+
+#[test]
+fn missing_specifiers_exit_2() {
+    let out = run(&[], b"");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(out.stderr.contains("no specifiers given"), "{}", out.stderr);
+}
+
+#[test]
+fn unknown_option_exits_2() {
+    let out = run(&["--no-such-option", "-", "-"], b"");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(out.stderr.contains("--no-such-option"), "{}", out.stderr);
+}
+
+#[test]
+fn websocket_connection_refused_names_the_address() {
+    let port = refused_port();
+    let url = format!("ws://127.0.0.1:{port}/");
+    let out = run(&[&url], b"");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        out.stderr.contains(&format!("127.0.0.1:{port}")),
+        "stderr does not name the address: {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.to_lowercase().contains("refused"),
+        "stderr does not say why: {}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("right side"), "{}", out.stderr);
+}
+
+#[test]
+fn tcp_connection_refused_names_the_address() {
+    let port = refused_port();
+    let target = format!("tcp:127.0.0.1:{port}");
+    let out = run(&["-b", "-", &target], b"x");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(out.stderr.contains(&target), "{}", out.stderr);
+    assert!(
+        out.stderr.to_lowercase().contains("refused"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn cat_mode_copies_stdin_to_stdout() {
+    let out = run(&["-", "-"], b"one\ntwo\n");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, b"one\ntwo\n");
+}
