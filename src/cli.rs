@@ -152,6 +152,10 @@ pub struct Cli {
     #[arg(long = "queue-len", value_name = "N")]
     pub queue_len: Option<u64>,
 
+    /// Remove an existing file at a `unix-l:` / `unix-dgram:` path before binding.
+    #[arg(long = "unlink")]
+    pub unlink: bool,
+
     /// Print the resolved plan (`--dump-spec` or `--dump-spec=json`) and exit.
     #[arg(long = "dump-spec", value_enum, num_args = 0..=1, default_missing_value = "text", require_equals = true)]
     pub dump_spec: Option<DumpFormat>,
@@ -189,6 +193,13 @@ impl Cli {
         one("--max-ws-frame-length", self.max_ws_frame_length.map(|x| x.to_string()));
         one("--max-ws-message-length", self.max_ws_message_length.map(|x| x.to_string()));
         one("--queue-len", self.queue_len.map(|x| x.to_string()));
+        if self.unlink {
+            v.push(("--unlink", vec!["true".to_string()]));
+        }
+        if self.binary {
+            // Also a global mode; datagram kinds take it as their message type.
+            v.push(("--binary", vec!["binary".to_string()]));
+        }
         if !self.header.is_empty() {
             v.push(("--header", self.header.clone()));
         }

@@ -229,6 +229,22 @@ pub static KINDS: &[&KindDef] = &[
     &kinds::literal::CLOGGED,
     &kinds::assert::ASSERT,
     &kinds::broadcast::BROADCAST,
+    #[cfg(unix)]
+    &kinds::unix::UNIX_CONNECT,
+    #[cfg(unix)]
+    &kinds::unix::UNIX_LISTEN,
+    #[cfg(unix)]
+    &kinds::unix::ABSTRACT_CONNECT,
+    #[cfg(unix)]
+    &kinds::unix::ABSTRACT_LISTEN,
+    #[cfg(unix)]
+    &kinds::unix::UNIX_DGRAM,
+    #[cfg(unix)]
+    &kinds::unix::ABSTRACT_DGRAM,
+    #[cfg(unix)]
+    &kinds::unix::L_WS_UNIX,
+    #[cfg(unix)]
+    &kinds::unix::L_WS_ABSTRACT,
 ];
 
 /// Finds a kind by its canonical name or any synonym (exact match only).

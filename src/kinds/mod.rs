@@ -4,10 +4,13 @@
 pub mod assert;
 pub mod broadcast;
 pub mod codecs;
+pub mod dgram;
 pub mod literal;
 pub mod mirror;
 pub mod stdio;
 pub mod tcp;
+#[cfg(unix)]
+pub mod unix;
 pub mod ws_client;
 pub mod ws_server;
 pub mod ws_stream;

@@ -70,8 +70,11 @@ fn stdio_twice(plan: &Plan) -> Result<(), Error> {
     Ok(())
 }
 
+/// Flags that also have a global meaning, so no node taking them is not worth a warning.
+const GLOBAL_FLAGS: &[&str] = &["--binary"];
+
 fn unused_flags(plan: &mut Plan, opts: &PlanOptions) {
-    for flag in opts.flags.keys() {
+    for flag in opts.flags.keys().filter(|f| !GLOBAL_FLAGS.contains(f)) {
         let used = [&plan.left, &plan.right].iter().any(|c| {
             c.nodes
                 .iter()

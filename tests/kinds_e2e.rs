@@ -1,0 +1,291 @@
+//! End-to-end tests of the leaf kinds (unix sockets, processes, UDP, files) running the built
+//! binary on loopback and in temporary directories, asserting exact bytes.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_websocat");
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A websocat process that is killed and reaped when dropped.
+struct Proc {
+    child: Child,
+    stdout: Option<BufReader<ChildStdout>>,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Proc {
+    /// Starts websocat with piped stdin/stdout and inherited stderr.
+    fn start(args: &[&str]) -> Proc {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start websocat");
+        let stdout = child.stdout.take().map(BufReader::new);
+        Proc { child, stdout }
+    }
+
+    /// Reads one line of stdout (with a timeout, so a silent process fails the test).
+    fn line(&mut self) -> String {
+        let mut out = self.stdout.take().expect("stdout already consumed");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut l = String::new();
+            let r = out.read_line(&mut l);
+            let _ = tx.send((r.map(|_| l), out));
+        });
+        let (line, out) = rx.recv_timeout(TIMEOUT).expect("no line on stdout in time");
+        self.stdout = Some(out);
+        line.expect("reading stdout")
+    }
+
+    /// Reads the `LISTEN proto=…,ip=…,port=N` announcement and returns the port.
+    fn announced_port(&mut self) -> u16 {
+        let line = self.line();
+        let port = line
+            .trim_end()
+            .rsplit("port=")
+            .next()
+            .and_then(|p| p.parse().ok());
+        port.unwrap_or_else(|| panic!("not an announcement: {line:?}"))
+    }
+
+    /// Writes to stdin and closes it.
+    fn feed_and_close(&mut self, data: &[u8]) {
+        let mut stdin = self.child.stdin.take().expect("stdin");
+        stdin.write_all(data).expect("write stdin");
+    }
+
+    /// Waits for exit (with a timeout); returns the exit code and everything left on stdout.
+    fn finish(mut self) -> (i32, Vec<u8>) {
+        drop(self.child.stdin.take());
+        let mut out = self.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = out.read_to_end(&mut v);
+            let _ = tx.send(v);
+        });
+        let v = rx
+            .recv_timeout(TIMEOUT)
+            .expect("websocat did not finish in time");
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if let Some(st) = self.child.try_wait().expect("wait") {
+                return (st.code().unwrap_or(-1), v);
+            }
+            assert!(Instant::now() < deadline, "websocat did not exit in time");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// Runs websocat to completion with `input` on stdin; returns (exit code, stdout, stderr).
+fn run(args: &[&str], input: &[u8]) -> (i32, Vec<u8>, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start websocat");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_vec();
+    std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = rx
+        .recv_timeout(TIMEOUT)
+        .expect("websocat did not finish in time")
+        .expect("wait");
+    (
+        out.status.code().unwrap_or(-1),
+        out.stdout,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn wait_for_path(p: &Path) {
+    let deadline = Instant::now() + TIMEOUT;
+    while !p.exists() {
+        assert!(Instant::now() < deadline, "{} never appeared", p.display());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn read_exactly(r: &mut impl Read, n: usize) -> Vec<u8> {
+    let mut v = vec![0u8; n];
+    r.read_exact(&mut v).expect("read");
+    v
+}
+
+mod unix_sockets {
+    use super::*;
+    use std::os::unix::net::{UnixDatagram, UnixStream};
+
+    #[test]
+    fn unix_client_talks_to_unix_listener_and_listener_announces_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("s");
+        let sock_s = sock.to_str().unwrap();
+        let mut server = Proc::start(&[
+            "--stdout-announce-listening-ports",
+            &format!("unix-l:{sock_s}"),
+            "mirror:",
+        ]);
+        assert_eq!(
+            server.line(),
+            format!("LISTEN proto=unix,path={sock_s:?}\n")
+        );
+        let (code, out, err) = run(&["-", &format!("unix:{sock_s}")], b"hello\nworld\n");
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(out, b"hello\nworld\n");
+        // The listener serves more than one connection.
+        let (code, out, err) = run(&["-b", "-", &format!("unix-connect:{sock_s}")], b"again");
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(out, b"again");
+    }
+
+    #[test]
+    fn existing_socket_path_needs_unlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("stale");
+        let sock_s = sock.to_str().unwrap();
+        drop(std::os::unix::net::UnixListener::bind(&sock).unwrap());
+        let (code, _, err) = run(&[&format!("unix-l:{sock_s}"), "mirror:"], b"");
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains(sock_s), "{err}");
+        assert!(err.contains("--unlink"), "{err}");
+
+        let mut server = Proc::start(&["--unlink", &format!("l-unix:{sock_s}"), "mirror:"]);
+        let _ = &mut server;
+        let deadline = Instant::now() + TIMEOUT;
+        let mut c = loop {
+            match UnixStream::connect(&sock) {
+                Ok(c) => break c,
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                Err(e) => panic!("never listened: {e}"),
+            }
+        };
+        c.write_all(b"x1").unwrap();
+        assert_eq!(read_exactly(&mut c, 2), b"x1");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn abstract_listener_and_client() {
+        let name = format!("websocat-e2e-{}", std::process::id());
+        let hex: String = name.bytes().map(|b| format!("{b:02x}")).collect();
+        let mut server = Proc::start(&[
+            "--stdout-announce-listening-ports",
+            &format!("abstract-l:{name}"),
+            "mirror:",
+        ]);
+        assert_eq!(
+            server.line(),
+            format!("LISTEN proto=abstract,path_hex={hex}\n")
+        );
+        assert!(!Path::new(&name).exists());
+        let (code, out, err) = run(&["-b", "-", &format!("abstract:{name}")], b"abs");
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(out, b"abs");
+    }
+
+    /// A WebSocket upgrade over `unix-l:` (no close handshake involved): the 101 answer and
+    /// one echoed frame.
+    fn ws_echo_over_unix(spec: &str, sock: &Path) {
+        let mut server = Proc::start(&["--stdout-announce-listening-ports", spec, "mirror:"]);
+        let line = server.line();
+        assert!(line.starts_with("LISTEN proto=unix,path="), "{line}");
+        let mut c = UnixStream::connect(sock).unwrap();
+        c.set_read_timeout(Some(TIMEOUT)).unwrap();
+        c.write_all(
+            b"GET /x HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .unwrap();
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            head.extend(read_exactly(&mut c, 1));
+        }
+        let head = String::from_utf8_lossy(&head);
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        assert!(head.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{head}");
+        // Masked text frame "hi" (mask 0): the echo comes back unmasked.
+        c.write_all(&[0x81, 0x82, 0, 0, 0, 0, b'h', b'i']).unwrap();
+        assert_eq!(read_exactly(&mut c, 4), [0x81, 0x02, b'h', b'i']);
+    }
+
+    #[test]
+    fn ws_listen_over_unix_listener() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("ws");
+        ws_echo_over_unix(&format!("ws-l:unix-l:{}", sock.display()), &sock);
+    }
+
+    #[test]
+    fn l_ws_unix_shorthand() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("ws2");
+        ws_echo_over_unix(&format!("l-ws-unix:{}", sock.display()), &sock);
+    }
+
+    #[test]
+    fn unix_dgram_sends_one_datagram_per_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let peer_path = dir.path().join("peer");
+        let me_path = dir.path().join("me");
+        let peer = UnixDatagram::bind(&peer_path).unwrap();
+        peer.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let mut p = Proc::start(&[
+            "-b",
+            "-u",
+            "-",
+            &format!("unix-dgram:{}:{}", me_path.display(), peer_path.display()),
+        ]);
+        p.feed_and_close(b"one datagram");
+        let mut buf = [0u8; 64];
+        let n = peer.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"one datagram");
+        let (code, _) = p.finish();
+        assert_eq!(code, 0);
+    }
+
+    #[test]
+    fn unix_dgram_receives_into_stdout() {
+        let dir = tempfile::tempdir().unwrap();
+        let peer_path = dir.path().join("peer");
+        let me_path = dir.path().join("me");
+        let peer = UnixDatagram::bind(&peer_path).unwrap();
+        let p = Proc::start(&[
+            "-b",
+            "-U",
+            "-",
+            &format!("unix-dgram:{}:{}", me_path.display(), peer_path.display()),
+        ]);
+        wait_for_path(&me_path);
+        peer.send_to(b"from peer", &me_path).unwrap();
+        let mut p = p;
+        let mut out = p.stdout.take().unwrap();
+        let got = read_exactly(&mut out, 9);
+        assert_eq!(got, b"from peer");
+    }
+}
