@@ -156,6 +156,22 @@ pub struct Cli {
     #[arg(long = "unlink")]
     pub unlink: bool,
 
+    /// Give `exec:` / `sh-c:` children WEBSOCAT_URI, WEBSOCAT_CLIENT and H_* variables.
+    #[arg(short = 'e', long = "set-environment")]
+    pub set_environment: bool,
+    /// With -e, pass this request header to `exec:` / `sh-c:` children as H_NAME (repeatable).
+    #[arg(long = "header-to-env", value_name = "NAME", action = ArgAction::Append)]
+    pub header_to_env: Vec<String>,
+    /// Send SIGHUP to an `exec:` / `sh-c:` child when its stdin is closed.
+    #[arg(long = "exec-sighup-on-stdin-close")]
+    pub exec_sighup_on_stdin_close: bool,
+    /// Kill an `exec:` / `sh-c:` child when its connection ends instead of letting it finish.
+    #[arg(long = "exec-exit-on-disconnect")]
+    pub exec_exit_on_disconnect: bool,
+    /// Arguments for `exec:`, passed verbatim. Takes every argument after it: put it last.
+    #[arg(long = "exec-args", value_name = "ARG", num_args = 1.., allow_hyphen_values = true)]
+    pub exec_args: Vec<String>,
+
     /// Print the resolved plan (`--dump-spec` or `--dump-spec=json`) and exit.
     #[arg(long = "dump-spec", value_enum, num_args = 0..=1, default_missing_value = "text", require_equals = true)]
     pub dump_spec: Option<DumpFormat>,
@@ -193,6 +209,20 @@ impl Cli {
         one("--max-ws-frame-length", self.max_ws_frame_length.map(|x| x.to_string()));
         one("--max-ws-message-length", self.max_ws_message_length.map(|x| x.to_string()));
         one("--queue-len", self.queue_len.map(|x| x.to_string()));
+        let mut flag = |name: &'static str, on: bool| {
+            if on {
+                v.push((name, vec!["true".to_string()]));
+            }
+        };
+        flag("--set-environment", self.set_environment);
+        flag("--exec-sighup-on-stdin-close", self.exec_sighup_on_stdin_close);
+        flag("--exec-exit-on-disconnect", self.exec_exit_on_disconnect);
+        if !self.header_to_env.is_empty() {
+            v.push(("--header-to-env", self.header_to_env.clone()));
+        }
+        if !self.exec_args.is_empty() {
+            v.push(("--exec-args", self.exec_args.clone()));
+        }
         if self.unlink {
             v.push(("--unlink", vec!["true".to_string()]));
         }

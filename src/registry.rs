@@ -245,6 +245,10 @@ pub static KINDS: &[&KindDef] = &[
     &kinds::unix::L_WS_UNIX,
     #[cfg(unix)]
     &kinds::unix::L_WS_ABSTRACT,
+    #[cfg(unix)]
+    &kinds::process::EXEC,
+    #[cfg(unix)]
+    &kinds::process::SH_C,
 ];
 
 /// Finds a kind by its canonical name or any synonym (exact match only).

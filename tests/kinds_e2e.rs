@@ -289,3 +289,160 @@ mod unix_sockets {
         assert_eq!(got, b"from peer");
     }
 }
+
+/// Connects to 127.0.0.1:`port`, sends `input`, half-closes and reads everything back.
+fn tcp_exchange(port: u16, input: &[u8]) -> (Vec<u8>, std::net::TcpStream) {
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    c.set_read_timeout(Some(TIMEOUT)).unwrap();
+    c.write_all(input).unwrap();
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut out = Vec::new();
+    c.read_to_end(&mut out).expect("read reply");
+    (out, c)
+}
+
+mod processes {
+    use super::*;
+
+    #[test]
+    fn sh_c_behind_tcp_listener_uppercases() {
+        let mut server = Proc::start(&[
+            "--stdout-announce-listening-ports",
+            "tcp-l:127.0.0.1:0",
+            "sh-c:tr a-z A-Z",
+        ]);
+        let port = server.announced_port();
+        assert_eq!(tcp_exchange(port, b"hello\nworld\n").0, b"HELLO\nWORLD\n");
+        // Every connection gets its own child.
+        assert_eq!(tcp_exchange(port, b"again").0, b"AGAIN");
+    }
+
+    #[test]
+    fn cmd_is_sh_c_and_keeps_colons() {
+        let (code, out, err) = run(&["-b", "-", "cmd:printf %s a:b"], b"");
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(out, b"a:b");
+    }
+
+    #[test]
+    fn exec_args_come_last_and_are_verbatim() {
+        let mut server = Proc::start(&[
+            "--stdout-announce-listening-ports",
+            "tcp-l:127.0.0.1:0",
+            "exec:printf",
+            "--exec-args",
+            "%s|%s|%s",
+            "-x",
+            "--not-an-option",
+            "a b;c",
+        ]);
+        let port = server.announced_port();
+        assert_eq!(tcp_exchange(port, b"").0, b"-x|--not-an-option|a b;c");
+    }
+
+    #[test]
+    fn set_environment_gives_the_client_address() {
+        let mut server = Proc::start(&[
+            "-e",
+            "--stdout-announce-listening-ports",
+            "tcp-l:127.0.0.1:0",
+            "exec:printenv",
+            "--exec-args",
+            "WEBSOCAT_CLIENT",
+        ]);
+        let port = server.announced_port();
+        let (out, c) = tcp_exchange(port, b"");
+        let me = c.local_addr().unwrap();
+        assert_eq!(out, format!("{me}\n").as_bytes());
+    }
+
+    #[test]
+    fn no_environment_without_e() {
+        let mut server = Proc::start(&[
+            "--stdout-announce-listening-ports",
+            "tcp-l:127.0.0.1:0",
+            "sh-c:printf %s \"${WEBSOCAT_CLIENT-unset}\"",
+        ]);
+        let port = server.announced_port();
+        assert_eq!(tcp_exchange(port, b"").0, b"unset");
+    }
+
+    /// The request URI and a header reach the child through a raw WebSocket handshake
+    /// (no close handshake involved: we read the one data frame and stop).
+    #[test]
+    fn set_environment_gives_uri_and_headers_under_ws_server() {
+        let mut server = Proc::start(&[
+            "-e",
+            "--stdout-announce-listening-ports",
+            "--header-to-env",
+            "X-Token",
+            "ws-l:127.0.0.1:0",
+            // Not through `sh`: dash drops variables with `-` in their names.
+            "exec:printenv",
+            "--exec-args",
+            "H_X-Token",
+            "WEBSOCAT_URI",
+        ]);
+        let port = server.announced_port();
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        c.set_read_timeout(Some(TIMEOUT)).unwrap();
+        c.write_all(
+            b"GET /p?q=1 HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              X-Token: s3cret\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+              Sec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .unwrap();
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            head.extend(read_exactly(&mut c, 1));
+        }
+        assert!(
+            head.starts_with(b"HTTP/1.1 101"),
+            "{}",
+            String::from_utf8_lossy(&head)
+        );
+        // Text mode: one text message per line of the child's output.
+        for expected in [&b"s3cret\n"[..], b"/p?q=1\n"] {
+            let frame = read_exactly(&mut c, 2 + expected.len());
+            assert_eq!(frame[0], 0x81);
+            assert_eq!(usize::from(frame[1]), expected.len());
+            assert_eq!(&frame[2..], expected);
+        }
+    }
+
+    #[test]
+    fn exit_on_disconnect_kills_the_child() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let mut server = Proc::start(&[
+            "-E",
+            "--exec-exit-on-disconnect",
+            "--stdout-announce-listening-ports",
+            "tcp-l:127.0.0.1:0",
+            &format!("sh-c:echo $$ > {}; exec sleep 30", pidfile.display()),
+        ]);
+        let port = server.announced_port();
+        let c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        wait_for_path(&pidfile);
+        let deadline = Instant::now() + TIMEOUT;
+        let pid = loop {
+            let text = std::fs::read_to_string(&pidfile).unwrap();
+            if let Ok(p) = text.trim().parse::<u32>() {
+                break p;
+            }
+            assert!(Instant::now() < deadline);
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let proc_dir = format!("/proc/{pid}");
+        assert!(Path::new(&proc_dir).exists());
+        drop(c);
+        let deadline = Instant::now() + TIMEOUT;
+        while Path::new(&proc_dir).exists() {
+            assert!(
+                Instant::now() < deadline,
+                "child {pid} outlived its connection"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}

@@ -7,6 +7,8 @@ pub mod codecs;
 pub mod dgram;
 pub mod literal;
 pub mod mirror;
+#[cfg(unix)]
+pub mod process;
 pub mod stdio;
 pub mod tcp;
 #[cfg(unix)]

@@ -25,7 +25,21 @@ pub fn check(plan: &mut Plan, opts: &PlanOptions) -> Result<(), Error> {
         .into());
     }
     unused_flags(plan, opts);
+    exec_name_with_space(plan);
     Ok(())
+}
+
+/// `exec:prog arg` runs a program literally named `prog arg`: probably not what was meant.
+fn exec_name_with_space(plan: &mut Plan) {
+    for chain in [&plan.left, &plan.right] {
+        let leaf = chain.leaf();
+        if leaf.kind.name == "exec" && leaf.arg.contains(' ') && leaf.param("args").is_none() {
+            plan.warnings.push(format!(
+                "`exec:{}` runs a program whose name contains a space; pass arguments with --exec-args (last on the command line) or use `sh-c:`",
+                leaf.arg
+            ));
+        }
+    }
 }
 
 fn connector_overlay_over_listener(chain: &Chain) -> Result<(), Error> {
