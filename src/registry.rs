@@ -245,6 +245,8 @@ pub static KINDS: &[&KindDef] = &[
     &kinds::unix::L_WS_UNIX,
     #[cfg(unix)]
     &kinds::unix::L_WS_ABSTRACT,
+    &kinds::udp::UDP_CONNECT,
+    &kinds::udp::UDP_LISTEN,
     #[cfg(unix)]
     &kinds::process::EXEC,
     #[cfg(unix)]

@@ -446,3 +446,94 @@ mod processes {
         }
     }
 }
+
+mod udp {
+    use super::*;
+    use std::net::UdpSocket;
+
+    fn peer() -> (UdpSocket, u16) {
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let port = s.local_addr().unwrap().port();
+        (s, port)
+    }
+
+    fn recv(s: &UdpSocket) -> (Vec<u8>, std::net::SocketAddr) {
+        let mut buf = [0u8; 2048];
+        let (n, from) = s.recv_from(&mut buf).expect("datagram in time");
+        (buf[..n].to_vec(), from)
+    }
+
+    #[test]
+    fn text_mode_sends_one_datagram_per_line() {
+        let (p, port) = peer();
+        let (code, _, err) = run(
+            &["-u", "-", &format!("udp:127.0.0.1:{port}")],
+            b"a\nbb\nccc\n",
+        );
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(recv(&p).0, b"a\n");
+        assert_eq!(recv(&p).0, b"bb\n");
+        assert_eq!(recv(&p).0, b"ccc\n");
+    }
+
+    #[test]
+    fn udp_client_receives_replies_on_stdout() {
+        let (p, port) = peer();
+        let mut client = Proc::start(&["-b", "-", &format!("udp-connect:127.0.0.1:{port}")]);
+        client
+            .child
+            .stdin
+            .as_mut()
+            .unwrap()
+            .write_all(b"ping")
+            .unwrap();
+        let (got, from) = recv(&p);
+        assert_eq!(got, b"ping");
+        p.send_to(b"pong", from).unwrap();
+        let mut out = client.stdout.take().unwrap();
+        assert_eq!(read_exactly(&mut out, 4), b"pong");
+    }
+
+    #[test]
+    fn udp_listen_echo_keeps_datagram_boundaries() {
+        let mut server = Proc::start(&[
+            "-b",
+            "--stdout-announce-listening-ports",
+            "udp-l:127.0.0.1:0",
+            "mirror:",
+        ]);
+        let port = server.announced_port();
+        let (c, _) = peer();
+        for d in [&b"x"[..], b"yy", b"", b"a longer datagram\n with a newline"] {
+            c.send_to(d, ("127.0.0.1", port)).unwrap();
+            let (got, from) = recv(&c);
+            assert_eq!(got, d);
+            assert_eq!(from.port(), port);
+        }
+        // Replies follow the most recent sender.
+        let (c2, _) = peer();
+        c2.send_to(b"second", ("127.0.0.1", port)).unwrap();
+        assert_eq!(recv(&c2).0, b"second");
+    }
+
+    #[test]
+    fn udp_listen_to_tcp_in_binary_mode() {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let tport = tcp.local_addr().unwrap().port();
+        let mut server = Proc::start(&[
+            "-b",
+            "--stdout-announce-listening-ports",
+            "l-udp:127.0.0.1:0",
+            &format!("tcp:127.0.0.1:{tport}"),
+        ]);
+        let uport = server.announced_port();
+        let (c, _) = peer();
+        c.send_to(b"over udp", ("127.0.0.1", uport)).unwrap();
+        let (mut t, _) = tcp.accept().unwrap();
+        t.set_read_timeout(Some(TIMEOUT)).unwrap();
+        assert_eq!(read_exactly(&mut t, 8), b"over udp");
+        t.write_all(b"back over tcp").unwrap();
+        assert_eq!(recv(&c).0, b"back over tcp");
+    }
+}

@@ -11,6 +11,7 @@ pub mod mirror;
 pub mod process;
 pub mod stdio;
 pub mod tcp;
+pub mod udp;
 #[cfg(unix)]
 pub mod unix;
 pub mod ws_client;

@@ -85,7 +85,7 @@ fn stdio_twice(plan: &Plan) -> Result<(), Error> {
 }
 
 /// Flags that also have a global meaning, so no node taking them is not worth a warning.
-const GLOBAL_FLAGS: &[&str] = &["--binary"];
+const GLOBAL_FLAGS: &[&str] = &["--binary", "--stdout-announce-listening-ports"];
 
 fn unused_flags(plan: &mut Plan, opts: &PlanOptions) {
     for flag in opts.flags.keys().filter(|f| !GLOBAL_FLAGS.contains(f)) {
