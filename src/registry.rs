@@ -247,6 +247,13 @@ pub static KINDS: &[&KindDef] = &[
     &kinds::unix::L_WS_ABSTRACT,
     &kinds::udp::UDP_CONNECT,
     &kinds::udp::UDP_LISTEN,
+    &kinds::files::READFILE,
+    &kinds::files::WRITEFILE,
+    &kinds::files::APPENDFILE,
+    &kinds::files::OPEN_ASYNC,
+    &kinds::files::OPEN_FD,
+    &kinds::files::THREADED_STDIO,
+    &kinds::files::INETD_WS,
     #[cfg(unix)]
     &kinds::process::EXEC,
     #[cfg(unix)]

@@ -537,3 +537,137 @@ mod udp {
         assert_eq!(recv(&c).0, b"back over tcp");
     }
 }
+
+mod files {
+    use super::*;
+
+    #[test]
+    fn readfile_content_to_stdout() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("in.bin");
+        let content = b"line one\nline two\n\x00\xff end without newline";
+        std::fs::write(&p, content).unwrap();
+        let (code, out, err) = run(
+            &["-b", "-U", "-", &format!("readfile:{}", p.display())],
+            b"",
+        );
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(out, content);
+    }
+
+    #[test]
+    fn writefile_truncates_and_appendfile_appends() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.txt");
+        std::fs::write(&p, b"previous content that must go away").unwrap();
+        let w = format!("writefile:{}", p.display());
+        let (code, _, err) = run(&["-b", "-u", "-", &w], b"first\n\x00second");
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(std::fs::read(&p).unwrap(), b"first\n\x00second");
+        let a = format!("appendfile:{}", p.display());
+        let (code, _, err) = run(&["-u", "-", &a], b"+more\n");
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(std::fs::read(&p).unwrap(), b"first\n\x00second+more\n");
+    }
+
+    #[test]
+    fn writefile_behind_a_tcp_listener() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("upload");
+        let mut server = Proc::start(&[
+            "--stdout-announce-listening-ports",
+            "-b",
+            "tcp-l:127.0.0.1:0",
+            &format!("writefile:{}", p.display()),
+        ]);
+        let port = server.announced_port();
+        let (reply, _) = tcp_exchange(port, b"uploaded bytes");
+        assert_eq!(reply, b"");
+        // Reading a writefile ends at once, so our reply ends before the upload is written:
+        // wait for it.
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let got = std::fs::read(&p).unwrap_or_default();
+            if got == b"uploaded bytes" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "file holds {got:?}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn open_async_writes_into_a_fifo() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let st = Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(st.success());
+        let mut p = Proc::start(&["-b", "-u", "-", &format!("open-async:{}", fifo.display())]);
+        p.child
+            .stdin
+            .as_mut()
+            .unwrap()
+            .write_all(b"into the fifo")
+            .unwrap();
+        // websocat holds the FIFO open read-write, so this open does not block.
+        let mut r = std::fs::File::open(&fifo).unwrap();
+        assert_eq!(read_exactly(&mut r, 13), b"into the fifo");
+        let (code, _) = p.finish();
+        assert_eq!(code, 0);
+    }
+
+    #[test]
+    fn open_fd_reads_an_inherited_pipe() {
+        let script =
+            format!("printf 'via fd 3' | {{ '{BIN}' -b -U - open-fd:3 3<&0 0</dev/null; }}");
+        let (code, out, err) = run(&["-b", "-U", "-", &format!("sh-c:{script}")], b"");
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(out, b"via fd 3");
+    }
+
+    #[test]
+    fn threadedstdio_echoes_through_mirror() {
+        let (code, out, err) = run(&["threadedstdio:", "mirror:"], b"abc\ndef\n");
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(out, b"abc\ndef\n");
+    }
+
+    #[test]
+    fn threadedstdio_counts_as_stdio_for_the_planner() {
+        // Cat mode: `- threadedstdio:` copies stdin to stdout once.
+        let (code, out, err) = run(&["-", "threadedstdio:"], b"cat mode\n");
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(out, b"cat mode\n");
+        let (code, out, err) = run(&["--dump-spec", "tcp-l:127.0.0.1:0", "threadedstdio:"], b"");
+        assert_eq!(code, 0, "{err}");
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.contains("broadcast:threadedstdio:"), "{out}");
+    }
+
+    /// `inetd-ws:` answers a WebSocket handshake arriving on stdin (only the first frame is
+    /// checked, no close handshake).
+    #[test]
+    fn inetd_ws_serves_a_client_on_stdio() {
+        let mut p = Proc::start(&["inetd-ws:", "literal:hello"]);
+        p.child
+            .stdin
+            .as_mut()
+            .unwrap()
+            .write_all(
+                b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                  Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            )
+            .unwrap();
+        let mut out = p.stdout.take().unwrap();
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            head.extend(read_exactly(&mut out, 1));
+        }
+        assert!(
+            head.starts_with(b"HTTP/1.1 101"),
+            "{}",
+            String::from_utf8_lossy(&head)
+        );
+        assert_eq!(read_exactly(&mut out, 7), b"\x81\x05hello");
+    }
+}

@@ -5,6 +5,7 @@ pub mod assert;
 pub mod broadcast;
 pub mod codecs;
 pub mod dgram;
+pub mod files;
 pub mod literal;
 pub mod mirror;
 #[cfg(unix)]

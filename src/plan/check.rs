@@ -70,7 +70,7 @@ fn connector_overlay_over_listener(chain: &Chain) -> Result<(), Error> {
 }
 
 fn uses_stdio(chain: &Chain) -> bool {
-    chain.leaf().kind.name == "stdio"
+    super::passes::is_stdio_kind(chain.leaf().kind.name)
 }
 
 fn stdio_twice(plan: &Plan) -> Result<(), Error> {

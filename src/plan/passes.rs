@@ -280,8 +280,13 @@ fn fill_from_flags(chain: &mut Chain, opts: &PlanOptions) {
     }
 }
 
+/// Kinds the stdio special cases apply to (as websocat 1.x: `-`/`stdio:` and `threadedstdio:`).
+pub(crate) fn is_stdio_kind(name: &str) -> bool {
+    name == "stdio" || name == "threadedstdio"
+}
+
 fn is_bare_stdio(chain: &Chain) -> bool {
-    chain.nodes.len() == 1 && chain.leaf().kind.name == "stdio"
+    chain.nodes.len() == 1 && is_stdio_kind(chain.leaf().kind.name)
 }
 
 /// Pass 4a: `- -` copies stdin to stdout.
@@ -297,7 +302,7 @@ fn cat_mode(left: &Chain, right: &Chain, copy: &mut CopyOptions, fixups: &mut Ve
 
 /// Pass 4b: stdio behind a multi-connection listener is shared by all clients.
 fn broadcast_stdio(left: &Chain, right: &mut Chain, serve: &ServeOptions, fixups: &mut Vec<Fixup>) {
-    if !left.is_listener() || serve.oneshot || right.leaf().kind.name != "stdio" {
+    if !left.is_listener() || serve.oneshot || !is_stdio_kind(right.leaf().kind.name) {
         return;
     }
     if right
