@@ -326,7 +326,7 @@ impl AsyncWrite for ChildConn {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if let Some(s) = self.stdin.as_mut() {
             // A child that already exited makes flushing fail; closing is still what we want.
-            if let Poll::Pending = Pin::new(s).poll_flush(cx) {
+            if Pin::new(s).poll_flush(cx).is_pending() {
                 return Poll::Pending;
             }
             self.stdin = None;
@@ -430,13 +430,15 @@ mod tests {
             "sh",
             &[
                 "-c",
-                "trap 'echo HUP; exit 0' HUP; while :; do sleep 0.05; done",
+                "trap 'echo HUP; exit 0' HUP; echo ready; while :; do sleep 0.05; done",
             ],
         );
         s.sighup_on_stdin_close = true;
         let mut c = s.spawn(&ConnInfo::default()).unwrap();
-        // Give the shell time to install its trap.
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // Wait until the shell has installed its trap.
+        let mut ready = [0u8; 6];
+        c.read_exact(&mut ready).await.unwrap();
+        assert_eq!(&ready, b"ready\n");
         c.shutdown().await.unwrap();
         assert_eq!(output(c).await, b"HUP\n");
     }
@@ -466,7 +468,7 @@ mod tests {
 
     #[tokio::test]
     async fn without_kill_the_child_finishes_and_is_reaped() {
-        let c = spec("sh", &["-c", "sleep 0.2"])
+        let c = spec("sh", &["-c", "sleep 1"])
             .spawn(&ConnInfo::default())
             .unwrap();
         let pid = c.pid().unwrap();

@@ -94,6 +94,11 @@ fn simple_mode(
             Ok((l, r))
         }
         [l, r] => Ok((l.clone(), r.clone())),
+        [] if opts.flags.contains_key("--exec-args") => Err(PlanError::new(
+            "no specifiers given",
+            Some("--exec-args takes every argument after it: put the specifiers before it, e.g. `websocat tcp-l:127.0.0.1:9000 exec:ls --exec-args -l`".into()),
+        )
+        .into()),
         [] => Err(PlanError::new(
             "no specifiers given",
             Some("e.g. `websocat ws://127.0.0.1:8080/` or `websocat ws-l:127.0.0.1:8080 -`; see `websocat --help`".into()),
