@@ -504,6 +504,40 @@ mod tests {
         assert_eq!(&buf[..n], b"r2");
     }
 
+    #[tokio::test]
+    async fn oneshot_allows_one_reply_per_datagram() {
+        let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = probe.local_addr().unwrap().port();
+        drop(probe);
+        let k = UdpListen {
+            addr: HostPort {
+                host: "127.0.0.1".into(),
+                port,
+            },
+            ..listen(true)
+        };
+        let Conn::Messages(mut m) = k.connect(&ConnInfo::default()).await.unwrap() else {
+            panic!("expected messages");
+        };
+        let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        a.send_to(b"q", ("127.0.0.1", port)).await.unwrap();
+        assert_eq!(
+            m.next().await.unwrap().unwrap(),
+            Message::Binary("q".into())
+        );
+        m.send(Message::Binary("r1".into())).await.unwrap();
+        let mut buf = [0u8; 16];
+        let n = a.recv(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"r1");
+        // A second reply waits for the next datagram.
+        let second = tokio::time::timeout(
+            Duration::from_millis(100),
+            m.send(Message::Binary("r2".into())),
+        )
+        .await;
+        assert!(second.is_err(), "a second reply went out");
+    }
+
     #[test]
     fn options_are_checked() {
         let n = PlanNode::new(&UDP_CONNECT, "127.0.0.1:1", crate::plan::Origin::Inserted)

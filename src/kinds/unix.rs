@@ -463,6 +463,66 @@ mod tests {
     use futures::{SinkExt, StreamExt};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+    fn planned(args: &[&str]) -> (String, String) {
+        let plan = crate::plan_from_args(args.iter().copied()).unwrap();
+        (plan.left.to_spec_string(), plan.right.to_spec_string())
+    }
+
+    #[test]
+    fn aliases_and_shorthands_plan_as_websocat_1x() {
+        for alias in ["unix", "unix-connect", "connect-unix", "unix-c", "c-unix"] {
+            let (_, r) = planned(&["-b", "-", &format!("{alias}:/tmp/a:b")]);
+            assert_eq!(r, "unix:/tmp/a:b");
+        }
+        for alias in ["unix-listen", "unix-l", "listen-unix", "l-unix"] {
+            let (l, _) = planned(&["-b", &format!("{alias}:/tmp/s"), "mirror:"]);
+            assert_eq!(l, "unix-listen:/tmp/s");
+        }
+        let (l, _) = planned(&["--unlink", "l-ws-unix:/tmp/s", "mirror:"]);
+        assert_eq!(l, "ws-upgrade:unix-listen[unlink=true]:/tmp/s");
+        let (l, _) = planned(&["ws-l:unix-l:/tmp/s", "mirror:"]);
+        assert_eq!(l, "ws-upgrade:unix-listen:/tmp/s");
+        let (l, _) = planned(&["l-ws-abstract:name", "mirror:"]);
+        assert_eq!(l, "ws-upgrade:abstract-listen:name");
+        let (l, r) = planned(&["-b", "abstract-l:x", "c-abstract:y"]);
+        assert_eq!(
+            (l.as_str(), r.as_str()),
+            ("abstract-listen:x", "abstract:y")
+        );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn abstract_dgram_uses_abstract_names() {
+        let me = format!("websocat-dg-me-{}", std::process::id());
+        let peer = format!("websocat-dg-peer-{}", std::process::id());
+        let peer_sock = std::os::unix::net::UnixDatagram::bind_addr(
+            &abstract_name(&peer).unwrap().to_std().unwrap(),
+        )
+        .unwrap();
+        let k = UnixDgramConnect {
+            bind: abstract_name(&me).unwrap(),
+            peer: abstract_name(&peer).unwrap(),
+            unlink: false,
+            binary: false,
+        };
+        let Conn::Messages(mut m) = k.connect(&ConnInfo::default()).await.unwrap() else {
+            panic!("expected messages");
+        };
+        assert!(!std::path::Path::new(&me).exists());
+        m.send(crate::exec::Message::Text("abs".into()))
+            .await
+            .unwrap();
+        let mut buf = [0u8; 8];
+        let n = peer_sock.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"abs");
+        peer_sock
+            .send_to_addr(b"back", &abstract_name(&me).unwrap().to_std().unwrap())
+            .unwrap();
+        let got = m.next().await.unwrap().unwrap();
+        assert_eq!(got, crate::exec::Message::Text("back".into()));
+    }
+
     #[test]
     fn dgram_argument_needs_exactly_one_colon() {
         assert_eq!(split_pair("/a:/b"), Ok(("/a", "/b")));
