@@ -195,6 +195,44 @@ pub struct Cli {
     /// TLS server: private key for --tls-cert (PKCS#8 PEM, `BEGIN PRIVATE KEY`).
     #[arg(long = "tls-key", value_name = "FILE", help_heading = "TLS")]
     pub tls_key: Option<String>,
+    /// Remove an existing file at a `unix-l:` / `unix-dgram:` path before binding.
+    #[arg(long = "unlink")]
+    pub unlink: bool,
+
+    /// Give `exec:` / `sh-c:` children WEBSOCAT_URI, WEBSOCAT_CLIENT and H_* variables.
+    #[arg(short = 'e', long = "set-environment")]
+    pub set_environment: bool,
+    /// With -e, pass this request header to `exec:` / `sh-c:` children as H_NAME (repeatable).
+    #[arg(long = "header-to-env", value_name = "NAME", action = ArgAction::Append)]
+    pub header_to_env: Vec<String>,
+    /// Send SIGHUP to an `exec:` / `sh-c:` child when its stdin is closed.
+    #[arg(long = "exec-sighup-on-stdin-close")]
+    pub exec_sighup_on_stdin_close: bool,
+    /// Kill an `exec:` / `sh-c:` child when its connection ends instead of letting it finish.
+    #[arg(long = "exec-exit-on-disconnect")]
+    pub exec_exit_on_disconnect: bool,
+    /// Arguments for `exec:`, passed verbatim. Takes every argument after it: put it last.
+    #[arg(long = "exec-args", value_name = "ARG", num_args = 1.., allow_hyphen_values = true)]
+    pub exec_args: Vec<String>,
+
+    /// `udp-l:` sends one reply per received datagram, then waits for the next sender.
+    #[arg(long = "udp-oneshot")]
+    pub udp_oneshot: bool,
+    /// Allow UDP sockets to send to broadcast addresses (SO_BROADCAST).
+    #[arg(long = "udp-broadcast")]
+    pub udp_broadcast: bool,
+    /// IP time-to-live of UDP datagrams (also the multicast TTL).
+    #[arg(long = "udp-ttl", value_name = "TTL")]
+    pub udp_ttl: Option<u32>,
+    /// Set SO_REUSEADDR on UDP sockets before binding.
+    #[arg(long = "udp-reuseaddr")]
+    pub udp_reuseaddr: bool,
+    /// Join this multicast group on UDP sockets (repeatable).
+    #[arg(long = "udp-multicast", value_name = "ADDR", action = ArgAction::Append)]
+    pub udp_multicast: Vec<String>,
+    /// Receive our own multicast datagrams (needs --udp-multicast).
+    #[arg(long = "udp-multicast-loop")]
+    pub udp_multicast_loop: bool,
 
     /// Print the resolved plan (`--dump-spec` or `--dump-spec=json`) and exit.
     #[arg(long = "dump-spec", value_enum, num_args = 0..=1, default_missing_value = "text", require_equals = true)]
@@ -259,6 +297,41 @@ impl Cli {
         one("--pkcs12-passwd", self.pkcs12_passwd.clone());
         one("--tls-cert", self.tls_cert.clone());
         one("--tls-key", self.tls_key.clone());
+        let mut flag = |name: &'static str, on: bool| {
+            if on {
+                v.push((name, vec!["true".to_string()]));
+            }
+        };
+        flag("--set-environment", self.set_environment);
+        flag("--udp-oneshot", self.udp_oneshot);
+        flag("--udp-broadcast", self.udp_broadcast);
+        flag("--udp-reuseaddr", self.udp_reuseaddr);
+        flag("--udp-multicast-loop", self.udp_multicast_loop);
+        flag("--stdout-announce-listening-ports", self.announce);
+        flag(
+            "--exec-sighup-on-stdin-close",
+            self.exec_sighup_on_stdin_close,
+        );
+        flag("--exec-exit-on-disconnect", self.exec_exit_on_disconnect);
+        if !self.header_to_env.is_empty() {
+            v.push(("--header-to-env", self.header_to_env.clone()));
+        }
+        if let Some(ttl) = self.udp_ttl {
+            v.push(("--udp-ttl", vec![ttl.to_string()]));
+        }
+        if !self.udp_multicast.is_empty() {
+            v.push(("--udp-multicast", self.udp_multicast.clone()));
+        }
+        if !self.exec_args.is_empty() {
+            v.push(("--exec-args", self.exec_args.clone()));
+        }
+        if self.unlink {
+            v.push(("--unlink", vec!["true".to_string()]));
+        }
+        if self.binary {
+            // Also a global mode; datagram kinds take it as their message type.
+            v.push(("--binary", vec!["binary".to_string()]));
+        }
         if !self.header.is_empty() {
             v.push(("--header", self.header.clone()));
         }

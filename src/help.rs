@@ -1,7 +1,7 @@
 //! Help texts: clap's option list plus the registry's kinds.
 
 use crate::cli::{Cli, HelpLevel};
-use crate::registry::{Build, Role, KINDS};
+use crate::registry::{ArgType, Build, Role, KINDS};
 use clap::CommandFactory;
 
 fn role_name(role: Role) -> &'static str {
@@ -47,8 +47,17 @@ pub fn help_text(level: HelpLevel) -> String {
                 out.push_str(&format!("  {}\n", k.summary));
                 out.push_str(&wrap(k.help, 4, 96));
                 if let Build::Sugar(e) = k.build {
+                    let (arg, alt) = match k.arg {
+                        ArgType::None => ("", ""),
+                        ArgType::Path => ("PATH", ""),
+                        ArgType::ListenAddr | ArgType::HostPort => {
+                            ("ADDR", " (or over a sub-specifier)")
+                        }
+                        ArgType::Text => ("NAME", ""),
+                        _ => ("ARG", ""),
+                    };
                     out.push_str(&format!(
-                        "    Expands to: {}:{}:ADDR (or over a sub-specifier)\n",
+                        "    Expands to: {}:{}:{arg}{alt}\n",
                         e.overlays.join(":"),
                         e.leaf
                     ));

@@ -238,6 +238,35 @@ pub static KINDS: &[&KindDef] = &[
     &kinds::literal::CLOGGED,
     &kinds::assert::ASSERT,
     &kinds::broadcast::BROADCAST,
+    #[cfg(unix)]
+    &kinds::unix::UNIX_CONNECT,
+    #[cfg(unix)]
+    &kinds::unix::UNIX_LISTEN,
+    #[cfg(unix)]
+    &kinds::unix::ABSTRACT_CONNECT,
+    #[cfg(unix)]
+    &kinds::unix::ABSTRACT_LISTEN,
+    #[cfg(unix)]
+    &kinds::unix::UNIX_DGRAM,
+    #[cfg(unix)]
+    &kinds::unix::ABSTRACT_DGRAM,
+    #[cfg(unix)]
+    &kinds::unix::L_WS_UNIX,
+    #[cfg(unix)]
+    &kinds::unix::L_WS_ABSTRACT,
+    &kinds::udp::UDP_CONNECT,
+    &kinds::udp::UDP_LISTEN,
+    &kinds::files::READFILE,
+    &kinds::files::WRITEFILE,
+    &kinds::files::APPENDFILE,
+    &kinds::files::OPEN_ASYNC,
+    &kinds::files::OPEN_FD,
+    &kinds::files::THREADED_STDIO,
+    &kinds::files::INETD_WS,
+    #[cfg(unix)]
+    &kinds::process::EXEC,
+    #[cfg(unix)]
+    &kinds::process::SH_C,
 ];
 
 /// Finds a kind by its canonical name or any synonym (exact match only).

@@ -32,12 +32,14 @@ fn peer_available(which: &str) -> bool {
             .stderr(Stdio::null())
             .status()
             .is_ok_and(|s| s.success()),
-        _ => interop_dir().join("node_modules/ws").exists()
-            && Command::new("node")
-                .arg("--version")
-                .stdout(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success()),
+        _ => {
+            interop_dir().join("node_modules/ws").exists()
+                && Command::new("node")
+                    .arg("--version")
+                    .stdout(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+        }
     };
     if !ok {
         assert!(
@@ -216,7 +218,10 @@ fn our_server_with_third_party_client(which: &str) {
     let got = run_peer_client(which, &format!("ws://127.0.0.1:{port}/x"), Some("chat"));
     assert_eq!(got["text"], "hello", "{got}");
     assert_eq!(got["binary_hex"], "000102ff", "{got}");
-    assert_eq!(got["subprotocol"], "chat", "server echoes the first offered protocol: {got}");
+    assert_eq!(
+        got["subprotocol"], "chat",
+        "server echoes the first offered protocol: {got}"
+    );
     assert_eq!(got["close_code"], 1000, "{got}");
 }
 
@@ -287,7 +292,8 @@ fn tunnel_through_python_echo_keeps_100_mib_intact() {
     let url = format!("ws://127.0.0.1:{port}/");
     let (_tunnel, tport) = start_ours(&["-b", "tcp-l:127.0.0.1:0", url.as_str()]);
     let mut conn = TcpStream::connect(("127.0.0.1", tport)).expect("connect tunnel");
-    conn.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+    conn.set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
     const TOTAL: usize = 100 << 20;
     let mut writer = conn.try_clone().expect("clone");
     let sender = std::thread::spawn(move || {

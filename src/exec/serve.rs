@@ -196,6 +196,11 @@ fn announce(plan: &Plan, addrs: &[BoundAddr]) {
                     sa.ip(),
                     sa.port()
                 ),
+                // websocat 1.x prints abstract socket names as hex (they may hold any byte).
+                None if a.proto == "abstract" => {
+                    let hex: String = a.addr.bytes().map(|b| format!("{b:02x}")).collect();
+                    format!("LISTEN proto={},path_hex={hex}\n", a.proto)
+                }
                 None => format!("LISTEN proto={},path={}\n", a.proto, a.addr),
             };
             let mut out = io::stdout().lock();

@@ -257,8 +257,8 @@ impl Stream for WsMessages {
                 }
                 Some(Ok(Event::Pong(_))) => this.ping_sent_at = None,
                 Some(Ok(Event::Close(frame))) => {
-                    let echo = this.close_sent
-                        && frame.as_ref().map(|f| f.0) == this.settings.close_code;
+                    let echo =
+                        this.close_sent && frame.as_ref().map(|f| f.0) == this.settings.close_code;
                     match &frame {
                         Some((c, reason)) => this.report.mark(Some(*c), reason.clone(), echo),
                         None => this.report.mark(None, String::new(), echo),

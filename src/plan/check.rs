@@ -28,7 +28,21 @@ pub fn check(plan: &mut Plan, opts: &PlanOptions) -> Result<(), Error> {
         .into());
     }
     unused_flags(plan, opts);
+    exec_name_with_space(plan);
     Ok(())
+}
+
+/// `exec:prog arg` runs a program literally named `prog arg`: probably not what was meant.
+fn exec_name_with_space(plan: &mut Plan) {
+    for chain in [&plan.left, &plan.right] {
+        let leaf = chain.leaf();
+        if leaf.kind.name == "exec" && leaf.arg.contains(' ') && leaf.param("args").is_none() {
+            plan.warnings.push(format!(
+                "`exec:{}` runs a program whose name contains a space; pass arguments with --exec-args (last on the command line) or use `sh-c:`",
+                leaf.arg
+            ));
+        }
+    }
 }
 
 fn connector_overlay_over_listener(chain: &Chain) -> Result<(), Error> {
@@ -159,7 +173,7 @@ fn tls_domain_flag_overridden(plan: &mut Plan, opts: &PlanOptions) {
 }
 
 fn uses_stdio(chain: &Chain) -> bool {
-    chain.leaf().kind.name == "stdio"
+    super::passes::is_stdio_kind(chain.leaf().kind.name)
 }
 
 fn stdio_twice(plan: &Plan) -> Result<(), Error> {
@@ -173,8 +187,11 @@ fn stdio_twice(plan: &Plan) -> Result<(), Error> {
     Ok(())
 }
 
+/// Flags that also have a global meaning, so no node taking them is not worth a warning.
+const GLOBAL_FLAGS: &[&str] = &["--binary", "--stdout-announce-listening-ports"];
+
 fn unused_flags(plan: &mut Plan, opts: &PlanOptions) {
-    for flag in opts.flags.keys() {
+    for flag in opts.flags.keys().filter(|f| !GLOBAL_FLAGS.contains(f)) {
         let used = [&plan.left, &plan.right].iter().any(|c| {
             c.nodes
                 .iter()

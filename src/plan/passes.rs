@@ -97,6 +97,11 @@ fn simple_mode(
             Ok((l, r))
         }
         [l, r] => Ok((l.clone(), r.clone())),
+        [] if opts.flags.contains_key("--exec-args") => Err(PlanError::new(
+            "no specifiers given",
+            Some("--exec-args takes every argument after it: put the specifiers before it, e.g. `websocat tcp-l:127.0.0.1:9000 exec:ls --exec-args -l`".into()),
+        )
+        .into()),
         [] => Err(PlanError::new(
             "no specifiers given",
             Some("e.g. `websocat ws://127.0.0.1:8080/` or `websocat ws-l:127.0.0.1:8080 -`; see `websocat --help`".into()),
@@ -298,8 +303,13 @@ fn fill_from_flags(chain: &mut Chain, opts: &PlanOptions) {
     }
 }
 
+/// Kinds the stdio special cases apply to (as websocat 1.x: `-`/`stdio:` and `threadedstdio:`).
+pub(crate) fn is_stdio_kind(name: &str) -> bool {
+    name == "stdio" || name == "threadedstdio"
+}
+
 fn is_bare_stdio(chain: &Chain) -> bool {
-    chain.nodes.len() == 1 && chain.leaf().kind.name == "stdio"
+    chain.nodes.len() == 1 && is_stdio_kind(chain.leaf().kind.name)
 }
 
 /// Pass 4a: `- -` copies stdin to stdout.
@@ -315,7 +325,7 @@ fn cat_mode(left: &Chain, right: &Chain, copy: &mut CopyOptions, fixups: &mut Ve
 
 /// Pass 4b: stdio behind a multi-connection listener is shared by all clients.
 fn broadcast_stdio(left: &Chain, right: &mut Chain, serve: &ServeOptions, fixups: &mut Vec<Fixup>) {
-    if !left.is_listener() || serve.oneshot || right.leaf().kind.name != "stdio" {
+    if !left.is_listener() || serve.oneshot || !is_stdio_kind(right.leaf().kind.name) {
         return;
     }
     if right
