@@ -61,8 +61,10 @@ for target in parse plan codec_lines codec_ws; do
     if grep -qE 'ERROR|panicked|crash-' "/tmp/fuzz-$target.log"; then
         echo "CRASH in $target: see /tmp/fuzz-$target.log and fuzz/artifacts/$target"
         status=1
+    elif grep -qE 'Done [0-9]+ runs' "/tmp/fuzz-$target.log"; then
+        echo "$target: $(grep -Eo 'Done [0-9]+ runs in [0-9]+ second' "/tmp/fuzz-$target.log" | tail -1), no crash"
     else
-        grep -Eo 'Done [0-9]+ runs in [0-9]+ second' "/tmp/fuzz-$target.log" | tail -1 || true
+        echo "WARNING: $target did not run (build problem?); see /tmp/fuzz-$target.log"
     fi
 done
 exit $status
