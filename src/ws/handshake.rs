@@ -14,8 +14,24 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 pub const MAX_HEAD: usize = 16 * 1024;
 const MAX_HEADERS: usize = 100;
 
+/// How long a peer may take to send its HTTP head.
+pub const HEAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Reads until the end of an HTTP head; returns the buffer and the head's length.
 async fn read_head(stream: &mut Box<dyn ByteStream>, what: &str) -> io::Result<(BytesMut, usize)> {
+    match tokio::time::timeout(HEAD_TIMEOUT, read_head_inner(stream, what)).await {
+        Ok(r) => r,
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("no complete {what} within {} s", HEAD_TIMEOUT.as_secs()),
+        )),
+    }
+}
+
+async fn read_head_inner(
+    stream: &mut Box<dyn ByteStream>,
+    what: &str,
+) -> io::Result<(BytesMut, usize)> {
     let mut buf = BytesMut::with_capacity(4096);
     let mut searched = 0;
     loop {
@@ -30,6 +46,12 @@ async fn read_head(stream: &mut Box<dyn ByteStream>, what: &str) -> io::Result<(
             ));
         }
         let n = stream.read_buf(&mut buf).await?;
+        if buf.first() == Some(&0x16) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the peer speaks TLS here (use wss:// / wss-l: / tls-c:, or plain ws:// on the other end)",
+            ));
+        }
         if n == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,

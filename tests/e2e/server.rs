@@ -369,3 +369,22 @@ fn server_finishes_sending_before_answering_close() {
         ws.expect_eof();
     }
 }
+
+#[test]
+fn tls_client_on_plain_server_is_refused_at_once_and_others_still_served() {
+    let (_p, port) = server(&["ws-l:127.0.0.1:0", "mirror:"]);
+    let mut tls = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    tls.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .expect("timeout");
+    // The first bytes of a TLS ClientHello: the server must not wait for an HTTP head.
+    tls.write_all(&[0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0x00, 0x00, 0x01, 0x00])
+        .expect("write");
+    let mut buf = [0u8; 16];
+    let started = std::time::Instant::now();
+    let n = tls.read(&mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "connection is closed without an answer");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    let (mut ws, _) = ws_connect(port, "/", &[]);
+    ws.send_text("still here");
+    assert_eq!(ws.recv().payload, b"still here");
+}
