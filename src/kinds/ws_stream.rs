@@ -28,6 +28,9 @@ pub const DEFAULT_MAX_MESSAGE: usize = 200 << 20;
 /// Default `--max-ws-frame-length`: 100 MiB, as websocat 1.x.
 pub const DEFAULT_MAX_FRAME: usize = 100 << 20;
 
+/// Capacity of the read buffer of a WebSocket connection.
+pub const READ_BUFFER: usize = 64 * 1024;
+
 /// Parameters shared by the WebSocket client and server kinds.
 pub const COMMON_PARAMS: [ParamDef; 6] = [
     ParamDef {
@@ -149,7 +152,10 @@ impl WsMessages {
     ) -> Self {
         let codec = WsCodec::new(role, settings.max_frame, settings.max_message);
         let mut parts = FramedParts::new::<Frame>(io, codec);
-        parts.read_buf = leftover;
+        // A fresh buffer: the leftover's small allocation would cap every later read.
+        let mut read_buf = BytesMut::with_capacity(READ_BUFFER.max(leftover.len()));
+        read_buf.extend_from_slice(&leftover);
+        parts.read_buf = read_buf;
         let mut inner = Framed::from_parts(parts);
         inner.set_backpressure_boundary(64 * 1024);
         let ping_timer = settings.ping_interval.map(|p| {
