@@ -28,8 +28,9 @@ pub const DEFAULT_MAX_MESSAGE: usize = 200 << 20;
 /// Default `--max-ws-frame-length`: 100 MiB, as websocat 1.x.
 pub const DEFAULT_MAX_FRAME: usize = 100 << 20;
 
-/// Capacity of the read buffer of a WebSocket connection.
-pub const READ_BUFFER: usize = 64 * 1024;
+/// Initial capacity of the read buffer of a WebSocket connection; it grows while reads fill
+/// it (see [`crate::ws::frame::grow_if_full`]).
+pub const READ_BUFFER: usize = 4 * 1024;
 
 /// Parameters shared by the WebSocket client and server kinds.
 pub const COMMON_PARAMS: [ParamDef; 6] = [

@@ -45,6 +45,9 @@ pub enum Frame {
     Close(Option<(u16, String)>),
 }
 
+/// Largest read buffer a busy connection grows to.
+pub const MAX_READ_BUFFER: usize = 256 * 1024;
+
 /// Encoder and decoder of WebSocket frames for one side of a connection.
 #[derive(Debug)]
 pub struct WsCodec {
@@ -52,6 +55,15 @@ pub struct WsCodec {
     max_frame: usize,
     max_message: usize,
     partial: Option<(bool, BytesMut)>,
+}
+
+/// Grows a read buffer that the last read filled completely, so idle connections keep a
+/// small buffer while busy ones read in large chunks.
+pub fn grow_if_full(buf: &mut BytesMut) {
+    let cap = buf.capacity();
+    if cap > 0 && buf.len() == cap && cap < MAX_READ_BUFFER {
+        buf.reserve(cap.min(MAX_READ_BUFFER - cap));
+    }
 }
 
 fn protocol_error(msg: impl Into<String>) -> io::Error {
@@ -106,6 +118,7 @@ impl Decoder for WsCodec {
     type Error = io::Error;
 
     fn decode(&mut self, buf: &mut BytesMut) -> io::Result<Option<Event>> {
+        grow_if_full(buf);
         loop {
             if buf.len() < 2 {
                 return Ok(None);
