@@ -65,7 +65,7 @@ pub fn help_text(level: HelpLevel) -> String {
                 for p in k.params {
                     let flag = p
                         .flag
-                        .map(|f| format!(" (default from {f})"))
+                        .map(|f| format!(" [flag: {f}]"))
                         .unwrap_or_default();
                     out.push_str(&format!("    [{}=…] {}{flag}\n", p.name, p.help));
                 }

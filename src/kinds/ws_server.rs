@@ -53,7 +53,8 @@ pub const WS_UPGRADE: KindDef = KindDef {
     summary: "WebSocket server handshake over each connection under it",
     help: "Answers the HTTP upgrade request of each incoming connection and then exchanges \
            messages. The request URI and headers are passed on to the other side (for `exec:` \
-           and logs). Pings are answered; a Close is answered and ends the connection.",
+           and logs). Pings are answered. A client's Close ends what it sends; what is still \
+           on its way to the client is delivered before the Close is answered.",
     examples: &[
         "websocat ws-upgrade:tcp-l:127.0.0.1:8080 mirror:",
         "websocat 'ws-u[restrict-uri=/chat]:tcp-l:127.0.0.1:8080' -",
