@@ -63,10 +63,7 @@ pub fn help_text(level: HelpLevel) -> String {
                     ));
                 }
                 for p in k.params {
-                    let flag = p
-                        .flag
-                        .map(|f| format!(" [flag: {f}]"))
-                        .unwrap_or_default();
+                    let flag = p.flag.map(|f| format!(" [flag: {f}]")).unwrap_or_default();
                     out.push_str(&format!("    [{}=…] {}{flag}\n", p.name, p.help));
                 }
                 for ex in k.examples {

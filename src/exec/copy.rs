@@ -31,6 +31,19 @@ pub struct Transferred {
 
 /// Copies between two connections of the same shape until the session ends.
 pub async fn copy_session(left: Conn, right: Conn, opts: &CopyOptions) -> io::Result<Transferred> {
+    let result = copy_any(left, right, opts).await;
+    match result {
+        // A writer whose reader went away (`| head`, a peer that closed): the session is over,
+        // which is not a failure of ours.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+            tracing::debug!("session ended: {e}");
+            Ok(Transferred::default())
+        }
+        other => other,
+    }
+}
+
+async fn copy_any(left: Conn, right: Conn, opts: &CopyOptions) -> io::Result<Transferred> {
     match (left, right) {
         (Conn::Bytes(l), Conn::Bytes(r)) => copy_bytes_session(l, r, opts).await,
         (Conn::Messages(l), Conn::Messages(r)) => copy_message_session(l, r, opts).await,

@@ -131,3 +131,43 @@ fn cat_mode_copies_stdin_to_stdout() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(out.stdout, b"one\ntwo\n");
 }
+
+#[test]
+fn closed_stdout_ends_the_session_quietly() {
+    use std::io::{Read, Write};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_websocat"))
+        .args(["-b", "-", "mirror:"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = child.stdout.take().expect("stdout");
+    stdin.write_all(&[b'y'; 4096]).expect("write");
+    let mut first = [0u8; 10];
+    stdout.read_exact(&mut first).expect("echo");
+    assert_eq!(&first, b"yyyyyyyyyy");
+    drop(stdout); // like `| head -c 10`
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let status = loop {
+        let _ = stdin.write_all(&[b'y'; 4096]);
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("websocat kept running after its stdout was closed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let mut err = String::new();
+    let _ = child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut err);
+    assert!(status.success(), "exit {status:?}: {err}");
+    assert_eq!(err, "", "no error is printed for a closed stdout");
+}
