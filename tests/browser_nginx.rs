@@ -94,7 +94,8 @@ fn start_ours_tcp(args: &[&str]) -> (Guard, u16, BufReader<ChildStdout>) {
 // ---------------------------------------------------------------------------------------------
 // Chromium
 
-/// The test page. `?port=N&mode=M` says where our server listens and which exchange to run;
+/// The test page. `?port=N&mode=M` (or `?ws=URL&mode=M`) says where our server listens and
+/// which exchange to run;
 /// the outcome goes into `<pre id="result">`, one event per line, then the page fetches
 /// `/done`. The `<img src="/hold">` stays pending until then, which holds both the load event
 /// and Chromium's virtual time, so `--dump-dom` sees the final DOM.
@@ -103,7 +104,7 @@ const PAGE: &str = r#"<!DOCTYPE html>
 <body><pre id="result">pending</pre>
 <script>
 const q = new URLSearchParams(location.search);
-const url = 'ws://127.0.0.1:' + q.get('port') + '/echo';
+const url = q.get('ws') || 'ws://127.0.0.1:' + q.get('port') + '/echo';
 const log = [];
 const hex = (buf) => Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, '0')).join('');
 async function describe(d) {
@@ -349,6 +350,16 @@ fn chromium_result(chromium: &Path, url: &str) -> String {
     }
 }
 
+/// What the page reports in `mode=mirror` against a mirror server.
+const MIRROR_RESULT: &str = "s1 open protocol=\"chat\"\n\
+     s1 text:\"hello é\"\n\
+     s1 arraybuffer:000102ff\n\
+     s1 close code=1000 clean=true\n\
+     s2 open protocol=\"\"\n\
+     s2 blob:dead\n\
+     s2 text:\"second\"\n\
+     s2 close code=1000 clean=true";
+
 /// Headless Chromium talks to `websocat ws-l:127.0.0.1:0 mirror:`: text stays text (UTF-8
 /// intact), binary stays binary (as ArrayBuffer and as Blob), an offered subprotocol is echoed
 /// back, and both sides close cleanly with 1000.
@@ -365,17 +376,7 @@ fn chromium_to_our_mirror_server() {
         page.port
     );
     let got = chromium_result(&chromium, &url);
-    assert_eq!(
-        got,
-        "s1 open protocol=\"chat\"\n\
-         s1 text:\"hello é\"\n\
-         s1 arraybuffer:000102ff\n\
-         s1 close code=1000 clean=true\n\
-         s2 open protocol=\"\"\n\
-         s2 blob:dead\n\
-         s2 text:\"second\"\n\
-         s2 close code=1000 clean=true"
-    );
+    assert_eq!(got, MIRROR_RESULT);
     eprintln!("chromium_to_our_mirror_server took {:?}", started.elapsed());
 }
 
@@ -416,6 +417,15 @@ fn chromium_to_our_line_mode_server() {
 /// Runs our client: writes `input`, waits until `expect_len` bytes came back on stdout, then
 /// closes stdin. Returns (exit code, stdout, stderr).
 fn exchange(args: &[&str], input: &[u8], expect_len: usize) -> (i32, Vec<u8>, String) {
+    exchange_until(args, input, move |got| got.len() >= expect_len)
+}
+
+/// Like [`exchange`], but waits until `complete` accepts the stdout received so far.
+fn exchange_until(
+    args: &[&str],
+    input: &[u8],
+    complete: impl Fn(&[u8]) -> bool + Send + 'static,
+) -> (i32, Vec<u8>, String) {
     let mut guard = Guard::spawn(
         Command::new(BIN)
             .args(args)
@@ -436,7 +446,7 @@ fn exchange(args: &[&str], input: &[u8], expect_len: usize) -> (i32, Vec<u8>, St
     let reader = std::thread::spawn(move || {
         let mut got = Vec::new();
         let mut buf = [0u8; 4096];
-        while got.len() < expect_len {
+        while !complete(&got) {
             match stdout.read(&mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => got.extend_from_slice(&buf[..n]),
@@ -487,49 +497,53 @@ fn wait_for_file(path: &Path, limit: Duration, ok: impl Fn(&str) -> bool) -> Str
     }
 }
 
-/// The README's reverse-proxy setup: nginx forwards `location /ws` with the Upgrade headers to
-/// `websocat --unlink ws-l:unix-l:PATH mirror:`; our client gets its lines, and in `-b` mode
-/// its bytes, back exactly, and nginx logged both upgrades (101).
-#[test]
-fn our_client_through_nginx_to_our_unix_server() {
-    let Some(nginx) = find_program("nginx") else {
-        return;
-    };
-    let started = Instant::now();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let d = dir.path();
-    let sock = d.join("ws.sock");
-    let sock_str = sock.to_str().expect("UTF-8 temp path");
+/// The README's reverse-proxy setup in a temp dir: nginx on 127.0.0.1:`port` forwards
+/// `location /ws` with the Upgrade headers to `websocat --unlink ws-l:unix-l:DIR/ws.sock mirror:`.
+/// Dropping it kills nginx, then our server, then removes the dir.
+struct NginxProxy {
+    nginx: Guard,
+    _server: Guard,
+    _server_out: BufReader<ChildStdout>,
+    port: u16,
+    dir: tempfile::TempDir,
+}
 
-    let mut server = Guard::spawn(
-        Command::new(BIN)
-            .args(["--stdout-announce-listening-ports", "--unlink"])
-            .arg(format!("ws-l:unix-l:{sock_str}"))
-            .arg("mirror:")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit()),
-        "websocat unix server",
-    );
-    let (line, _server_out) = read_announce(&mut server.0);
-    assert!(line.starts_with("LISTEN proto=unix"), "{line:?}");
+impl NginxProxy {
+    fn start(nginx: &Path) -> NginxProxy {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let d = dir.path();
+        let sock = d.join("ws.sock");
+        let sock_str = sock.to_str().expect("UTF-8 temp path");
 
-    // A free port: bound by us, then released for nginx.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    // Workers run as "nobody" when the master is root, and could not open the socket in
-    // our 0700 temp dir.
-    // SAFETY: geteuid(2) has no preconditions.
-    let user = if unsafe { libc::geteuid() } == 0 {
-        "user root;\n"
-    } else {
-        ""
-    };
-    let p = d.display();
-    let conf = format!(
-        "{user}worker_processes 1;
+        let mut server = Guard::spawn(
+            Command::new(BIN)
+                .args(["--stdout-announce-listening-ports", "--unlink"])
+                .arg(format!("ws-l:unix-l:{sock_str}"))
+                .arg("mirror:")
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit()),
+            "websocat unix server",
+        );
+        let (line, server_out) = read_announce(&mut server.0);
+        assert!(line.starts_with("LISTEN proto=unix"), "{line:?}");
+
+        // A free port: bound by us, then released for nginx.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        // Workers run as "nobody" when the master is root, and could not open the socket in
+        // our 0700 temp dir.
+        // SAFETY: geteuid(2) has no preconditions.
+        let user = if unsafe { libc::geteuid() } == 0 {
+            "user root;\n"
+        } else {
+            ""
+        };
+        let p = d.display();
+        let conf = format!(
+            "{user}worker_processes 1;
 pid {p}/nginx.pid;
 error_log {p}/error.log info;
 events {{ worker_connections 64; }}
@@ -551,36 +565,77 @@ http {{
     }}
 }}
 "
-    );
-    let conf_path = d.join("nginx.conf");
-    std::fs::write(&conf_path, conf).expect("write nginx.conf");
-    let mut nginx = Guard::spawn(
-        Command::new(nginx)
-            .arg("-p")
-            .arg(d)
-            .arg("-e")
-            .arg(d.join("error.log"))
-            .arg("-c")
-            .arg(&conf_path)
-            .args(["-g", "daemon off;"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit()),
-        "nginx",
-    );
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        let exited = nginx.0.try_wait().expect("wait for nginx");
-        if exited.is_some() || Instant::now() > deadline {
-            panic!(
-                "nginx did not start listening on {port} ({exited:?}):\n{}",
-                std::fs::read_to_string(d.join("error.log")).unwrap_or_default()
-            );
+        );
+        let conf_path = d.join("nginx.conf");
+        std::fs::write(&conf_path, conf).expect("write nginx.conf");
+        let mut nginx = Guard::spawn(
+            Command::new(nginx)
+                .arg("-p")
+                .arg(d)
+                .arg("-e")
+                .arg(d.join("error.log"))
+                .arg("-c")
+                .arg(&conf_path)
+                .args(["-g", "daemon off;"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit()),
+            "nginx",
+        );
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            let exited = nginx.0.try_wait().expect("wait for nginx");
+            if exited.is_some() || Instant::now() > deadline {
+                panic!(
+                    "nginx did not start listening on {port} ({exited:?}):\n{}",
+                    std::fs::read_to_string(d.join("error.log")).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
-        std::thread::sleep(Duration::from_millis(20));
+        NginxProxy {
+            nginx,
+            _server: server,
+            _server_out: server_out,
+            port,
+            dir,
+        }
     }
 
-    let url = format!("ws://127.0.0.1:{port}/ws");
+    /// Waits (at most 3 s) until nginx logged `n` WebSocket upgrades of `/ws`, which it does
+    /// when each proxied connection ends, and asserts that count.
+    fn assert_upgrades_logged(&self, n: usize) {
+        let upgraded = "\"GET /ws HTTP/1.1\" 101 ";
+        let log = wait_for_file(
+            &self.dir.path().join("access.log"),
+            Duration::from_secs(3),
+            |t| t.matches(upgraded).count() >= n,
+        );
+        assert_eq!(log.matches(upgraded).count(), n, "access.log:\n{log}");
+        assert!(
+            self.nginx_running(),
+            "nginx exited:\n{}",
+            std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
+        );
+    }
+
+    fn nginx_running(&self) -> bool {
+        // SAFETY: kill(2) with signal 0 only checks that our child's process group exists.
+        i32::try_from(self.nginx.0.id()).is_ok_and(|pid| unsafe { libc::kill(-pid, 0) } == 0)
+    }
+}
+
+/// The README's reverse-proxy setup ([`NginxProxy`]): our client gets its lines, and in `-b`
+/// mode its bytes, back exactly, and nginx logged both upgrades (101).
+#[test]
+fn our_client_through_nginx_to_our_unix_server() {
+    let Some(nginx) = find_program("nginx") else {
+        return;
+    };
+    let started = Instant::now();
+    let proxy = NginxProxy::start(&nginx);
+    let url = format!("ws://127.0.0.1:{}/ws", proxy.port);
+
     let (code, out, err) = exchange(&[url.as_str()], b"hello\nworld\n", 12);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, b"hello\nworld\n", "{err}");
@@ -589,14 +644,136 @@ http {{
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, b"\x00\x01\xfe\xff", "{err}");
 
-    // nginx writes the access log line when the proxied connection ends.
-    let upgraded = "\"GET /ws HTTP/1.1\" 101 ";
-    let log = wait_for_file(&d.join("access.log"), Duration::from_secs(3), |t| {
-        t.matches(upgraded).count() == 2
-    });
-    assert_eq!(log.matches(upgraded).count(), 2, "access.log:\n{log}");
+    proxy.assert_upgrades_logged(2);
     eprintln!(
         "our_client_through_nginx_to_our_unix_server took {:?}",
+        started.elapsed()
+    );
+}
+
+/// Browser, proxy and server together: headless Chromium's WebSocket goes through nginx to
+/// our unix-socket mirror, with the same results as talking to it directly.
+#[test]
+fn chromium_through_nginx_to_our_unix_server() {
+    let (Some(chromium), Some(nginx)) = (find_program("chromium"), find_program("nginx")) else {
+        return;
+    };
+    let started = Instant::now();
+    let proxy = NginxProxy::start(&nginx);
+    let page = PageServer::start();
+    let url = format!(
+        "http://127.0.0.1:{}/page.html?ws=ws://127.0.0.1:{}/ws&mode=mirror",
+        page.port, proxy.port
+    );
+    assert_eq!(chromium_result(&chromium, &url), MIRROR_RESULT);
+    proxy.assert_upgrades_logged(2);
+    eprintln!(
+        "chromium_through_nginx_to_our_unix_server took {:?}",
+        started.elapsed()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chromium's DevTools WebSocket server
+
+/// Starts headless Chromium with `--remote-debugging-port=0` and returns it with the browser
+/// target's WebSocket URL from its `DevTools listening on ws://…` line.
+fn start_devtools(chromium: &Path, profile: &Path) -> (Guard, String) {
+    let mut guard = Guard::spawn(
+        Command::new(chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--remote-debugging-port=0",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg("about:blank")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+        "chromium",
+    );
+    let stderr = guard.0.stderr.take().expect("chromium stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Keeps draining stderr so that Chromium never blocks on it; ends when the group dies.
+    std::thread::spawn(move || {
+        let mut seen = String::new();
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if let Some(url) = line.strip_prefix("DevTools listening on ") {
+                let _ = tx.send(Ok(url.trim().to_owned()));
+            }
+            seen.push_str(&line);
+            seen.push('\n');
+        }
+        let _ = tx.send(Err(seen));
+    });
+    match rx.recv_timeout(Duration::from_secs(10)) {
+        Ok(Ok(url)) => (guard, url),
+        Ok(Err(stderr)) => panic!("chromium exited without a DevTools URL:\n{stderr}"),
+        Err(e) => panic!("no DevTools URL from chromium within 10 s: {e}"),
+    }
+}
+
+/// Our client against a third-party WebSocket server: Chromium's DevTools endpoint answers
+/// two CDP requests sent as lines (text messages) on one connection, each reply arriving as
+/// one line; and with `--origin` set to a foreign origin Chromium refuses the handshake with
+/// 403, which our client reports.
+#[test]
+fn our_client_to_chromium_devtools() {
+    let Some(chromium) = find_program("chromium") else {
+        return;
+    };
+    let started = Instant::now();
+    let profile = tempfile::tempdir().expect("profile dir");
+    let (_chromium, url) = start_devtools(&chromium, profile.path());
+    assert!(url.starts_with("ws://127.0.0.1:"), "{url}");
+
+    let (code, out, err) = exchange_until(
+        &[url.as_str()],
+        b"{\"id\":1,\"method\":\"Browser.getVersion\"}\n{\"id\":2,\"method\":\"Target.getTargets\"}\n",
+        |got| got.iter().filter(|&&b| b == b'\n').count() >= 2,
+    );
+    assert_eq!(code, 0, "{err}");
+    let text = String::from_utf8(out).expect("UTF-8 replies");
+    let replies: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+        .collect();
+    assert_eq!(replies.len(), 2, "{text}");
+    assert_eq!(replies[0]["id"], 1, "{text}");
+    assert_eq!(replies[0]["result"]["protocolVersion"], "1.3", "{text}");
+    let product = replies[0]["result"]["product"].as_str().unwrap_or_default();
+    assert!(product.contains("Chrome/"), "{text}");
+    assert_eq!(replies[1]["id"], 2, "{text}");
+    let targets = replies[1]["result"]["targetInfos"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        targets
+            .iter()
+            .any(|t| t["type"] == "page" && t["url"] == "about:blank"),
+        "{text}"
+    );
+
+    let (code, out, err) = exchange_until(
+        &["--origin", "http://evil.example", url.as_str()],
+        b"",
+        // Keeps stdin open until our client exits on its own (stdout closes).
+        |_| false,
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(out.is_empty(), "{out:?}");
+    assert!(err.contains("403 Forbidden"), "{err}");
+    eprintln!(
+        "our_client_to_chromium_devtools took {:?}",
         started.elapsed()
     );
 }
