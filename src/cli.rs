@@ -198,6 +198,9 @@ pub struct Cli {
     /// Remove an existing file at a `unix-l:` / `unix-dgram:` path before binding.
     #[arg(long = "unlink")]
     pub unlink: bool,
+    /// `unix-l:` takes the number of an inherited listening socket (socket activation).
+    #[arg(long = "accept-from-fd")]
+    pub accept_from_fd: bool,
 
     /// Give `exec:` / `sh-c:` children WEBSOCAT_URI, WEBSOCAT_CLIENT and H_* variables.
     #[arg(short = 'e', long = "set-environment")]
@@ -324,6 +327,9 @@ impl Cli {
         }
         if !self.exec_args.is_empty() {
             v.push(("--exec-args", self.exec_args.clone()));
+        }
+        if self.accept_from_fd {
+            v.push(("--accept-from-fd", vec!["true".to_string()]));
         }
         if self.unlink {
             v.push(("--unlink", vec!["true".to_string()]));

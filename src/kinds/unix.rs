@@ -48,17 +48,26 @@ pub const UNIX_LISTEN: KindDef = KindDef {
     role: Role::Listener,
     shape: Shape::Bytes,
     arg: ArgType::Path,
-    params: &[UNLINK_PARAM],
+    params: &[UNLINK_PARAM, FROM_FD_PARAM],
     summary: "listen on a unix stream socket at a path",
     help: "Binds an AF_UNIX stream socket at PATH and serves every incoming connection, each with \
            its own connection on the other side. If the path already exists binding fails, \
            unless `--unlink` (parameter `unlink=true`) removes it first. The socket file is left \
-           in place on exit.",
+           in place on exit. With `--accept-from-fd` (`from-fd=true`) the argument is the number \
+           of an inherited listening socket instead, as systemd socket activation passes it.",
     examples: &[
         "websocat --unlink unix-l:/tmp/echo.sock mirror:",
         "websocat ws-l:unix-l:/run/ws.sock tcp:127.0.0.1:22",
     ],
     build: Build::Listener(build_unix_listen),
+};
+
+/// The `from-fd` parameter of `unix-l:` (systemd-style socket activation).
+pub const FROM_FD_PARAM: ParamDef = ParamDef {
+    name: "from-fd",
+    ty: ParamType::Bool,
+    flag: Some("--accept-from-fd"),
+    help: "the argument is the number of an inherited, already listening socket (--accept-from-fd)",
 };
 
 /// Registry entry for `abstract:`.
@@ -235,10 +244,91 @@ fn build_abstract_connect(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn Co
 }
 
 fn build_unix_listen(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn Listen>, String> {
+    if node.param_bool("from-fd") {
+        let fd: i32 = node.arg.trim().parse().map_err(|_| {
+            format!(
+                "with --accept-from-fd the argument must be a file descriptor number, not `{}`",
+                node.arg
+            )
+        })?;
+        return Ok(Arc::new(InheritedUnixListen {
+            fd: std::sync::Mutex::new(Some(fd)),
+        }));
+    }
     Ok(Arc::new(UnixListen {
         addr: UnixAddr::Path(PathBuf::from(&node.arg)),
         unlink: node.param_bool("unlink"),
     }))
+}
+
+/// A unix listener inherited as a file descriptor (`--accept-from-fd`); usable once.
+struct InheritedUnixListen {
+    fd: std::sync::Mutex<Option<i32>>,
+}
+
+/// Takes ownership of an inherited descriptor after checking that it is a listening socket.
+fn adopt_listening_fd(fd: i32) -> io::Result<std::os::unix::net::UnixListener> {
+    use std::os::fd::FromRawFd;
+    let mut kind: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt only writes `len` bytes into `kind`; a bad fd gives an error.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ACCEPTCONN,
+            (&mut kind as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::new(
+            e.kind(),
+            format!("file descriptor {fd} is not a socket (--accept-from-fd): {e}"),
+        ));
+    }
+    if kind == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("file descriptor {fd} is a socket that is not listening (--accept-from-fd)"),
+        ));
+    }
+    // SAFETY: the descriptor was checked to be an open listening socket, and `fd` is taken out
+    // of the Mutex so it is adopted at most once.
+    let listener = unsafe { std::os::unix::net::UnixListener::from_raw_fd(fd) };
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+impl Listen for InheritedUnixListen {
+    fn bind(&self) -> BoxFuture<'_, io::Result<(Box<dyn Accept>, Vec<BoundAddr>)>> {
+        Box::pin(async move {
+            let fd = self
+                .fd
+                .lock()
+                .ok()
+                .and_then(|mut f| f.take())
+                .ok_or_else(|| {
+                    io::Error::other("the inherited listening socket was already used")
+                })?;
+            let std_listener = adopt_listening_fd(fd)?;
+            let name = std_listener
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_pathname().map(|p| p.display().to_string()))
+                .unwrap_or_else(|| format!("fd {fd}"));
+            let listener = UnixListener::from_std(std_listener)?;
+            Ok((
+                Box::new(UnixAccept { listener }) as Box<dyn Accept>,
+                vec![BoundAddr {
+                    proto: "unix",
+                    addr: name,
+                    ip_port: None,
+                }],
+            ))
+        })
+    }
 }
 
 fn build_abstract_listen(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn Listen>, String> {
@@ -454,6 +544,40 @@ impl Connect for UnixDgramConnect {
             let sock = UnixDatagram::from_std(sock)?;
             Ok(datagram_conn(Arc::new(UnixDgramSocket(sock)), self.binary))
         })
+    }
+}
+
+#[cfg(test)]
+mod accept_from_fd_tests {
+    use super::*;
+    use std::os::fd::IntoRawFd;
+
+    #[tokio::test]
+    async fn inherited_listening_socket_is_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        let std_listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let fd = std_listener.into_raw_fd();
+        let l = InheritedUnixListen {
+            fd: std::sync::Mutex::new(Some(fd)),
+        };
+        let (mut acceptor, bound) = l.bind().await.unwrap();
+        assert_eq!(bound[0].addr, path.display().to_string());
+        let client = tokio::net::UnixStream::connect(&path).await.unwrap();
+        let (conn, _) = acceptor.accept().await.unwrap();
+        assert!(matches!(conn, Conn::Bytes(_)));
+        drop(client);
+        assert!(
+            l.bind().await.is_err(),
+            "the descriptor is adopted only once"
+        );
+    }
+
+    #[test]
+    fn a_descriptor_that_is_not_a_listening_socket_is_refused() {
+        let f = tempfile::tempfile().unwrap();
+        let e = adopt_listening_fd(f.into_raw_fd()).unwrap_err();
+        assert!(e.to_string().contains("not a socket"), "{e}");
     }
 }
 
