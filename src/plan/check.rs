@@ -14,6 +14,7 @@ pub fn check(plan: &mut Plan, opts: &PlanOptions) -> Result<(), Error> {
     tls_client_without_domain(plan);
     tls_domain_flag_overridden(plan, opts);
     stdio_twice(plan)?;
+    exec_twice(plan)?;
     if plan.right.is_listener() {
         plan.warnings.push(format!(
             "the right side `{}` listens: each connection on the left waits for one incoming connection there; usually the listener goes on the left",
@@ -189,6 +190,19 @@ fn stdio_twice(plan: &Plan) -> Result<(), Error> {
 
 /// Flags that also have a global meaning, so no node taking them is not worth a warning.
 const GLOBAL_FLAGS: &[&str] = &["--binary", "--stdout-announce-listening-ports"];
+
+/// `--exec-args` cannot say which of two `exec:` nodes it is for (websocat 1.x refuses too).
+fn exec_twice(plan: &Plan) -> Result<(), Error> {
+    let is_exec = |c: &Chain| c.leaf().kind.name == "exec";
+    if is_exec(&plan.left) && is_exec(&plan.right) {
+        return Err(PlanError::new(
+            "`exec:` is used on both sides",
+            Some("replace one of them with `sh-c:` (or `cmd:`), which takes its command line in the specifier".into()),
+        )
+        .into());
+    }
+    Ok(())
+}
 
 fn unused_flags(plan: &mut Plan, opts: &PlanOptions) {
     for flag in opts.flags.keys().filter(|f| !GLOBAL_FLAGS.contains(f)) {
