@@ -118,6 +118,24 @@ pub fn lower_url(url: &str, origin: Origin) -> Result<Vec<PlanNode>, SpecProblem
         )
         .label("expected a host here"));
     }
+    let hostport = authority
+        .as_str()
+        .rsplit_once('@')
+        .map_or(authority.as_str(), |(_, h)| h);
+    if !hostport.ends_with(']') {
+        if let Some((_, port_text)) = hostport.rsplit_once(':') {
+            if !port_text.is_empty() && port_text.parse::<u16>().is_err() {
+                let start = scheme_len + authority.as_str().len() - port_text.len();
+                return Err(SpecProblem::new(
+                    "websocat::spec::bad_url",
+                    format!("port `{port_text}` is not a number from 0 to 65535"),
+                    start,
+                    port_text.len(),
+                )
+                .label("invalid port"));
+            }
+        }
+    }
     let port = authority
         .port_u16()
         .unwrap_or(if secure { 443 } else { 80 });
@@ -278,6 +296,18 @@ mod tests {
         assert_eq!(
             lowered("ws://[::1]:8080/"),
             vec!["ws-c[uri=\"ws://[::1]:8080/\"]", "tcp:[::1]:8080"]
+        );
+    }
+
+    #[test]
+    fn url_port_out_of_range_is_an_error() {
+        assert_eq!(
+            lowered("ws://h:99999/x"),
+            vec!["port `99999` is not a number from 0 to 65535"]
+        );
+        assert_eq!(
+            lowered("ws://[::1]/x"),
+            vec!["ws-c[uri=\"ws://[::1]/x\"]", "tcp:[::1]:80"]
         );
     }
 
