@@ -134,6 +134,18 @@ pub fn connect(port: u16) -> TcpStream {
     s
 }
 
+/// Plain TCP: connects to 127.0.0.1:`port`, sends `input`, half-closes and reads everything
+/// back until EOF. Returns the reply and the stream (for its local address).
+pub fn tcp_exchange(port: u16, input: &[u8]) -> (Vec<u8>, TcpStream) {
+    let mut c = connect(port);
+    c.write_all(input).expect("sending over TCP");
+    c.shutdown(std::net::Shutdown::Write)
+        .expect("half-closing the TCP connection");
+    let mut out = Vec::new();
+    c.read_to_end(&mut out).expect("reading the TCP reply");
+    (out, c)
+}
+
 fn set_timeouts(s: &TcpStream) {
     s.set_read_timeout(Some(TIMEOUT))
         .expect("setting a read timeout");

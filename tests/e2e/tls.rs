@@ -1,244 +1,11 @@
 //! End-to-end TLS tests: our binary as TLS client and server on loopback, with certificates
-//! made at test time by the `openssl` command (Debian package `openssl`).
+//! made at test time by `support::certs` (the `openssl` command).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use crate::support::certs::{Certs, SERVER_P12_PASSWORD};
+use crate::support::{run, server, Output, Proc};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_websocat");
-const TIMEOUT: Duration = Duration::from_secs(20);
-
-/// A CA, a server certificate for localhost / 127.0.0.1 signed by it (PEM and PKCS#12),
-/// an expired server certificate, and an unrelated second CA.
-struct Certs {
-    dir: tempfile::TempDir,
-}
-
-impl Certs {
-    fn path(&self, name: &str) -> String {
-        self.dir.path().join(name).to_string_lossy().into_owned()
-    }
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the `openssl` command is needed for the TLS tests");
-    assert!(
-        out.status.success(),
-        "openssl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn make_ca(dir: &Path, name: &str) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.pem"),
-            "-days",
-            "3650",
-            "-subj",
-            &format!("/CN={name}"),
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ],
-    );
-}
-
-fn make_certs() -> Certs {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let d = dir.path();
-    make_ca(d, "ca");
-    make_ca(d, "other-ca");
-    openssl(
-        d,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=localhost",
-        ],
-    );
-    std::fs::write(
-        d.join("ext.cnf"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    )
-    .expect("write ext.cnf");
-    for (out, days) in [("server.pem", "365"), ("expired.pem", "-1")] {
-        openssl(
-            d,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "server.csr",
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                out,
-                "-days",
-                days,
-                "-extfile",
-                "ext.cnf",
-            ],
-        );
-    }
-    openssl(
-        d,
-        &[
-            "pkcs12",
-            "-export",
-            "-in",
-            "server.pem",
-            "-inkey",
-            "server.key",
-            "-certfile",
-            "ca.pem",
-            "-out",
-            "server.p12",
-            "-passout",
-            "pass:s3cret",
-        ],
-    );
-    Certs { dir }
-}
-
-/// A running server process, killed on drop.
-struct Server {
-    child: Child,
-    port: u16,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn next_line(&self) -> Option<String> {
-        self.lines.recv_timeout(TIMEOUT).ok()
-    }
-}
-
-/// Starts `websocat ARGS` and waits for its `LISTEN proto=tcp,ip=…,port=N` line.
-fn start_server(args: &[&str]) -> Server {
-    let mut child = Command::new(BIN)
-        .arg("--stdout-announce-listening-ports")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn server");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let first = match rx.recv_timeout(TIMEOUT) {
-        Ok(l) => l,
-        Err(_) => {
-            let _ = child.kill();
-            panic!("server {args:?} did not announce its port");
-        }
-    };
-    let port = first
-        .rsplit("port=")
-        .next()
-        .and_then(|p| p.trim().parse().ok())
-        .unwrap_or_else(|| panic!("bad announce line {first:?}"));
-    Server {
-        child,
-        port,
-        lines: rx,
-    }
-}
-
-/// Runs `websocat ARGS` with `input` on stdin; kills it after the timeout.
-fn run_client(args: &[String], input: &[u8]) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn client");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let input = input.to_vec();
-    std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let out_t = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = out.read_to_end(&mut v);
-        v
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = err.read_to_end(&mut v);
-        v
-    });
-    let deadline = Instant::now() + TIMEOUT;
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("client {args:?} did not finish in time");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: out_t.join().unwrap_or_default(),
-        stderr: err_t.join().unwrap_or_default(),
-    }
-}
-
-fn args(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
-}
 
 /// Bytes that would break a line- or text-based path: NUL, high bytes, CR LF.
 fn payload() -> Vec<u8> {
@@ -247,18 +14,24 @@ fn payload() -> Vec<u8> {
     v
 }
 
+/// Arguments of a binary-mode client from stdio to `tls-c[domain=DOMAIN]:tcp:127.0.0.1:PORT`
+/// trusting the test CA.
 fn tls_client(certs: &Certs, port: u16, domain: &str) -> Vec<String> {
-    args(&[
+    [
         "-b",
         "--cacert",
         &certs.path("ca.pem"),
         "-",
         &format!("tls-c[domain={domain}]:tcp:127.0.0.1:{port}"),
-    ])
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
-fn echo_server_pem(certs: &Certs, cert: &str) -> Server {
-    start_server(&[
+/// A binary-mode TLS mirror on 127.0.0.1 with the PEM certificate `cert`; returns it and
+/// its port.
+fn echo_server_pem(certs: &Certs, cert: &str) -> (Proc, u16) {
+    server(&[
         "-b",
         "--tls-cert",
         &certs.path(cert),
@@ -270,7 +43,7 @@ fn echo_server_pem(certs: &Certs, cert: &str) -> Server {
 }
 
 fn stderr_of(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    o.stderr.clone()
 }
 
 /// Text without the report's line wrapping, gutters and whitespace, for `contains` checks
@@ -288,10 +61,10 @@ fn says(haystack: &str, needle: &str) -> bool {
 
 #[test]
 fn pem_server_echoes_exact_bytes_to_verified_client() {
-    let certs = make_certs();
-    let server = echo_server_pem(&certs, "server.pem");
+    let certs = Certs::make();
+    let (_server, port) = echo_server_pem(&certs, "server.pem");
     let data = payload();
-    let out = run_client(&tls_client(&certs, server.port, "localhost"), &data);
+    let out = run(&tls_client(&certs, port, "localhost"), &data);
     assert!(out.status.success(), "client failed: {}", stderr_of(&out));
     assert_eq!(out.stdout.len(), data.len());
     assert!(out.stdout == data, "echoed bytes differ");
@@ -299,42 +72,42 @@ fn pem_server_echoes_exact_bytes_to_verified_client() {
 
 #[test]
 fn pkcs12_server_echoes_exact_bytes_and_ip_names_verify() {
-    let certs = make_certs();
-    let server = start_server(&[
+    let certs = Certs::make();
+    let (_server, port) = server(&[
         "-b",
         "--pkcs12-der",
         &certs.path("server.p12"),
         "--pkcs12-passwd",
-        "s3cret",
+        SERVER_P12_PASSWORD,
         "tls-l:127.0.0.1:0",
         "mirror:",
     ]);
     let data = payload();
-    let out = run_client(&tls_client(&certs, server.port, "127.0.0.1"), &data);
+    let out = run(&tls_client(&certs, port, "127.0.0.1"), &data);
     assert!(out.status.success(), "client failed: {}", stderr_of(&out));
     assert!(out.stdout == data, "echoed bytes differ");
 }
 
 #[test]
 fn wrong_hostname_fails_clearly() {
-    let certs = make_certs();
-    let server = echo_server_pem(&certs, "server.pem");
-    let out = run_client(&tls_client(&certs, server.port, "wrong.example"), b"x");
+    let certs = Certs::make();
+    let (_server, port) = echo_server_pem(&certs, "server.pem");
+    let out = run(&tls_client(&certs, port, "wrong.example"), b"x");
     assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr_of(&out));
     let err = stderr_of(&out);
     assert!(says(&err, "not valid for `wrong.example`"), "{err}");
-    assert!(says(&err, &format!("127.0.0.1:{}", server.port)), "{err}");
+    assert!(says(&err, &format!("127.0.0.1:{port}")), "{err}");
     assert!(out.stdout.is_empty());
 }
 
 #[test]
 fn unknown_ca_fails_and_insecure_allows_it() {
-    let certs = make_certs();
-    let server = echo_server_pem(&certs, "server.pem");
-    let target = format!("tls-c[domain=localhost]:tcp:127.0.0.1:{}", server.port);
+    let certs = Certs::make();
+    let (_server, port) = echo_server_pem(&certs, "server.pem");
+    let target = format!("tls-c[domain=localhost]:tcp:127.0.0.1:{port}");
     // Trusting only an unrelated CA.
-    let out = run_client(
-        &args(&["-b", "--cacert", &certs.path("other-ca.pem"), "-", &target]),
+    let out = run(
+        &["-b", "--cacert", &certs.path("other-ca.pem"), "-", &target],
         b"x",
     );
     assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr_of(&out));
@@ -342,18 +115,18 @@ fn unknown_ca_fails_and_insecure_allows_it() {
     assert!(says(&err, "unknown certificate authority"), "{err}");
     assert!(says(&err, "--cacert"), "{err}");
     // System roots do not know our CA either.
-    let out = run_client(&args(&["-b", "-", &target]), b"x");
+    let out = run(&["-b", "-", &target], b"x");
     assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr_of(&out));
     assert!(says(&stderr_of(&out), "unknown certificate authority"));
     // -k accepts it, even under a wrong name.
     let data = payload();
-    let out = run_client(
-        &args(&[
+    let out = run(
+        &[
             "-b",
             "-k",
             "-",
-            &format!("tls-c[domain=wrong.example]:tcp:127.0.0.1:{}", server.port),
-        ]),
+            &format!("tls-c[domain=wrong.example]:tcp:127.0.0.1:{port}"),
+        ],
         &data,
     );
     assert!(out.status.success(), "client failed: {}", stderr_of(&out));
@@ -362,9 +135,9 @@ fn unknown_ca_fails_and_insecure_allows_it() {
 
 #[test]
 fn expired_certificate_fails_clearly() {
-    let certs = make_certs();
-    let server = echo_server_pem(&certs, "expired.pem");
-    let out = run_client(&tls_client(&certs, server.port, "localhost"), b"x");
+    let certs = Certs::make();
+    let (_server, port) = echo_server_pem(&certs, "expired.pem");
+    let out = run(&tls_client(&certs, port, "localhost"), b"x");
     assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr_of(&out));
     assert!(
         says(&stderr_of(&out), "certificate has expired"),
@@ -375,8 +148,8 @@ fn expired_certificate_fails_clearly() {
 
 #[test]
 fn tcp_tunnel_over_wss_carries_bytes_intact() {
-    let certs = make_certs();
-    let wss = start_server(&[
+    let certs = Certs::make();
+    let (_wss, wss_port) = server(&[
         "-b",
         "--tls-cert",
         &certs.path("server.pem"),
@@ -385,16 +158,17 @@ fn tcp_tunnel_over_wss_carries_bytes_intact() {
         "wss-l:127.0.0.1:0",
         "mirror:",
     ]);
-    let url = format!("wss://localhost:{}/", wss.port);
-    let tunnel = start_server(&[
+    let url = format!("wss://localhost:{wss_port}/");
+    let (_tunnel, tunnel_port) = server(&[
         "-b",
         "--cacert",
         &certs.path("ca.pem"),
         "tcp-l:127.0.0.1:0",
         &url,
     ]);
-    let mut s = TcpStream::connect(("127.0.0.1", tunnel.port)).expect("connect to tunnel");
-    s.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    let mut s = TcpStream::connect(("127.0.0.1", tunnel_port)).expect("connect to tunnel");
+    s.set_read_timeout(Some(crate::support::TIMEOUT))
+        .expect("timeout");
     let data = payload();
     let writer = {
         let mut w = s.try_clone().expect("clone");
@@ -409,80 +183,40 @@ fn tcp_tunnel_over_wss_carries_bytes_intact() {
 
 #[test]
 fn server_mode_with_certificate_serves_wss() {
-    let certs = make_certs();
-    let mut child = Command::new(BIN)
-        .args([
-            "--tls-cert",
-            &certs.path("server.pem"),
-            "--tls-key",
-            &certs.path("server.key"),
-            "--stdout-announce-listening-ports",
-            "-s",
-            "0",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn -s server");
-    let stdout = child.stdout.take().expect("stdout");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = mpsc::channel();
-    let tx2 = tx.clone();
-    std::thread::spawn(move || {
-        for l in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(format!("out:{l}"));
-        }
-    });
-    std::thread::spawn(move || {
-        for l in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx2.send(format!("err:{l}"));
-        }
-    });
-    let mut server = Server {
-        child,
-        port: 0,
-        lines: rx,
-    };
-    let mut banner = None;
-    while server.port == 0 || banner.is_none() {
-        let Some(l) = server.next_line() else {
-            panic!("no announce line and banner");
-        };
-        if let Some(p) = l.strip_prefix("out:LISTEN ") {
-            server.port = p
-                .rsplit("port=")
-                .next()
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(0);
-        } else if l.starts_with("err:Listening on") {
-            banner = Some(l);
-        }
-    }
+    let certs = Certs::make();
+    let server = Proc::spawn(&[
+        "--tls-cert",
+        &certs.path("server.pem"),
+        "--tls-key",
+        &certs.path("server.key"),
+        "--stdout-announce-listening-ports",
+        "-s",
+        "0",
+    ]);
+    let (_, port) = server.listen_addr();
+    let stderr = server.wait_stderr("Listening on");
+    let banner = stderr.lines().find(|l| l.starts_with("Listening on"));
     assert_eq!(
-        banner.as_deref(),
-        Some(format!("err:Listening on wss://127.0.0.1:{}/", server.port).as_str())
+        banner,
+        Some(format!("Listening on wss://127.0.0.1:{port}/").as_str())
     );
-    let url = format!("wss://localhost:{}/", server.port);
-    let out = run_client(
-        &args(&["--cacert", &certs.path("ca.pem"), "-E", &url]),
+    let url = format!("wss://localhost:{port}/");
+    let out = run(
+        &["--cacert", &certs.path("ca.pem"), "-E", &url],
         b"over tls\n",
     );
     let _ = out;
-    loop {
-        let Some(l) = server.next_line() else {
-            panic!("server printed nothing");
-        };
-        if l.starts_with("out:") {
-            assert_eq!(l, "out:over tls");
-            break;
-        }
-    }
+    // The line after the LISTEN announcement is what the client sent.
+    let stdout = server.wait_stdout("a line after the announcement", |b| {
+        b.iter().filter(|&&c| c == b'\n').count() >= 2
+    });
+    let stdout = String::from_utf8_lossy(&stdout);
+    assert_eq!(stdout.lines().nth(1), Some("over tls"));
 }
 
 #[test]
 fn tls_server_without_identity_is_a_usage_error() {
-    let out = run_client(&args(&["-b", "tls-l:127.0.0.1:0", "mirror:"]), b"");
+    let out = run(&["-b", "tls-l:127.0.0.1:0", "mirror:"], b"");
     assert_eq!(out.status.code(), Some(2));
     let err = stderr_of(&out);
     assert!(
@@ -493,10 +227,10 @@ fn tls_server_without_identity_is_a_usage_error() {
 
 #[test]
 fn unreadable_certificate_file_is_named() {
-    let certs = make_certs();
+    let certs = Certs::make();
     let missing = certs.path("nope.pem");
-    let out = run_client(
-        &args(&[
+    let out = run(
+        &[
             "-b",
             "--tls-cert",
             &missing,
@@ -504,7 +238,7 @@ fn unreadable_certificate_file_is_named() {
             &certs.path("server.key"),
             "tls-l:127.0.0.1:0",
             "mirror:",
-        ]),
+        ],
         b"",
     );
     assert_eq!(out.status.code(), Some(1));
@@ -514,10 +248,10 @@ fn unreadable_certificate_file_is_named() {
 
 #[test]
 fn wrong_pkcs12_password_is_explained() {
-    let certs = make_certs();
+    let certs = Certs::make();
     let p12 = certs.path("server.p12");
-    let out = run_client(
-        &args(&[
+    let out = run(
+        &[
             "-b",
             "--pkcs12-der",
             &p12,
@@ -525,7 +259,7 @@ fn wrong_pkcs12_password_is_explained() {
             "bad",
             "tls-l:127.0.0.1:0",
             "mirror:",
-        ]),
+        ],
         b"",
     );
     assert_eq!(out.status.code(), Some(1));
@@ -535,62 +269,11 @@ fn wrong_pkcs12_password_is_explained() {
 
 #[test]
 fn client_identity_files_are_loaded_and_bad_keys_are_explained() {
-    let certs = make_certs();
-    let d = certs.dir.path();
+    let certs = Certs::make();
     // A client certificate signed by the same CA; PEM (PKCS#8 key), PKCS#12 and a SEC1 key.
-    openssl(
-        d,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            "client.key",
-            "-out",
-            "client.csr",
-            "-subj",
-            "/CN=client",
-        ],
-    );
-    openssl(
-        d,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "client.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "client.pem",
-            "-days",
-            "30",
-        ],
-    );
-    openssl(
-        d,
-        &[
-            "pkcs12",
-            "-export",
-            "-in",
-            "client.pem",
-            "-inkey",
-            "client.key",
-            "-out",
-            "client.p12",
-            "-passout",
-            "pass:pw",
-        ],
-    );
-    openssl(d, &["ec", "-in", "client.key", "-out", "client-sec1.key"]);
-    let server = echo_server_pem(&certs, "server.pem");
-    let target = format!("tls-c[domain=localhost]:tcp:127.0.0.1:{}", server.port);
+    certs.make_client("client", "pw");
+    let (_server, port) = echo_server_pem(&certs, "server.pem");
+    let target = format!("tls-c[domain=localhost]:tcp:127.0.0.1:{port}");
     let ca = certs.path("ca.pem");
     let data = payload();
     for identity in [
@@ -602,7 +285,7 @@ fn client_identity_files_are_loaded_and_bad_keys_are_explained() {
             "pw",
         ],
     ] {
-        let mut a = args(&["-b", "--cacert", &ca]);
+        let mut a: Vec<String> = ["-b", "--cacert", &ca].map(String::from).to_vec();
         a.extend(identity.iter().map(|s| {
             if s.starts_with("--") || *s == "pw" {
                 s.to_string()
@@ -610,14 +293,14 @@ fn client_identity_files_are_loaded_and_bad_keys_are_explained() {
                 certs.path(s)
             }
         }));
-        a.extend(args(&["-", &target]));
-        let out = run_client(&a, &data);
+        a.extend(["-", &target].map(String::from));
+        let out = run(&a, &data);
         assert!(out.status.success(), "{identity:?}: {}", stderr_of(&out));
         assert!(out.stdout == data, "{identity:?}: echoed bytes differ");
     }
     let sec1 = certs.path("client-sec1.key");
-    let out = run_client(
-        &args(&[
+    let out = run(
+        &[
             "-b",
             "--cacert",
             &ca,
@@ -627,7 +310,7 @@ fn client_identity_files_are_loaded_and_bad_keys_are_explained() {
             &sec1,
             "-",
             &target,
-        ]),
+        ],
         b"x",
     );
     assert_eq!(out.status.code(), Some(1));
@@ -638,18 +321,18 @@ fn client_identity_files_are_loaded_and_bad_keys_are_explained() {
 
 #[test]
 fn handshakes_time_out_both_ways() {
-    let certs = make_certs();
+    let certs = Certs::make();
     // A client against a port that never answers gives up and says why.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = silent.local_addr().expect("addr").port();
     let holder = std::thread::spawn(move || silent.accept().map(|(s, _)| s));
     let started = Instant::now();
-    let out = run_client(
-        &args(&[
+    let out = run(
+        &[
             "-b",
             "-",
             &format!("tls-c[domain=localhost,handshake-timeout=1]:tcp:127.0.0.1:{port}"),
-        ]),
+        ],
         b"",
     );
     assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
@@ -664,7 +347,7 @@ fn handshakes_time_out_both_ways() {
     );
     drop(holder.join());
     // A server drops a client that never starts its handshake.
-    let server = start_server(&[
+    let (_server, port) = server(&[
         "-b",
         "--tls-cert",
         &certs.path("server.pem"),
@@ -673,7 +356,7 @@ fn handshakes_time_out_both_ways() {
         "tls-l[handshake-timeout=1]:127.0.0.1:0",
         "mirror:",
     ]);
-    let mut s = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
     let mut buf = [0u8; 16];
