@@ -18,6 +18,19 @@ use std::time::{Duration, Instant};
 /// Watchdog limit for our servers here: a browser run may take up to 15 s.
 const BROWSER_LIMIT: Duration = Duration::from_secs(30);
 
+/// Chromium flags for every run here: headless, no sandbox (containers), no GPU, no side
+/// traffic; a fresh `--user-data-dir` is added per run.
+const HEADLESS: [&str; 8] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+];
+
 // ---------------------------------------------------------------------------------------------
 // Chromium
 
@@ -214,17 +227,8 @@ fn chromium_result(chromium: &Path, url: &str) -> String {
     let profile = tempfile::tempdir().expect("profile dir");
     let mut guard = GroupGuard::spawn(
         Command::new(chromium)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ])
+            .args(HEADLESS)
+            .arg("--disable-quic")
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .args(["--virtual-time-budget=5000", "--dump-dom", url])
             .stdin(Stdio::null())
@@ -524,17 +528,8 @@ fn chromium_through_nginx_to_our_unix_server() {
 fn start_devtools(chromium: &Path, profile: &Path) -> (GroupGuard, String) {
     let mut guard = GroupGuard::spawn(
         Command::new(chromium)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--remote-debugging-port=0",
-            ])
+            .args(HEADLESS)
+            .arg("--remote-debugging-port=0")
             .arg(format!("--user-data-dir={}", profile.display()))
             .arg("about:blank")
             .stdin(Stdio::null())

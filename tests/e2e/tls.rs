@@ -31,13 +31,18 @@ fn tls_client(certs: &Certs, port: u16, domain: &str) -> Vec<String> {
 /// A binary-mode TLS mirror on 127.0.0.1 with the PEM certificate `cert`; returns it and
 /// its port.
 fn echo_server_pem(certs: &Certs, cert: &str) -> (Proc, u16) {
+    pem_mirror(certs, cert, "tls-l:tcp-l:127.0.0.1:0")
+}
+
+/// `websocat -b --tls-cert CERT --tls-key server.key LISTEN mirror:`; returns it and its port.
+fn pem_mirror(certs: &Certs, cert: &str, listen: &str) -> (Proc, u16) {
     server(&[
         "-b",
         "--tls-cert",
         &certs.path(cert),
         "--tls-key",
         &certs.path("server.key"),
-        "tls-l:tcp-l:127.0.0.1:0",
+        listen,
         "mirror:",
     ])
 }
@@ -149,15 +154,7 @@ fn expired_certificate_fails_clearly() {
 #[test]
 fn tcp_tunnel_over_wss_carries_bytes_intact() {
     let certs = Certs::make();
-    let (_wss, wss_port) = server(&[
-        "-b",
-        "--tls-cert",
-        &certs.path("server.pem"),
-        "--tls-key",
-        &certs.path("server.key"),
-        "wss-l:127.0.0.1:0",
-        "mirror:",
-    ]);
+    let (_wss, wss_port) = pem_mirror(&certs, "server.pem", "wss-l:127.0.0.1:0");
     let url = format!("wss://localhost:{wss_port}/");
     let (_tunnel, tunnel_port) = server(&[
         "-b",
@@ -347,15 +344,11 @@ fn handshakes_time_out_both_ways() {
     );
     drop(holder.join());
     // A server drops a client that never starts its handshake.
-    let (_server, port) = server(&[
-        "-b",
-        "--tls-cert",
-        &certs.path("server.pem"),
-        "--tls-key",
-        &certs.path("server.key"),
+    let (_server, port) = pem_mirror(
+        &certs,
+        "server.pem",
         "tls-l[handshake-timeout=1]:127.0.0.1:0",
-        "mirror:",
-    ]);
+    );
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");

@@ -89,24 +89,15 @@ pub fn openssl(dir: &Path, args: &[&str]) {
 
 /// A self-signed P-256 CA `NAME.pem` / `NAME.key` with subject `CN=NAME`.
 fn make_ca(dir: &Path, name: &str) {
-    openssl(
+    new_key(
         dir,
+        name,
+        &format!("/CN={name}"),
+        &format!("{name}.pem"),
         &[
-            "req",
             "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.pem"),
             "-days",
             "3650",
-            "-subj",
-            &format!("/CN={name}"),
             "-addext",
             "basicConstraints=critical,CA:TRUE",
             "-addext",
@@ -117,23 +108,29 @@ fn make_ca(dir: &Path, name: &str) {
 
 /// A P-256 key `NAME.key` and a request `NAME.csr` for `subject`.
 fn new_key_and_csr(dir: &Path, name: &str, subject: &str) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.csr"),
-            "-subj",
-            subject,
-        ],
-    );
+    new_key(dir, name, subject, &format!("{name}.csr"), &[]);
+}
+
+/// `openssl req`: a new P-256 key `NAME.key` and, for `subject`, a request (or with
+/// `-x509` in `extra`, a self-signed certificate) `out`.
+fn new_key(dir: &Path, name: &str, subject: &str, out: &str, extra: &[&str]) {
+    let key = format!("{name}.key");
+    let mut args = vec![
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        &key,
+        "-out",
+        out,
+        "-subj",
+        subject,
+    ];
+    args.extend_from_slice(extra);
+    openssl(dir, &args);
 }
 
 /// Signs `csr` with `ca.pem` into `out`, valid for `days` (negative: already expired).
