@@ -80,7 +80,7 @@ fn bad_specifier_exits_2_with_the_diagnostic() {
 
 #[test]
 fn missing_specifiers_exit_2() {
-    let out = run(&[], b"");
+    let out = run::<&str>(&[], b"");
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(out.stderr.contains("no specifiers given"), "{}", out.stderr);
 }

@@ -1,5 +1,6 @@
-//! Running our binary: a child guard that kills on drop and after [`TIMEOUT`], captured
-//! stdout/stderr, and the `LISTEN proto=tcp,…` announcement.
+//! Running our binary: a child guard that kills on drop and after [`TIMEOUT`] (or a longer
+//! limit), captured stdout/stderr, the `LISTEN proto=…` announcement, and client exchanges
+//! that keep stdin open until the reply has arrived.
 
 use super::TIMEOUT;
 use std::io::{Read, Write};
@@ -44,6 +45,11 @@ impl Captured {
             .clone()
     }
 
+    /// True once the pipe reached EOF.
+    fn at_eof(&self) -> bool {
+        self.data.lock().unwrap_or_else(|e| e.into_inner()).1
+    }
+
     /// Waits until `pred` holds for the bytes so far (or EOF, or the deadline).
     fn wait_for(&self, deadline: Instant, pred: impl Fn(&[u8]) -> bool) -> bool {
         let mut g = self.data.lock().unwrap_or_else(|e| e.into_inner());
@@ -76,13 +82,20 @@ pub struct Output {
 }
 
 impl Output {
+    /// The exit code; -1 when a signal ended the child.
+    pub fn code(&self) -> i32 {
+        self.status.code().unwrap_or(-1)
+    }
+
     /// stdout as text (lossy).
     pub fn stdout_text(&self) -> String {
         String::from_utf8_lossy(&self.stdout).into_owned()
     }
 }
 
-/// A running `websocat` child. Killed when dropped, and by a watchdog after [`TIMEOUT`].
+/// A running `websocat` child. Killed when dropped, and by a watchdog after [`TIMEOUT`] (or
+/// the limit given to [`Proc::spawn_limited`]). Its stdout and stderr are drained all the
+/// time, so the child never blocks on a full pipe.
 pub struct Proc {
     child: Arc<Mutex<Child>>,
     stdin: Option<ChildStdin>,
@@ -95,9 +108,16 @@ pub struct Proc {
 
 impl Proc {
     /// Starts the built binary with these arguments, stdin/stdout/stderr piped.
-    pub fn spawn(args: &[&str]) -> Proc {
+    pub fn spawn<S: AsRef<str>>(args: &[S]) -> Proc {
+        Proc::spawn_limited(args, TIMEOUT)
+    }
+
+    /// Like [`Proc::spawn`], but the watchdog allows the child `limit` instead of
+    /// [`TIMEOUT`] (for long transfers, or a server that a browser talks to).
+    pub fn spawn_limited<S: AsRef<str>>(args: &[S], limit: Duration) -> Proc {
+        let args: Vec<String> = args.iter().map(|s| s.as_ref().to_owned()).collect();
         let mut child = Command::new(env!("CARGO_BIN_EXE_websocat"))
-            .args(args)
+            .args(&args)
             .env("NO_COLOR", "1")
             .env_remove("WEBSOCAT_LOG")
             .stdin(Stdio::piped())
@@ -120,10 +140,10 @@ impl Proc {
         let guarded = child.clone();
         std::thread::spawn(move || {
             // Any message or a dropped sender means the test is done with the child.
-            if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(TIMEOUT) {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(limit) {
                 let mut c = guarded.lock().unwrap_or_else(|e| e.into_inner());
                 if matches!(c.try_wait(), Ok(None)) {
-                    eprintln!("watchdog: killing websocat after {TIMEOUT:?}");
+                    eprintln!("watchdog: killing websocat after {limit:?}");
                     let _ = c.kill();
                 }
             }
@@ -135,7 +155,7 @@ impl Proc {
             stderr,
             pumps,
             watchdog: Some(tx),
-            args: args.iter().map(|s| s.to_string()).collect(),
+            args,
         }
     }
 
@@ -144,6 +164,16 @@ impl Proc {
         let stdin = self.stdin.as_mut().expect("stdin already closed");
         stdin.write_all(data).expect("writing to websocat's stdin");
         stdin.flush().expect("flushing websocat's stdin");
+    }
+
+    /// Writes to the child's stdin, returning the error (a child that exited without reading
+    /// its input gives `BrokenPipe`) instead of panicking.
+    pub fn try_write_stdin(&mut self, data: &[u8]) -> std::io::Result<()> {
+        let stdin = self.stdin.as_mut().ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "stdin already closed")
+        })?;
+        stdin.write_all(data)?;
+        stdin.flush()
     }
 
     /// Closes the child's stdin (EOF).
@@ -169,6 +199,28 @@ impl Proc {
         self.stdout.snapshot()
     }
 
+    /// Waits until stdout satisfies `pred` or the child closes its stdout (exits); panics
+    /// with the captured output on timeout. Returns stdout so far.
+    pub fn wait_stdout_or_eof(&self, what: &str, pred: impl Fn(&[u8]) -> bool) -> Vec<u8> {
+        if !self.stdout.wait_for(Instant::now() + TIMEOUT, &pred) && !self.stdout.at_eof() {
+            panic!(
+                "websocat {:?}: stdout never showed {what} and stayed open\nstdout: {:?}\nstderr: {}",
+                self.args,
+                String::from_utf8_lossy(&self.stdout.snapshot()),
+                self.stderr_so_far()
+            );
+        }
+        self.stdout.snapshot()
+    }
+
+    /// Waits for the first complete line on stdout and returns it, newline included.
+    pub fn first_line(&self) -> String {
+        let out = self.wait_stdout("a complete line", |b| b.contains(&b'\n'));
+        let text = String::from_utf8_lossy(&out);
+        let end = text.find('\n').map_or(text.len(), |i| i + 1);
+        text[..end].to_owned()
+    }
+
     /// Waits until stderr contains `needle`.
     pub fn wait_stderr(&self, needle: &str) -> String {
         let ok = self.stderr.wait_for(Instant::now() + TIMEOUT, |b| {
@@ -185,18 +237,24 @@ impl Proc {
 
     /// Reads the first `LISTEN proto=tcp,ip=IP,port=N` line from stdout; returns IP and N.
     pub fn listen_addr(&self) -> (String, u16) {
-        const PREFIX: &str = "LISTEN proto=tcp,ip=";
+        self.listen_addr_of("tcp")
+    }
+
+    /// Reads the first `LISTEN proto=PROTO,ip=IP,port=N` line from stdout (`proto` is `tcp`
+    /// or `udp`); returns IP and N.
+    pub fn listen_addr_of(&self, proto: &str) -> (String, u16) {
+        let prefix = format!("LISTEN proto={proto},ip=");
         let out = self.wait_stdout("a LISTEN line", |b| {
             String::from_utf8_lossy(b)
                 .split_inclusive('\n')
-                .any(|l| l.starts_with(PREFIX) && l.ends_with('\n'))
+                .any(|l| l.starts_with(&prefix) && l.ends_with('\n'))
         });
         let text = String::from_utf8_lossy(&out);
         let line = text
             .lines()
-            .find(|l| l.starts_with(PREFIX))
+            .find(|l| l.starts_with(&prefix))
             .unwrap_or_default();
-        let (ip, port) = line[PREFIX.len()..]
+        let (ip, port) = line[prefix.len()..]
             .split_once(",port=")
             .unwrap_or_else(|| panic!("bad LISTEN line {line:?}"));
         let port: u16 = port
@@ -280,20 +338,49 @@ impl Drop for Proc {
 
 /// Starts a server with `--stdout-announce-listening-ports` and returns it with its port.
 /// Put the listen address as `127.0.0.1:0` in `args`.
-pub fn server(args: &[&str]) -> (Proc, u16) {
+pub fn server<S: AsRef<str>>(args: &[S]) -> (Proc, u16) {
+    server_limited(args, TIMEOUT)
+}
+
+/// Like [`server`], with the watchdog limit of [`Proc::spawn_limited`].
+pub fn server_limited<S: AsRef<str>>(args: &[S], limit: Duration) -> (Proc, u16) {
     let mut all = vec!["--stdout-announce-listening-ports"];
-    all.extend_from_slice(args);
-    let p = Proc::spawn(&all);
+    all.extend(args.iter().map(|s| s.as_ref()));
+    let p = Proc::spawn_limited(&all, limit);
     let port = p.listen_port();
     (p, port)
 }
 
 /// Runs the binary to completion with `stdin` as input.
-pub fn run(args: &[&str], stdin: &[u8]) -> Output {
+pub fn run<S: AsRef<str>>(args: &[S], stdin: &[u8]) -> Output {
     let mut p = Proc::spawn(args);
     if !stdin.is_empty() {
-        p.write_stdin(stdin);
+        // A child that fails before reading its input is judged by its output, not by EPIPE.
+        let _ = p.try_write_stdin(stdin);
     }
+    p.close_stdin();
+    p.wait()
+}
+
+/// Runs our client: writes `input`, waits until `expect_len` bytes came back on stdout (or
+/// stdout closed), and only then closes stdin. Third-party servers answer a Close at once and
+/// drop echoes still queued, so the client must not half-close before the echo is in.
+pub fn exchange<S: AsRef<str>>(args: &[S], input: &[u8], expect_len: usize) -> Output {
+    exchange_until(args, input, |got| got.len() >= expect_len)
+}
+
+/// Like [`exchange`], but waits until `complete` accepts the stdout received so far (or
+/// stdout closed); `|_| false` keeps stdin open until the client exits on its own.
+pub fn exchange_until<S: AsRef<str>>(
+    args: &[S],
+    input: &[u8],
+    complete: impl Fn(&[u8]) -> bool,
+) -> Output {
+    let mut p = Proc::spawn(args);
+    if !input.is_empty() {
+        let _ = p.try_write_stdin(input);
+    }
+    p.wait_stdout_or_eof("the expected reply", complete);
     p.close_stdin();
     p.wait()
 }

@@ -134,6 +134,18 @@ pub fn connect(port: u16) -> TcpStream {
     s
 }
 
+/// Plain TCP: connects to 127.0.0.1:`port`, sends `input`, half-closes and reads everything
+/// back until EOF. Returns the reply and the stream (for its local address).
+pub fn tcp_exchange(port: u16, input: &[u8]) -> (Vec<u8>, TcpStream) {
+    let mut c = connect(port);
+    c.write_all(input).expect("sending over TCP");
+    c.shutdown(std::net::Shutdown::Write)
+        .expect("half-closing the TCP connection");
+    let mut out = Vec::new();
+    c.read_to_end(&mut out).expect("reading the TCP reply");
+    (out, c)
+}
+
 fn set_timeouts(s: &TcpStream) {
     s.set_read_timeout(Some(TIMEOUT))
         .expect("setting a read timeout");
@@ -229,11 +241,9 @@ pub fn try_ws_connect(port: u16, path: &str, extra: &[(&str, &str)]) -> (HttpHea
     )
 }
 
-/// Connects as a WebSocket client; asserts a correct 101 answer (Upgrade, Connection and
-/// `Sec-WebSocket-Accept`).
-pub fn ws_connect(port: u16, path: &str, extra: &[(&str, &str)]) -> (WsConn, HttpHead) {
-    let (head, conn) = try_ws_connect(port, path, extra);
-    let conn = conn.unwrap_or_else(|| panic!("handshake refused: {head:?}"));
+/// Asserts the `Upgrade: websocket` and `Connection: Upgrade` headers of a handshake head
+/// (request or response).
+fn assert_upgrade_headers(head: &HttpHead) {
     assert!(
         head.header("upgrade")
             .is_some_and(|v| v.eq_ignore_ascii_case("websocket")),
@@ -244,6 +254,14 @@ pub fn ws_connect(port: u16, path: &str, extra: &[(&str, &str)]) -> (WsConn, Htt
             .is_some_and(|v| v.to_ascii_lowercase().contains("upgrade")),
         "no `Connection: Upgrade` in {head:?}"
     );
+}
+
+/// Connects as a WebSocket client; asserts a correct 101 answer (Upgrade, Connection and
+/// `Sec-WebSocket-Accept`).
+pub fn ws_connect(port: u16, path: &str, extra: &[(&str, &str)]) -> (WsConn, HttpHead) {
+    let (head, conn) = try_ws_connect(port, path, extra);
+    let conn = conn.unwrap_or_else(|| panic!("handshake refused: {head:?}"));
+    assert_upgrade_headers(&head);
     assert_eq!(
         head.header("sec-websocket-accept"),
         Some(accept_key(CLIENT_KEY).as_str()),
@@ -523,16 +541,7 @@ impl RawServer {
             "bad request line {:?}",
             req.first_line
         );
-        assert!(
-            req.header("upgrade")
-                .is_some_and(|v| v.eq_ignore_ascii_case("websocket")),
-            "no `Upgrade: websocket` in {req:?}"
-        );
-        assert!(
-            req.header("connection")
-                .is_some_and(|v| v.to_ascii_lowercase().contains("upgrade")),
-            "no `Connection: Upgrade` in {req:?}"
-        );
+        assert_upgrade_headers(&req);
         assert_eq!(req.header("sec-websocket-version"), Some("13"));
         let key = req
             .header("sec-websocket-key")

@@ -1,95 +1,35 @@
 //! Interoperability with a real browser (headless Chromium) and a real reverse proxy (nginx).
 //!
 //! `.ci/run` installs both (Debian packages `chromium` and `nginx`). On a developer machine
-//! without them these tests say so and pass; under CI (`CI` set) a missing program is a failure.
+//! without them these tests say so and pass; under CI (`CI` set) a missing program is a failure
+//! (`support::external::find_program`).
 
+use crate::support::external::{find_program, GroupGuard};
+use crate::support::{exchange, exchange_until, poll, refused_port, server_limited, Proc};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_websocat");
+/// Watchdog limit for our servers here: a browser run may take up to 15 s.
+const BROWSER_LIMIT: Duration = Duration::from_secs(30);
 
-/// A child started in its own process group; dropping it kills the whole group (Chromium's
-/// helper processes, nginx's workers) and reaps the child.
-struct Guard(Child);
-
-impl Guard {
-    /// Spawns `cmd` as the leader of a new process group.
-    fn spawn(cmd: &mut Command, what: &str) -> Guard {
-        cmd.process_group(0);
-        Guard(
-            cmd.spawn()
-                .unwrap_or_else(|e| panic!("starting {what}: {e}")),
-        )
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Ok(pid) = i32::try_from(self.0.id()) {
-            // SAFETY: kill(2) with a negative pid signals our own child's process group.
-            unsafe {
-                libc::kill(-pid, libc::SIGKILL);
-            }
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Finds `name` on PATH or in the sbin directories (nginx lives in /usr/sbin, which a
-/// non-root PATH may lack). Outside CI a missing program skips the test; under CI it fails.
-fn find_program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let found = std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/usr/bin", "/sbin"].map(PathBuf::from))
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file());
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{name} is missing under CI (.ci/run should install it)"
-        );
-        eprintln!("skipping: {name} is not installed");
-    }
-    found
-}
-
-/// Reads our binary's `--stdout-announce-listening-ports` line; keeps the pipe open so that
-/// the server never gets EPIPE.
-fn read_announce(child: &mut Child) -> (String, BufReader<ChildStdout>) {
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut reader = BufReader::new(stdout);
-    let mut line = String::new();
-    reader.read_line(&mut line).expect("LISTEN line");
-    (line.trim().to_owned(), reader)
-}
-
-/// Starts our binary with a TCP listener on port 0; returns it, the bound port and its stdout.
-fn start_ours_tcp(args: &[&str]) -> (Guard, u16, BufReader<ChildStdout>) {
-    let mut guard = Guard::spawn(
-        Command::new(BIN)
-            .arg("--stdout-announce-listening-ports")
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit()),
-        "websocat",
-    );
-    let (line, out) = read_announce(&mut guard.0);
-    let port = line
-        .rsplit("port=")
-        .next()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected announce {line:?}"));
-    (guard, port, out)
-}
+/// Chromium flags for every run here: headless, no sandbox (containers), no GPU, no side
+/// traffic; a fresh `--user-data-dir` is added per run.
+const HEADLESS: [&str; 8] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+];
 
 // ---------------------------------------------------------------------------------------------
 // Chromium
@@ -285,19 +225,10 @@ fn serve_http(mut conn: TcpStream, state: &PageState) {
 /// side traffic) and returns the text of `<pre id="result">`.
 fn chromium_result(chromium: &Path, url: &str) -> String {
     let profile = tempfile::tempdir().expect("profile dir");
-    let mut guard = Guard::spawn(
+    let mut guard = GroupGuard::spawn(
         Command::new(chromium)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ])
+            .args(HEADLESS)
+            .arg("--disable-quic")
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .args(["--virtual-time-budget=5000", "--dump-dom", url])
             .stdin(Stdio::null())
@@ -305,8 +236,8 @@ fn chromium_result(chromium: &Path, url: &str) -> String {
             .stderr(Stdio::piped()),
         "chromium",
     );
-    let mut stdout = guard.0.stdout.take().expect("chromium stdout");
-    let mut stderr = guard.0.stderr.take().expect("chromium stderr");
+    let mut stdout = guard.child().stdout.take().expect("chromium stdout");
+    let mut stderr = guard.child().stderr.take().expect("chromium stderr");
     let out = std::thread::spawn(move || {
         let mut s = String::new();
         let _ = stdout.read_to_string(&mut s);
@@ -319,7 +250,7 @@ fn chromium_result(chromium: &Path, url: &str) -> String {
     });
     let deadline = Instant::now() + Duration::from_secs(15);
     let status = loop {
-        if let Some(status) = guard.0.try_wait().expect("wait for chromium") {
+        if let Some(status) = guard.child().try_wait().expect("wait for chromium") {
             break status;
         }
         if Instant::now() > deadline {
@@ -369,7 +300,7 @@ fn chromium_to_our_mirror_server() {
         return;
     };
     let started = Instant::now();
-    let (_server, port, _out) = start_ours_tcp(&["ws-l:127.0.0.1:0", "mirror:"]);
+    let (_server, port) = server_limited(&["ws-l:127.0.0.1:0", "mirror:"], BROWSER_LIMIT);
     let page = PageServer::start();
     let url = format!(
         "http://127.0.0.1:{}/page.html?port={port}&mode=mirror",
@@ -390,7 +321,7 @@ fn chromium_to_our_line_mode_server() {
         return;
     };
     let started = Instant::now();
-    let (_server, port, _out) = start_ours_tcp(&["-t", "ws-l:127.0.0.1:0", "exec:cat"]);
+    let (_server, port) = server_limited(&["-t", "ws-l:127.0.0.1:0", "exec:cat"], BROWSER_LIMIT);
     let page = PageServer::start();
     let url = format!(
         "http://127.0.0.1:{}/page.html?port={port}&mode=lines",
@@ -414,96 +345,22 @@ fn chromium_to_our_line_mode_server() {
 // ---------------------------------------------------------------------------------------------
 // nginx
 
-/// Runs our client: writes `input`, waits until `expect_len` bytes came back on stdout, then
-/// closes stdin. Returns (exit code, stdout, stderr).
-fn exchange(args: &[&str], input: &[u8], expect_len: usize) -> (i32, Vec<u8>, String) {
-    exchange_until(args, input, move |got| got.len() >= expect_len)
-}
-
-/// Like [`exchange`], but waits until `complete` accepts the stdout received so far.
-fn exchange_until(
-    args: &[&str],
-    input: &[u8],
-    complete: impl Fn(&[u8]) -> bool + Send + 'static,
-) -> (i32, Vec<u8>, String) {
-    let mut guard = Guard::spawn(
-        Command::new(BIN)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped()),
-        "websocat client",
-    );
-    let mut stdin = guard.0.stdin.take().expect("stdin");
-    let mut stdout = guard.0.stdout.take().expect("stdout");
-    let mut stderr = guard.0.stderr.take().expect("stderr");
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    stdin.write_all(input).expect("write stdin");
-    let reader = std::thread::spawn(move || {
-        let mut got = Vec::new();
-        let mut buf = [0u8; 4096];
-        while !complete(&got) {
-            match stdout.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-            }
-        }
-        (got, stdout)
-    });
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !reader.is_finished() {
-        if Instant::now() > deadline {
-            drop(guard);
-            panic!(
-                "no echo within 10 s from websocat {args:?}; stderr:\n{}",
-                err.join().unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let (mut got, mut stdout) = reader.join().expect("reader");
-    drop(stdin);
-    let status = loop {
-        if let Some(status) = guard.0.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            drop(guard);
-            panic!("websocat {args:?} did not exit after stdin closed");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let _ = stdout.read_to_end(&mut got);
-    (
-        status.code().unwrap_or(-1),
-        got,
-        err.join().unwrap_or_default(),
-    )
-}
-
 /// Waits until `path`'s content satisfies `ok`, at most `limit`; returns the last content.
 fn wait_for_file(path: &Path, limit: Duration, ok: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + limit;
-    loop {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        if ok(&text) || Instant::now() > deadline {
-            return text;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut text = String::new();
+    poll(limit, || {
+        text = std::fs::read_to_string(path).unwrap_or_default();
+        ok(&text).then_some(())
+    });
+    text
 }
 
 /// The README's reverse-proxy setup in a temp dir: nginx on 127.0.0.1:`port` forwards
 /// `location /ws` with the Upgrade headers to `websocat --unlink ws-l:unix-l:DIR/ws.sock mirror:`.
 /// Dropping it kills nginx, then our server, then removes the dir.
 struct NginxProxy {
-    nginx: Guard,
-    _server: Guard,
-    _server_out: BufReader<ChildStdout>,
+    nginx: GroupGuard,
+    _server: Proc,
     port: u16,
     dir: tempfile::TempDir,
 }
@@ -515,24 +372,20 @@ impl NginxProxy {
         let sock = d.join("ws.sock");
         let sock_str = sock.to_str().expect("UTF-8 temp path");
 
-        let mut server = Guard::spawn(
-            Command::new(BIN)
-                .args(["--stdout-announce-listening-ports", "--unlink"])
-                .arg(format!("ws-l:unix-l:{sock_str}"))
-                .arg("mirror:")
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit()),
-            "websocat unix server",
+        let server = Proc::spawn_limited(
+            &[
+                "--stdout-announce-listening-ports",
+                "--unlink",
+                &format!("ws-l:unix-l:{sock_str}"),
+                "mirror:",
+            ],
+            BROWSER_LIMIT,
         );
-        let (line, server_out) = read_announce(&mut server.0);
+        let line = server.first_line();
         assert!(line.starts_with("LISTEN proto=unix"), "{line:?}");
 
         // A free port: bound by us, then released for nginx.
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
+        let port = refused_port();
         // Workers run as "nobody" when the master is root, and could not open the socket in
         // our 0700 temp dir.
         // SAFETY: geteuid(2) has no preconditions.
@@ -568,7 +421,7 @@ http {{
         );
         let conf_path = d.join("nginx.conf");
         std::fs::write(&conf_path, conf).expect("write nginx.conf");
-        let mut nginx = Guard::spawn(
+        let mut nginx = GroupGuard::spawn(
             Command::new(nginx)
                 .arg("-p")
                 .arg(d)
@@ -584,7 +437,7 @@ http {{
         );
         let deadline = Instant::now() + Duration::from_secs(5);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            let exited = nginx.0.try_wait().expect("wait for nginx");
+            let exited = nginx.child().try_wait().expect("wait for nginx");
             if exited.is_some() || Instant::now() > deadline {
                 panic!(
                     "nginx did not start listening on {port} ({exited:?}):\n{}",
@@ -596,7 +449,6 @@ http {{
         NginxProxy {
             nginx,
             _server: server,
-            _server_out: server_out,
             port,
             dir,
         }
@@ -613,15 +465,10 @@ http {{
         );
         assert_eq!(log.matches(upgraded).count(), n, "access.log:\n{log}");
         assert!(
-            self.nginx_running(),
+            self.nginx.group_alive(),
             "nginx exited:\n{}",
             std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
         );
-    }
-
-    fn nginx_running(&self) -> bool {
-        // SAFETY: kill(2) with signal 0 only checks that our child's process group exists.
-        i32::try_from(self.nginx.0.id()).is_ok_and(|pid| unsafe { libc::kill(-pid, 0) } == 0)
     }
 }
 
@@ -636,13 +483,13 @@ fn our_client_through_nginx_to_our_unix_server() {
     let proxy = NginxProxy::start(&nginx);
     let url = format!("ws://127.0.0.1:{}/ws", proxy.port);
 
-    let (code, out, err) = exchange(&[url.as_str()], b"hello\nworld\n", 12);
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(out, b"hello\nworld\n", "{err}");
+    let o = exchange(&[url.as_str()], b"hello\nworld\n", 12);
+    assert_eq!(o.code(), 0, "{}", o.stderr);
+    assert_eq!(o.stdout, b"hello\nworld\n", "{}", o.stderr);
 
-    let (code, out, err) = exchange(&["-b", url.as_str()], b"\x00\x01\xfe\xff", 4);
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(out, b"\x00\x01\xfe\xff", "{err}");
+    let o = exchange(&["-b", url.as_str()], b"\x00\x01\xfe\xff", 4);
+    assert_eq!(o.code(), 0, "{}", o.stderr);
+    assert_eq!(o.stdout, b"\x00\x01\xfe\xff", "{}", o.stderr);
 
     proxy.assert_upgrades_logged(2);
     eprintln!(
@@ -678,20 +525,11 @@ fn chromium_through_nginx_to_our_unix_server() {
 
 /// Starts headless Chromium with `--remote-debugging-port=0` and returns it with the browser
 /// target's WebSocket URL from its `DevTools listening on ws://…` line.
-fn start_devtools(chromium: &Path, profile: &Path) -> (Guard, String) {
-    let mut guard = Guard::spawn(
+fn start_devtools(chromium: &Path, profile: &Path) -> (GroupGuard, String) {
+    let mut guard = GroupGuard::spawn(
         Command::new(chromium)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--remote-debugging-port=0",
-            ])
+            .args(HEADLESS)
+            .arg("--remote-debugging-port=0")
             .arg(format!("--user-data-dir={}", profile.display()))
             .arg("about:blank")
             .stdin(Stdio::null())
@@ -699,7 +537,7 @@ fn start_devtools(chromium: &Path, profile: &Path) -> (Guard, String) {
             .stderr(Stdio::piped()),
         "chromium",
     );
-    let stderr = guard.0.stderr.take().expect("chromium stderr");
+    let stderr = guard.child().stderr.take().expect("chromium stderr");
     let (tx, rx) = std::sync::mpsc::channel();
     // Keeps draining stderr so that Chromium never blocks on it; ends when the group dies.
     std::thread::spawn(move || {
@@ -735,13 +573,13 @@ fn our_client_to_chromium_devtools() {
     let (_chromium, url) = start_devtools(&chromium, profile.path());
     assert!(url.starts_with("ws://127.0.0.1:"), "{url}");
 
-    let (code, out, err) = exchange_until(
+    let o = exchange_until(
         &[url.as_str()],
         b"{\"id\":1,\"method\":\"Browser.getVersion\"}\n{\"id\":2,\"method\":\"Target.getTargets\"}\n",
         |got| got.iter().filter(|&&b| b == b'\n').count() >= 2,
     );
-    assert_eq!(code, 0, "{err}");
-    let text = String::from_utf8(out).expect("UTF-8 replies");
+    assert_eq!(o.code(), 0, "{}", o.stderr);
+    let text = String::from_utf8(o.stdout).expect("UTF-8 replies");
     let replies: Vec<serde_json::Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
@@ -763,12 +601,13 @@ fn our_client_to_chromium_devtools() {
         "{text}"
     );
 
-    let (code, out, err) = exchange_until(
+    let o = exchange_until(
         &["--origin", "http://evil.example", url.as_str()],
         b"",
         // Keeps stdin open until our client exits on its own (stdout closes).
         |_| false,
     );
+    let (code, out, err) = (o.code(), o.stdout, o.stderr);
     assert_eq!(code, 1, "{err}");
     assert!(out.is_empty(), "{out:?}");
     assert!(err.contains("403 Forbidden"), "{err}");
