@@ -372,16 +372,16 @@ bench_conn() {
 bench_startup() {
     local i who bin t0 t1 out rc
     for who in "${WHOS[@]}"; do
-        out=$("$(bin_of "$who")" -u literal:x - </dev/null 2>&1); rc=$?
-        if [ "$rc" != 0 ] || [ "$out" != x ]; then
-            fail startup "$who" "\`websocat -u literal:x -\` exited $rc and printed '${out:0:80}', expected x"
+        "$(bin_of "$who")" -b -u literal:x - </dev/null >"$WORK/out" 2>"$WORK/err"; rc=$?
+        if [ "$rc" != 0 ] || [ "$(od -An -c "$WORK/out" | tr -d ' ')" != x ] || [ -s "$WORK/err" ]; then
+            fail startup "$who" "\`websocat -b -u literal:x -\` exited $rc, printed '$(head -c 40 "$WORK/out")' (want exactly 'x') and '$(head -c 80 "$WORK/err")' on stderr"
         fi
     done
     for ((i = 1; i <= STARTUP_RUNS; i++)); do
         for who in "${WHOS[@]}"; do
             bin=$(bin_of "$who")
             t0=$(now)
-            "$bin" -u literal:x - </dev/null >/dev/null 2>&1
+            "$bin" -b -u literal:x - </dev/null >/dev/null 2>&1
             t1=$(now)
             record startup "$who" "$(calc "($t1 - $t0) * 1000")"
         done
@@ -395,7 +395,7 @@ bench_rss() {
     for ((r = 1; r <= ROUNDS; r++)); do
         for who in "${WHOS[@]}"; do
             bin=$(bin_of "$who")
-            if /usr/bin/time -f %M -o "$WORK/rss" "$bin" -u literal:x - </dev/null >/dev/null 2>&1; then
+            if /usr/bin/time -f %M -o "$WORK/rss" "$bin" -b -u literal:x - </dev/null >/dev/null 2>&1; then
                 record rss_literal "$who" "$(tail -1 "$WORK/rss")"
             else
                 fail rss_literal "$who" "exit status $?"
@@ -487,8 +487,8 @@ row pipe "Pipe throughput, $PIPE_MIB MiB, MiB/s (higher is better)" "—"
 row msgs "Small messages, $MSGS x 100 B echoed, messages/s (higher is better)" "—"
 row idle "Idle connections, server RSS per connection at $IDLE_N, KiB (lower is better)" "—"
 row conn "Connection rate, handshake + close, per s (higher is better)" "—"
-row startup "Start-up, \`-u literal:x -\`, median of $STARTUP_RUNS, ms (lower is better)" "—"
-row rss_literal "Peak RSS, \`-u literal:x -\`, KiB (lower is better)" "—"
+row startup "Start-up, \`-b -u literal:x -\`, median of $STARTUP_RUNS, ms (lower is better)" "—"
+row rss_literal "Peak RSS, \`-b -u literal:x -\`, KiB (lower is better)" "—"
 row rss_session "Peak RSS, client echoing $RSS_SESSION_MSGS lines, KiB (lower is better)" "—"
 
 echo

@@ -179,13 +179,15 @@ def cmd_connrate(args):
         pid = os.fork()
         if pid == 0:
             code = 0
+            i = 0
             try:
                 for i in range(n):
                     one_cycle(args.port)
             except (OSError, BenchError) as e:
                 sys.stderr.write("connrate: cycle %d: %s\n" % (i + 1, e))
                 code = 1
-            except BaseException:
+            except BaseException as e:  # the child must never return into the parent's code
+                sys.stderr.write("connrate: %r\n" % (e,))
                 code = 1
             os._exit(code)
         children.append(pid)
