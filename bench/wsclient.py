@@ -66,8 +66,11 @@ def recv_exact(sock, buf, n):
 
 def handshake(port, timeout=10.0):
     """Connect and do an RFC 6455 client handshake; return (socket, bytes read past the 101)."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
+        sock.settimeout(timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.connect(("127.0.0.1", port))
         key = base64.b64encode(os.urandom(16))
         req = (
             b"GET / HTTP/1.1\r\n"
