@@ -21,9 +21,10 @@ usage() {
 
 Options:
   --baseline PATH  also measure this websocat binary (e.g. websocat 1.x from `cargo install websocat`)
-  --quick          smaller sizes and counts, 3 rounds, 2-second iperf3 runs (a few minutes in all)
+  --quick          smaller sizes and counts, 3 rounds, 2-second iperf3 runs (about a minute)
   --rounds N       number of alternating rounds (default: 5, or 3 with --quick)
   --ours PATH      measure this binary instead of building the release binary
+  --keep           keep the work directory (servers' stderr, raw values) and print its path
   -h, --help       show this help
 EOF
 }
@@ -32,6 +33,7 @@ BASELINE=""
 OURS=""
 QUICK=0
 ROUNDS=""
+KEEP=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --baseline) [ $# -ge 2 ] || { echo "run.sh: --baseline needs a path" >&2; exit 2; }
@@ -44,6 +46,7 @@ while [ $# -gt 0 ]; do
                   ROUNDS=$2; shift 2 ;;
         --rounds=*) ROUNDS=${1#*=}; shift ;;
         --quick) QUICK=1; shift ;;
+        --keep) KEEP=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "run.sh: unknown argument: $1 (try --help)" >&2; exit 2 ;;
     esac
@@ -108,7 +111,7 @@ cleanup() {
     local p
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
     for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-    rm -rf "$WORK"
+    if [ "$KEEP" = 1 ]; then log "== work directory kept: $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 trap 'log "run.sh: interrupted"; exit 130' INT TERM HUP
@@ -130,6 +133,14 @@ stop_bg() {
     PIDS=("${keep[@]}")
 }
 
+# alive PID: true while PID runs (a zombie child that was not reaped yet does not count).
+alive() {
+    local line rest
+    { read -r line <"/proc/$1/stat"; } 2>/dev/null || return 1
+    rest=${line##*) }
+    [ "${rest%% *}" != Z ]
+}
+
 # wait_listen PORT PID: wait (10 s at most) until something listens on 127.0.0.1:PORT, without
 # connecting to it (a probe connection would use up a --oneshot server). Fails if PID dies.
 wait_listen() {
@@ -137,7 +148,7 @@ wait_listen() {
     hex=$(printf '%04X' "$1")
     for ((i = 0; i < 200; i++)); do
         grep -q "^ *[0-9]*: 0100007F:$hex 00000000:0000 0A" /proc/net/tcp 2>/dev/null && return 0
-        kill -0 "$2" 2>/dev/null || return 1
+        alive "$2" || return 1
         sleep 0.05
     done
     return 1
@@ -146,16 +157,15 @@ wait_listen() {
 # wait_exit PID SECS: wait until background child PID exits, at most SECS seconds; set
 # EXIT_STATUS to its exit status, or "timeout".
 wait_exit() {
-    local i state
+    local i
     for ((i = 0; i < $2 * 100; i++)); do
-        state=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) || break
-        [ "$state" = Z ] && break
+        alive "$1" || break
         sleep 0.01
     done
-    if [ "${state:-}" = Z ] || [ ! -e "/proc/$1" ]; then
-        wait "$1"; EXIT_STATUS=$?
-    else
+    if alive "$1"; then
         EXIT_STATUS=timeout
+    else
+        wait "$1"; EXIT_STATUS=$?
     fi
 }
 
@@ -393,15 +403,17 @@ bench_conn() {
 # ---------------------------------------------------------------- 6. start-up time, peak RSS
 
 bench_startup() {
-    local i who bin t0 t1 out rc
+    local i who bin t0 t1 rc ok=()
     for who in "${WHOS[@]}"; do
         "$(bin_of "$who")" -b -u literal:x - </dev/null >"$WORK/out" 2>"$WORK/err"; rc=$?
         if [ "$rc" != 0 ] || [ "$(od -An -c "$WORK/out" | tr -d ' ')" != x ] || [ -s "$WORK/err" ]; then
             fail startup "$who" "\`websocat -b -u literal:x -\` exited $rc, printed '$(head -c 40 "$WORK/out")' (want exactly 'x') and '$(head -c 80 "$WORK/err")' on stderr"
+        else
+            ok+=("$who")
         fi
     done
     for ((i = 1; i <= STARTUP_RUNS; i++)); do
-        for who in "${WHOS[@]}"; do
+        for who in "${ok[@]}"; do
             bin=$(bin_of "$who")
             t0=$(now)
             "$bin" -b -u literal:x - </dev/null >/dev/null 2>&1
