@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark our websocat against an optional baseline binary (for example websocat 1.x).
 #
-# Usage: bench/run.sh [--baseline PATH] [--quick] [--rounds N] [--ours PATH]
+# Usage: bench/run.sh [--baseline PATH] [--quick] [--rounds N] [--ours PATH] [--keep]
 #
 # Builds the release binary (`cargo build --release`, honouring CARGO_TARGET_DIR) unless --ours
 # is given, then runs every measurement N rounds, alternating ours and the baseline inside each
