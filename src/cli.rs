@@ -151,6 +151,18 @@ pub struct Cli {
     /// Messages buffered per client by `broadcast:` [default: 64].
     #[arg(long = "queue-len", value_name = "N")]
     pub queue_len: Option<u64>,
+    /// `reuse-raw:` sends an empty message to the shared connection when a client leaves.
+    #[arg(long = "reuser-send-zero-msg-on-disconnect", hide_short_help = true)]
+    pub reuser_send_zero_msg_on_disconnect: bool,
+    /// First delay of `autoreconnect:` before reconnecting, in ms; doubles on failures [default: 20].
+    #[arg(long = "autoreconnect-delay-millis", value_name = "MS")]
+    pub autoreconnect_delay_millis: Option<u64>,
+    /// Text sent first on every new right-side connection (repeatable; one message each).
+    #[arg(short = 'p', long = "preamble", value_name = "TEXT", action = ArgAction::Append)]
+    pub preamble: Vec<String>,
+    /// Text sent first on every new left-side connection (repeatable; one message each).
+    #[arg(short = 'P', long = "preamble-reverse", value_name = "TEXT", action = ArgAction::Append)]
+    pub preamble_reverse: Vec<String>,
 
     /// Print the resolved plan (`--dump-spec` or `--dump-spec=json`) and exit.
     #[arg(long = "dump-spec", value_enum, num_args = 0..=1, default_missing_value = "text", require_equals = true)]
@@ -198,6 +210,15 @@ impl Cli {
             self.max_ws_message_length.map(|x| x.to_string()),
         );
         one("--queue-len", self.queue_len.map(|x| x.to_string()));
+        one(
+            "--reuser-send-zero-msg-on-disconnect",
+            self.reuser_send_zero_msg_on_disconnect
+                .then(|| "true".to_string()),
+        );
+        one(
+            "--autoreconnect-delay-millis",
+            self.autoreconnect_delay_millis.map(|x| x.to_string()),
+        );
         if !self.header.is_empty() {
             v.push(("--header", self.header.clone()));
         }

@@ -69,6 +69,8 @@ pub fn plan_options(cli: &Cli) -> PlanOptions {
         server_mode: cli.server_mode,
         no_fixups: cli.no_fixups,
         flags: cli.node_flags().into_iter().collect(),
+        preamble: cli.preamble.clone(),
+        preamble_reverse: cli.preamble_reverse.clone(),
         copy: CopyOptions {
             unidirectional: cli.unidirectional,
             unidirectional_reverse: cli.unidirectional_reverse,

@@ -232,6 +232,9 @@ pub static KINDS: &[&KindDef] = &[
     &kinds::literal::CLOGGED,
     &kinds::assert::ASSERT,
     &kinds::broadcast::BROADCAST,
+    &kinds::reuse::REUSE_RAW,
+    &kinds::autoreconnect::AUTORECONNECT,
+    &kinds::preamble::PREAMBLE,
 ];
 
 /// Finds a kind by its canonical name or any synonym (exact match only).

@@ -2,10 +2,14 @@
 //! unit tests.
 
 pub mod assert;
+pub mod autoreconnect;
 pub mod broadcast;
 pub mod codecs;
 pub mod literal;
 pub mod mirror;
+pub mod preamble;
+pub mod reuse;
+pub mod share;
 pub mod stdio;
 pub mod tcp;
 pub mod ws_client;

@@ -218,6 +218,10 @@ pub struct PlanOptions {
     pub no_fixups: bool,
     /// Values of CLI flags that fill node parameters, by flag name (e.g. `--protocol`).
     pub flags: BTreeMap<&'static str, Vec<String>>,
+    /// `-p`: texts sent first on every new right-side connection.
+    pub preamble: Vec<String>,
+    /// `-P`: texts sent first on every new left-side connection.
+    pub preamble_reverse: Vec<String>,
     /// Copy engine options (passed through).
     pub copy: CopyOptions,
     /// Accept loop options (passed through).

@@ -5,7 +5,8 @@
 //! 3. `flags`: CLI flags fill node parameters that were not written;
 //! 4. `cat-mode` and `broadcast`: stdio special cases;
 //! 5. `bridge`: a line or chunk codec where bytes meet messages;
-//! 6. checks (see [`super::check`]).
+//! 6. `preamble`: `-p`/`-P` become a `preamble:` node under the connector overlays;
+//! 7. checks (see [`super::check`]).
 
 use super::check;
 use super::ir::*;
@@ -37,6 +38,8 @@ pub fn plan(positional: &[String], opts: &PlanOptions) -> Result<Plan, Error> {
     } else {
         check_shapes_match(&left, &right)?;
     }
+    insert_preamble(&mut right, &opts.preamble, &mut fixups);
+    insert_preamble(&mut left, &opts.preamble_reverse, &mut fixups);
     let mut plan = Plan {
         left,
         right,
@@ -494,6 +497,42 @@ fn insert_codec(chain: &mut Chain, opts: &PlanOptions, fixups: &mut Vec<Fixup>) 
             "{}: inserted `{}:` ({what})",
             chain.side,
             node.display_element()
+        ),
+    });
+    chain.nodes.insert(at, node);
+}
+
+/// Pass 6: `-p` / `-P` texts become a `preamble:` node placed under every connector overlay
+/// (so it runs on each new inner connection) and under an inserted codec (so the texts are
+/// written as they are, without a line terminator).
+fn insert_preamble(chain: &mut Chain, texts: &[String], fixups: &mut Vec<Fixup>) {
+    if texts.is_empty() {
+        return;
+    }
+    let at = chain
+        .nodes
+        .iter()
+        .position(|n| {
+            let inserted_codec =
+                n.origin == Origin::Inserted && matches!(n.kind.name, "lines" | "chunks");
+            n.kind.role != Role::ConnectorOverlay && !inserted_codec
+        })
+        .unwrap_or(chain.nodes.len() - 1);
+    let mut node = PlanNode::new(registry::kind("preamble"), "", Origin::Inserted);
+    for t in texts {
+        node = node.with_param("text", t.clone());
+    }
+    fixups.push(Fixup {
+        pass: "preamble",
+        message: format!(
+            "{}: inserted `{}:` ({}: sent first on every new connection)",
+            chain.side,
+            node.display_element(),
+            if chain.side == Side::Right {
+                "-p"
+            } else {
+                "-P"
+            }
         ),
     });
     chain.nodes.insert(at, node);

@@ -1,0 +1,249 @@
+//! End-to-end tests of the connection-management overlays and transforms: the built binary
+//! on loopback, talking to independent peers written here on `std::net`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const T: Duration = Duration::from_secs(10);
+
+/// A running websocat that is killed when dropped.
+struct Proc {
+    child: Child,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts websocat with `args` and waits for its `LISTEN …port=N` announcement.
+fn start_listening(args: &[&str]) -> (Proc, u16) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_websocat"))
+        .arg("--stdout-announce-listening-ports")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn websocat");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut r = BufReader::new(stdout);
+        let mut line = String::new();
+        let _ = r.read_line(&mut line);
+        let _ = tx.send(line);
+        // Keep draining so the child never blocks on stdout.
+        let mut sink = Vec::new();
+        let _ = r.read_to_end(&mut sink);
+    });
+    let proc = Proc { child };
+    let line = rx.recv_timeout(T).expect("websocat announced no listener");
+    let port = line
+        .trim()
+        .rsplit("port=")
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("bad announcement {line:?}"));
+    (proc, port)
+}
+
+/// A minimal WebSocket client (RFC 6455) written independently of the code under test.
+struct Ws {
+    s: TcpStream,
+}
+
+impl Ws {
+    fn connect(port: u16) -> Ws {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect ws");
+        s.set_read_timeout(Some(T)).unwrap();
+        s.write_all(
+            b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .unwrap();
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            s.read_exact(&mut b).expect("handshake response");
+            head.push(b[0]);
+        }
+        assert!(
+            head.starts_with(b"HTTP/1.1 101"),
+            "{:?}",
+            String::from_utf8_lossy(&head)
+        );
+        Ws { s }
+    }
+
+    fn send(&mut self, opcode: u8, payload: &[u8]) {
+        assert!(payload.len() < 126);
+        let mask = [0x11u8, 0x22, 0x33, 0x44];
+        let mut f = vec![0x80 | opcode, 0x80 | payload.len() as u8];
+        f.extend_from_slice(&mask);
+        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        self.s.write_all(&f).unwrap();
+    }
+
+    fn send_text(&mut self, payload: &str) {
+        self.send(1, payload.as_bytes());
+    }
+
+    /// Reads one frame: (opcode, payload).
+    fn recv(&mut self) -> std::io::Result<(u8, Vec<u8>)> {
+        let mut h = [0u8; 2];
+        self.s.read_exact(&mut h)?;
+        let mut len = u64::from(h[1] & 0x7f);
+        if len == 126 {
+            let mut l = [0u8; 2];
+            self.s.read_exact(&mut l)?;
+            len = u64::from(u16::from_be_bytes(l));
+        } else if len == 127 {
+            let mut l = [0u8; 8];
+            self.s.read_exact(&mut l)?;
+            len = u64::from_be_bytes(l);
+        }
+        let mut p = vec![0u8; len as usize];
+        self.s.read_exact(&mut p)?;
+        Ok((h[0] & 0x0f, p))
+    }
+}
+
+fn accept(l: &TcpListener) -> TcpStream {
+    l.set_nonblocking(true).unwrap();
+    let deadline = Instant::now() + T;
+    loop {
+        match l.accept() {
+            Ok((s, _)) => {
+                s.set_nonblocking(false).unwrap();
+                s.set_read_timeout(Some(T)).unwrap();
+                return s;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(Instant::now() < deadline, "nobody connected to the backend");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => panic!("accept: {e}"),
+        }
+    }
+}
+
+fn read_n(s: &mut TcpStream, n: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; n];
+    s.read_exact(&mut buf).expect("backend read");
+    buf
+}
+
+/// CPU time (user + system) of a process in clock ticks, from /proc.
+#[cfg(target_os = "linux")]
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    // Fields 14 and 15 of stat; `after` starts at field 3.
+    f.get(11).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0)
+        + f.get(12).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0)
+}
+
+#[test]
+fn reuse_autoreconnect_survives_tcp_server_restarts() {
+    let backend = TcpListener::bind("127.0.0.1:0").unwrap();
+    let bport = backend.local_addr().unwrap().port();
+    let target = format!("reuse:autoreconnect:tcp:127.0.0.1:{bport}");
+    let (proc, port) = start_listening(&["-u", "-p", "HI", "ws-l:127.0.0.1:0", &target]);
+
+    let mut ws = Ws::connect(port);
+    ws.send_text("one");
+    let mut s1 = accept(&backend);
+    // The preamble comes first on every inner connection; text mode adds the newline.
+    assert_eq!(read_n(&mut s1, 6), b"HIone\n");
+
+    // The server goes away; a message written now waits for the next connection.
+    drop(backend);
+    drop(s1);
+    std::thread::sleep(Duration::from_millis(200));
+    ws.send_text("two");
+    #[cfg(target_os = "linux")]
+    let before = cpu_ticks(proc.child.id());
+    std::thread::sleep(Duration::from_millis(1500));
+    #[cfg(target_os = "linux")]
+    {
+        let spent = cpu_ticks(proc.child.id()) - before;
+        assert!(
+            spent < 30,
+            "busy while the server was down: {spent} ticks in 1.5 s"
+        );
+    }
+
+    // Same port again: the queued message arrives after the preamble, nothing is lost.
+    let backend = TcpListener::bind(("127.0.0.1", bport)).unwrap();
+    let mut s2 = accept(&backend);
+    assert_eq!(read_n(&mut s2, 6), b"HItwo\n");
+    ws.send_text("three");
+    assert_eq!(read_n(&mut s2, 6), b"three\n");
+
+    // A second restart, and a second client sharing the same inner connection.
+    drop(s2);
+    drop(backend);
+    std::thread::sleep(Duration::from_millis(100));
+    let backend = TcpListener::bind(("127.0.0.1", bport)).unwrap();
+    let mut s3 = accept(&backend);
+    assert_eq!(read_n(&mut s3, 2), b"HI");
+    let mut ws2 = Ws::connect(port);
+    ws2.send_text("four");
+    ws.send_text("five");
+    assert_eq!(read_n(&mut s3, 10), b"four\nfive\n");
+    drop(proc);
+}
+
+#[test]
+fn reuse_raw_shares_one_connection_and_hands_each_reply_to_one_client() {
+    let backend = TcpListener::bind("127.0.0.1:0").unwrap();
+    let bport = backend.local_addr().unwrap().port();
+    let target = format!("reuse-raw:tcp:127.0.0.1:{bport}");
+    let (_proc, port) = start_listening(&["ws-l:127.0.0.1:0", &target]);
+    let mut a = Ws::connect(port);
+    a.send_text("from-a");
+    let mut s = accept(&backend);
+    assert_eq!(read_n(&mut s, 7), b"from-a\n");
+    let mut b = Ws::connect(port);
+    b.send_text("from-b");
+    assert_eq!(read_n(&mut s, 7), b"from-b\n");
+    // One shared inner connection: no second backend connection.
+    backend.set_nonblocking(true).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        backend.accept().is_err(),
+        "a second inner connection was opened"
+    );
+    // One reply reaches exactly one of the two clients.
+    s.write_all(b"reply\n").unwrap();
+    a.s.set_read_timeout(Some(Duration::from_millis(700)))
+        .unwrap();
+    b.s.set_read_timeout(Some(Duration::from_millis(700)))
+        .unwrap();
+    let got: Vec<_> = [a.recv(), b.recv()]
+        .into_iter()
+        .filter_map(Result::ok)
+        .collect();
+    assert_eq!(got, vec![(1u8, b"reply\n".to_vec())]);
+}
+
+#[test]
+fn preamble_reverse_goes_to_the_left_client_first() {
+    let backend = TcpListener::bind("127.0.0.1:0").unwrap();
+    let bport = backend.local_addr().unwrap().port();
+    let target = format!("tcp:127.0.0.1:{bport}");
+    let (_proc, port) = start_listening(&["-P", "REV", "-P", "REV2", "ws-l:127.0.0.1:0", &target]);
+    let mut ws = Ws::connect(port);
+    assert_eq!(ws.recv().unwrap(), (1, b"REV".to_vec()));
+    assert_eq!(ws.recv().unwrap(), (1, b"REV2".to_vec()));
+    let mut s = accept(&backend);
+    s.write_all(b"hello\n").unwrap();
+    assert_eq!(ws.recv().unwrap(), (1, b"hello\n".to_vec()));
+}
