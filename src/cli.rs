@@ -157,6 +157,22 @@ pub struct Cli {
     /// First delay of `autoreconnect:` before reconnecting, in ms; doubles on failures [default: 20].
     #[arg(long = "autoreconnect-delay-millis", value_name = "MS")]
     pub autoreconnect_delay_millis: Option<u64>,
+    /// Header size of `lengthprefixed:` in bytes, 1 to 8 [default: 4].
+    #[arg(
+        long = "lengthprefixed-nbytes",
+        value_name = "N",
+        hide_short_help = true
+    )]
+    pub lengthprefixed_nbytes: Option<u64>,
+    /// Little-endian header for `lengthprefixed:`.
+    #[arg(long = "lengthprefixed-little-endian", hide_short_help = true)]
+    pub lengthprefixed_little_endian: bool,
+    /// Byte value that ends input for `exit_on_specific_byte:` [default: 28].
+    #[arg(long = "byte-to-exit-on", value_name = "BYTE", hide_short_help = true)]
+    pub byte_to_exit_on: Option<u8>,
+    /// `timestamp:` counts seconds from the start of the connection.
+    #[arg(long = "timestamp-monotonic", hide_short_help = true)]
+    pub timestamp_monotonic: bool,
     /// Text sent first on every new right-side connection (repeatable; one message each).
     #[arg(short = 'p', long = "preamble", value_name = "TEXT", action = ArgAction::Append)]
     pub preamble: Vec<String>,
@@ -214,6 +230,23 @@ impl Cli {
             "--reuser-send-zero-msg-on-disconnect",
             self.reuser_send_zero_msg_on_disconnect
                 .then(|| "true".to_string()),
+        );
+        one(
+            "--lengthprefixed-nbytes",
+            self.lengthprefixed_nbytes.map(|x| x.to_string()),
+        );
+        one(
+            "--lengthprefixed-little-endian",
+            self.lengthprefixed_little_endian
+                .then(|| "true".to_string()),
+        );
+        one(
+            "--byte-to-exit-on",
+            self.byte_to_exit_on.map(|x| x.to_string()),
+        );
+        one(
+            "--timestamp-monotonic",
+            self.timestamp_monotonic.then(|| "true".to_string()),
         );
         one(
             "--autoreconnect-delay-millis",

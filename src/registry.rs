@@ -235,6 +235,11 @@ pub static KINDS: &[&KindDef] = &[
     &kinds::reuse::REUSE_RAW,
     &kinds::autoreconnect::AUTORECONNECT,
     &kinds::preamble::PREAMBLE,
+    &kinds::transforms::MSG2LINE,
+    &kinds::transforms::LENGTH_PREFIXED,
+    &kinds::transforms::LOG,
+    &kinds::transforms::TIMESTAMP,
+    &kinds::transforms::EXIT_ON_BYTE,
 ];
 
 /// Finds a kind by its canonical name or any synonym (exact match only).

@@ -23,12 +23,17 @@ impl Drop for Proc {
 
 /// Starts websocat with `args` and waits for its `LISTEN …port=N` announcement.
 fn start_listening(args: &[&str]) -> (Proc, u16) {
+    start_listening_with(args, Stdio::inherit())
+}
+
+/// Like [`start_listening`], with stderr going where the caller says.
+fn start_listening_with(args: &[&str], stderr: Stdio) -> (Proc, u16) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_websocat"))
         .arg("--stdout-announce-listening-ports")
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(stderr)
         .spawn()
         .expect("spawn websocat");
     let stdout = child.stdout.take().expect("stdout");
@@ -196,8 +201,9 @@ fn reuse_autoreconnect_survives_tcp_server_restarts() {
     assert_eq!(read_n(&mut s3, 2), b"HI");
     let mut ws2 = Ws::connect(port);
     ws2.send_text("four");
+    assert_eq!(read_n(&mut s3, 5), b"four\n");
     ws.send_text("five");
-    assert_eq!(read_n(&mut s3, 10), b"four\nfive\n");
+    assert_eq!(read_n(&mut s3, 5), b"five\n");
     drop(proc);
 }
 
@@ -246,4 +252,52 @@ fn preamble_reverse_goes_to_the_left_client_first() {
     let mut s = accept(&backend);
     s.write_all(b"hello\n").unwrap();
     assert_eq!(ws.recv().unwrap(), (1, b"hello\n".to_vec()));
+}
+
+#[test]
+fn lengthprefixed_frames_each_message_with_its_length() {
+    let backend = TcpListener::bind("127.0.0.1:0").unwrap();
+    let bport = backend.local_addr().unwrap().port();
+    let target = format!("lengthprefixed:tcp:127.0.0.1:{bport}");
+    let (_proc, port) = start_listening(&[
+        "-b",
+        "--lengthprefixed-nbytes=2",
+        "--lengthprefixed-little-endian",
+        "ws-l:127.0.0.1:0",
+        &target,
+    ]);
+    let mut ws = Ws::connect(port);
+    ws.send(2, b"abc");
+    ws.send(2, b"");
+    let mut s = accept(&backend);
+    assert_eq!(read_n(&mut s, 7), b"\x03\x00abc\x00\x00");
+    // Two packets in one TCP write, one split across writes: exactly two messages.
+    s.write_all(b"\x02\x00hi\x05\x00wor").unwrap();
+    s.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    s.write_all(b"ld").unwrap();
+    assert_eq!(ws.recv().unwrap(), (2, b"hi".to_vec()));
+    assert_eq!(ws.recv().unwrap(), (2, b"world".to_vec()));
+}
+
+#[test]
+fn log_prints_reads_and_writes_to_stderr() {
+    let backend = TcpListener::bind("127.0.0.1:0").unwrap();
+    let bport = backend.local_addr().unwrap().port();
+    let target = format!("log:tcp:127.0.0.1:{bport}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stderr");
+    let file = std::fs::File::create(&path).unwrap();
+    let (proc, port) = start_listening_with(&["ws-l:127.0.0.1:0", &target], Stdio::from(file));
+    let mut ws = Ws::connect(port);
+    ws.send_text("ping");
+    let mut s = accept(&backend);
+    assert_eq!(read_n(&mut s, 5), b"ping\n");
+    s.write_all(b"po\x01ng\n").unwrap();
+    assert_eq!(ws.recv().unwrap(), (1, b"po\x01ng\n".to_vec()));
+    drop(proc);
+    let log = std::fs::read_to_string(&path).unwrap();
+    // Text mode puts the line codec under `log:`, so it sees whole messages.
+    assert!(log.contains("WRITE 4 \"ping\"\n"), "{log}");
+    assert!(log.contains("READ 6 \"po\\x01ng\\n\"\n"), "{log}");
 }

@@ -61,6 +61,8 @@ impl ConnectorLayer for BroadcastLayer {
 
 struct Shared {
     to_inner: mpsc::Sender<Message>,
+    /// Set when the shared connection's reading half has ended; the next client opens a new one.
+    ended: Arc<std::sync::atomic::AtomicBool>,
     /// A receiver kept only to subscribe new clients; it never keeps the channel open.
     template: broadcast::Receiver<Message>,
     bytes: bool,
@@ -79,6 +81,8 @@ impl Broadcast {
         let (mut sink, mut stream) = msgs.split();
         let (to_inner, mut rx) = mpsc::channel::<Message>(self.queue);
         let (fanout, template) = broadcast::channel::<Message>(self.queue);
+        let ended = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reader_ended = ended.clone();
         tokio::spawn(async move {
             while let Some(item) = stream.next().await {
                 match item {
@@ -92,6 +96,7 @@ impl Broadcast {
                     }
                 }
             }
+            reader_ended.store(true, std::sync::atomic::Ordering::SeqCst);
             // Dropping `fanout`, the only sender, ends every client's stream.
         });
         tokio::spawn(async move {
@@ -105,6 +110,7 @@ impl Broadcast {
         });
         Ok(Shared {
             to_inner,
+            ended,
             template,
             bytes,
         })
@@ -115,7 +121,9 @@ impl Connect for Broadcast {
     fn connect<'a>(&'a self, info: &'a ConnInfo) -> BoxFuture<'a, io::Result<Conn>> {
         Box::pin(async move {
             let mut guard = self.shared.lock().await;
-            let alive = guard.as_ref().is_some_and(|s| !s.to_inner.is_closed());
+            let alive = guard.as_ref().is_some_and(|s| {
+                !s.to_inner.is_closed() && !s.ended.load(std::sync::atomic::Ordering::SeqCst)
+            });
             if !alive {
                 *guard = Some(self.start(info).await?);
             }

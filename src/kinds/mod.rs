@@ -12,6 +12,7 @@ pub mod reuse;
 pub mod share;
 pub mod stdio;
 pub mod tcp;
+pub mod transforms;
 pub mod ws_client;
 pub mod ws_server;
 pub mod ws_stream;

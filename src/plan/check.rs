@@ -25,7 +25,32 @@ pub fn check(plan: &mut Plan, opts: &PlanOptions) -> Result<(), Error> {
         .into());
     }
     unused_flags(plan, opts);
+    for chain in [&plan.left, &plan.right] {
+        if let Some(w) = reconnect_outside_reuser(chain) {
+            plan.warnings.push(w);
+        }
+    }
     Ok(())
+}
+
+/// `autoreconnect:reuse:…` reconnects each client's view separately; the usual order is
+/// `reuse:autoreconnect:…`, one shared connection that heals itself.
+fn reconnect_outside_reuser(chain: &Chain) -> Option<String> {
+    let pos = |names: &[&str]| {
+        chain
+            .nodes
+            .iter()
+            .position(|n| names.contains(&n.kind.name))
+    };
+    let reconnect = pos(&["autoreconnect"])?;
+    let reuser = pos(&["broadcast", "reuse-raw"])?;
+    (reconnect < reuser).then(|| {
+        format!(
+            "{}: `autoreconnect:` outside `{}:` reconnects to the shared connection, not the real one; \
+             `{}:autoreconnect:…` is usually meant",
+            chain.side, chain.nodes[reuser].kind.name, chain.nodes[reuser].kind.name
+        )
+    })
 }
 
 fn connector_overlay_over_listener(chain: &Chain) -> Result<(), Error> {
