@@ -157,6 +157,23 @@ pub struct Cli {
     /// First delay of `autoreconnect:` before reconnecting, in ms; doubles on failures [default: 20].
     #[arg(long = "autoreconnect-delay-millis", value_name = "MS")]
     pub autoreconnect_delay_millis: Option<u64>,
+    /// Connect to `ws://`/`wss://` URLs through this SOCKS5 proxy (`host:port`).
+    #[arg(long = "socks5", value_name = "HOST:PORT")]
+    pub socks5: Option<String>,
+    /// Destination `host:port` for `socks5-connect:`.
+    #[arg(
+        long = "socks5-destination",
+        value_name = "HOST:PORT",
+        hide_short_help = true
+    )]
+    pub socks5_destination: Option<String>,
+    /// `user:password` for the SOCKS5 proxy.
+    #[arg(long = "socks5-user-pass", value_name = "USER:PASS")]
+    pub socks5_user_pass: Option<String>,
+    /// Connect to `ws://`/`wss://` URLs through this proxy: `http://[user:pass@]host:port` or
+    /// `socks5://host:port` [default: HTTP_PROXY / HTTPS_PROXY unless NO_PROXY matches].
+    #[arg(long = "proxy", value_name = "URL")]
+    pub proxy: Option<String>,
     /// Header size of `lengthprefixed:` in bytes, 1 to 8 [default: 4].
     #[arg(
         long = "lengthprefixed-nbytes",
@@ -231,6 +248,8 @@ impl Cli {
             self.reuser_send_zero_msg_on_disconnect
                 .then(|| "true".to_string()),
         );
+        one("--socks5-destination", self.socks5_destination.clone());
+        one("--socks5-user-pass", self.socks5_user_pass.clone());
         one(
             "--lengthprefixed-nbytes",
             self.lengthprefixed_nbytes.map(|x| x.to_string()),

@@ -69,6 +69,9 @@ pub fn plan_options(cli: &Cli) -> PlanOptions {
         server_mode: cli.server_mode,
         no_fixups: cli.no_fixups,
         flags: cli.node_flags().into_iter().collect(),
+        socks5: cli.socks5.clone(),
+        proxy: cli.proxy.clone(),
+        proxy_env: plan::ProxyEnv::default(),
         preamble: cli.preamble.clone(),
         preamble_reverse: cli.preamble_reverse.clone(),
         copy: CopyOptions {
@@ -167,7 +170,10 @@ pub fn main_with_args(args: Vec<std::ffi::OsString>) -> i32 {
     init_logging(&cli);
     let color = std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::env::var_os("NO_COLOR").is_none();
-    let plan = match plan::plan(&cli.specs, &plan_options(&cli)) {
+    let mut opts = plan_options(&cli);
+    // The planner does no I/O: the proxy environment is read here.
+    opts.proxy_env = plan::ProxyEnv::from_env();
+    let plan = match plan::plan(&cli.specs, &opts) {
         Ok(p) => p,
         Err(e) => {
             eprint!("{}", render_error(&e, color));

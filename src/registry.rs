@@ -240,6 +240,8 @@ pub static KINDS: &[&KindDef] = &[
     &kinds::transforms::LOG,
     &kinds::transforms::TIMESTAMP,
     &kinds::transforms::EXIT_ON_BYTE,
+    &kinds::proxy::SOCKS5_CONNECT,
+    &kinds::proxy::HTTP_CONNECT,
 ];
 
 /// Finds a kind by its canonical name or any synonym (exact match only).

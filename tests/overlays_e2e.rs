@@ -301,3 +301,193 @@ fn log_prints_reads_and_writes_to_stderr() {
     assert!(log.contains("WRITE 4 \"ping\"\n"), "{log}");
     assert!(log.contains("READ 6 \"po\\x01ng\\n\"\n"), "{log}");
 }
+
+/// Runs websocat as a client with `stdin` as input; returns its stdout once it exits.
+fn run_client(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Vec<u8> {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_websocat"));
+    cmd.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for v in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "NO_PROXY",
+        "no_proxy",
+    ] {
+        cmd.env_remove(v);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn websocat client");
+    let mut input = child.stdin.take().expect("stdin");
+    let data = stdin.to_vec();
+    std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let mut out = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = out.read_to_end(&mut buf);
+        let _ = tx.send(buf);
+    });
+    let mut proc = Proc { child };
+    let got = rx.recv_timeout(T).expect("client did not finish");
+    let status = proc.child.wait().expect("wait");
+    assert!(status.success(), "client failed: {status}");
+    got
+}
+
+/// Copies both ways between two sockets on threads, passing half-closes on.
+fn relay(a: TcpStream, b: TcpStream) {
+    for (mut from, mut to) in [(a.try_clone().unwrap(), b.try_clone().unwrap()), (b, a)] {
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut from, &mut to);
+            let _ = to.shutdown(std::net::Shutdown::Write);
+        });
+    }
+}
+
+/// A one-connection SOCKS5 proxy that connects every request to `real_port` on loopback and
+/// reports the requested destination and credentials.
+fn socks5_proxy(real_port: u16) -> (u16, mpsc::Receiver<(String, Option<String>)>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let Ok((mut c, _)) = l.accept() else { return };
+        let mut h = [0u8; 2];
+        c.read_exact(&mut h).unwrap();
+        let mut methods = vec![0u8; h[1] as usize];
+        c.read_exact(&mut methods).unwrap();
+        let mut creds = None;
+        if methods.contains(&2) {
+            c.write_all(&[5, 2]).unwrap();
+            let mut v = [0u8; 2];
+            c.read_exact(&mut v).unwrap();
+            let mut user = vec![0u8; v[1] as usize];
+            c.read_exact(&mut user).unwrap();
+            let mut pl = [0u8; 1];
+            c.read_exact(&mut pl).unwrap();
+            let mut pass = vec![0u8; pl[0] as usize];
+            c.read_exact(&mut pass).unwrap();
+            creds = Some(format!(
+                "{}:{}",
+                String::from_utf8_lossy(&user),
+                String::from_utf8_lossy(&pass)
+            ));
+            c.write_all(&[1, 0]).unwrap();
+        } else {
+            c.write_all(&[5, 0]).unwrap();
+        }
+        let mut r = [0u8; 4];
+        c.read_exact(&mut r).unwrap();
+        assert_eq!(&r[..3], &[5, 1, 0]);
+        let host = match r[3] {
+            1 => {
+                let mut a = [0u8; 4];
+                c.read_exact(&mut a).unwrap();
+                std::net::Ipv4Addr::from(a).to_string()
+            }
+            3 => {
+                let mut l = [0u8; 1];
+                c.read_exact(&mut l).unwrap();
+                let mut n = vec![0u8; l[0] as usize];
+                c.read_exact(&mut n).unwrap();
+                String::from_utf8_lossy(&n).to_string()
+            }
+            t => panic!("address type {t}"),
+        };
+        let mut p = [0u8; 2];
+        c.read_exact(&mut p).unwrap();
+        let _ = tx.send((format!("{host}:{}", u16::from_be_bytes(p)), creds));
+        let upstream = TcpStream::connect(("127.0.0.1", real_port)).unwrap();
+        c.write_all(&[5, 0, 0, 1, 127, 0, 0, 1, 0, 0]).unwrap();
+        relay(c, upstream);
+    });
+    (port, rx)
+}
+
+/// A one-connection HTTP CONNECT proxy that tunnels to `real_port` on loopback and reports
+/// the request head.
+fn http_proxy(real_port: u16) -> (u16, mpsc::Receiver<String>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let Ok((mut c, _)) = l.accept() else { return };
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            c.read_exact(&mut b).unwrap();
+            head.push(b[0]);
+        }
+        let _ = tx.send(String::from_utf8_lossy(&head).to_string());
+        let upstream = TcpStream::connect(("127.0.0.1", real_port)).unwrap();
+        c.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            .unwrap();
+        relay(c, upstream);
+    });
+    (port, rx)
+}
+
+#[test]
+fn socks5_flag_routes_a_url_through_the_proxy_with_credentials() {
+    let (_server, ws_port) = start_listening(&["ws-l:127.0.0.1:0", "mirror:"]);
+    let (pport, seen) = socks5_proxy(ws_port);
+    let proxy = format!("127.0.0.1:{pport}");
+    let url = format!("ws://ws.example.invalid:{ws_port}/");
+    let out = run_client(
+        &["--socks5", &proxy, "--socks5-user-pass", "u:pw", &url],
+        b"hello\n",
+        &[],
+    );
+    assert_eq!(out, b"hello\n");
+    let (dest, creds) = seen.recv_timeout(T).unwrap();
+    assert_eq!(dest, format!("ws.example.invalid:{ws_port}"));
+    assert_eq!(creds.as_deref(), Some("u:pw"));
+}
+
+#[test]
+fn proxy_flag_uses_http_connect_with_basic_auth() {
+    let (_server, ws_port) = start_listening(&["ws-l:127.0.0.1:0", "mirror:"]);
+    let (pport, seen) = http_proxy(ws_port);
+    let proxy = format!("http://user:pass@127.0.0.1:{pport}");
+    let out = run_client(
+        &["--proxy", &proxy, "ws://ws.example.invalid/chat"],
+        b"hi there\n",
+        &[],
+    );
+    assert_eq!(out, b"hi there\n");
+    let head = seen.recv_timeout(T).unwrap();
+    assert!(
+        head.starts_with("CONNECT ws.example.invalid:80 HTTP/1.1\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.contains("\r\nProxy-Authorization: Basic dXNlcjpwYXNz\r\n"),
+        "{head}"
+    );
+}
+
+#[test]
+fn http_proxy_environment_variable_is_honoured() {
+    let (_server, ws_port) = start_listening(&["ws-l:127.0.0.1:0", "mirror:"]);
+    let (pport, seen) = http_proxy(ws_port);
+    let proxy = format!("http://127.0.0.1:{pport}");
+    let out = run_client(
+        &["ws://ws.example.invalid:8080/"],
+        b"via env\n",
+        &[("HTTP_PROXY", &proxy), ("NO_PROXY", "other.example")],
+    );
+    assert_eq!(out, b"via env\n");
+    let head = seen.recv_timeout(T).unwrap();
+    assert!(
+        head.starts_with("CONNECT ws.example.invalid:8080 HTTP/1.1\r\n"),
+        "{head}"
+    );
+}

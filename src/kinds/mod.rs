@@ -8,6 +8,7 @@ pub mod codecs;
 pub mod literal;
 pub mod mirror;
 pub mod preamble;
+pub mod proxy;
 pub mod reuse;
 pub mod share;
 pub mod stdio;

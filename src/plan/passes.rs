@@ -20,6 +20,7 @@ pub fn plan(positional: &[String], opts: &PlanOptions) -> Result<Plan, Error> {
     let (left_src, right_src) = simple_mode(positional, opts, &mut fixups)?;
     let mut left = lower_side(Side::Left, &left_src)?;
     let mut right = lower_side(Side::Right, &right_src)?;
+    route_proxies(&mut left, &mut right, opts, &mut fixups)?;
     fill_from_flags(&mut left, opts);
     fill_from_flags(&mut right, opts);
     let mut copy = opts.copy.clone();
@@ -269,6 +270,39 @@ fn checked_params(
         out.push((p.key.clone(), p.value.clone()));
     }
     Ok(out)
+}
+
+/// Pass 2b: `--socks5`, `--proxy` and the proxy environment route URL leaves through a
+/// proxy (see [`super::proxy`]).
+fn route_proxies(
+    left: &mut Chain,
+    right: &mut Chain,
+    opts: &PlanOptions,
+    fixups: &mut Vec<Fixup>,
+) -> Result<(), Error> {
+    let popts = super::proxy::ProxyOptions {
+        socks5: opts.socks5.as_deref(),
+        proxy: opts.proxy.as_deref(),
+        env: (!opts.no_fixups).then_some(&opts.proxy_env),
+    };
+    let before = fixups.len();
+    super::proxy::route_through_proxy(left, &popts, fixups)?;
+    super::proxy::route_through_proxy(right, &popts, fixups)?;
+    let explicit = if opts.socks5.is_some() {
+        Some("--socks5")
+    } else if opts.proxy.is_some() {
+        Some("--proxy")
+    } else {
+        None
+    };
+    if let (Some(flag), true) = (explicit, fixups.len() == before) {
+        return Err(PlanError::new(
+            format!("{flag} applies to ws:// and wss:// URLs, and there is none"),
+            Some("write the URL as `ws://host:port/path`, or put `socks5-connect:` / `http-connect:` in the specifier yourself".into()),
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// Pass 3: CLI flags become parameters of every node that declares them and lacks them.
