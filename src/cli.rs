@@ -174,6 +174,24 @@ pub struct Cli {
     /// `socks5://host:port` [default: HTTP_PROXY / HTTPS_PROXY unless NO_PROXY matches].
     #[arg(long = "proxy", value_name = "URL")]
     pub proxy: Option<String>,
+    /// Turn `method params` lines from stdio into JSON-RPC requests (`jsonrpc:`).
+    #[arg(long = "jsonrpc")]
+    pub jsonrpc: bool,
+    /// Leave `"jsonrpc":"2.0",` out of `--jsonrpc` requests.
+    #[arg(long = "jsonrpc-omit-jsonrpc", hide_short_help = true)]
+    pub jsonrpc_omit_jsonrpc: bool,
+    /// Prefix for incoming text messages; outgoing data starting with it is sent as text.
+    #[arg(long = "text-prefix", value_name = "PREFIX", hide_short_help = true)]
+    pub text_prefix: Option<String>,
+    /// Prefix for incoming binary messages; outgoing data starting with it is sent as binary.
+    #[arg(long = "binary-prefix", value_name = "PREFIX", hide_short_help = true)]
+    pub binary_prefix: Option<String>,
+    /// Incoming binary messages become base64 lines; outgoing binary data is base64-decoded.
+    #[arg(long = "base64")]
+    pub base64: bool,
+    /// The same as --base64 for text messages.
+    #[arg(long = "base64-text", hide_short_help = true)]
+    pub base64_text: bool,
     /// Header size of `lengthprefixed:` in bytes, 1 to 8 [default: 4].
     #[arg(
         long = "lengthprefixed-nbytes",
@@ -248,6 +266,12 @@ impl Cli {
             self.reuser_send_zero_msg_on_disconnect
                 .then(|| "true".to_string()),
         );
+        let flag = |b: bool| b.then(|| "true".to_string());
+        one("--jsonrpc-omit-jsonrpc", flag(self.jsonrpc_omit_jsonrpc));
+        one("--text-prefix", self.text_prefix.clone());
+        one("--binary-prefix", self.binary_prefix.clone());
+        one("--base64", flag(self.base64));
+        one("--base64-text", flag(self.base64_text));
         one("--socks5-destination", self.socks5_destination.clone());
         one("--socks5-user-pass", self.socks5_user_pass.clone());
         one(

@@ -69,6 +69,7 @@ pub fn plan_options(cli: &Cli) -> PlanOptions {
         server_mode: cli.server_mode,
         no_fixups: cli.no_fixups,
         flags: cli.node_flags().into_iter().collect(),
+        jsonrpc: cli.jsonrpc,
         socks5: cli.socks5.clone(),
         proxy: cli.proxy.clone(),
         proxy_env: plan::ProxyEnv::default(),

@@ -242,6 +242,8 @@ pub static KINDS: &[&KindDef] = &[
     &kinds::transforms::EXIT_ON_BYTE,
     &kinds::proxy::SOCKS5_CONNECT,
     &kinds::proxy::HTTP_CONNECT,
+    &kinds::msgrewrite::JSONRPC,
+    &kinds::msgrewrite::TYPE_PREFIX,
 ];
 
 /// Finds a kind by its canonical name or any synonym (exact match only).

@@ -491,3 +491,29 @@ fn http_proxy_environment_variable_is_honoured() {
         "{head}"
     );
 }
+
+#[test]
+fn type_prefixes_and_base64_mark_message_types() {
+    let (_server, ws_port) = start_listening(&["ws-l:127.0.0.1:0", "mirror:"]);
+    let url = format!("ws://127.0.0.1:{ws_port}/");
+    let out = run_client(
+        &["--binary-prefix=B:", "--text-prefix=T:", "--base64", &url],
+        b"B:aGVsbG8=\nT:hi\n",
+        &[],
+    );
+    // Sent as a binary `hello` and a text `hi\n`; echoed back and marked again.
+    assert_eq!(out, b"B:aGVsbG8=\nT:hi\n");
+}
+
+#[test]
+fn jsonrpc_turns_stdin_lines_into_requests() {
+    let (backend_proc, ws_port) = start_listening(&["ws-l:127.0.0.1:0", "mirror:"]);
+    let url = format!("ws://127.0.0.1:{ws_port}/");
+    let out = run_client(&["--jsonrpc", &url], b"add 1, 2\nping\n", &[]);
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        "{\"jsonrpc\":\"2.0\",\"id\":1, \"method\":\"add\", \"params\":[1, 2]}\n\
+         {\"jsonrpc\":\"2.0\",\"id\":2, \"method\":\"ping\", \"params\":[]}\n"
+    );
+    drop(backend_proc);
+}

@@ -7,6 +7,7 @@ pub mod broadcast;
 pub mod codecs;
 pub mod literal;
 pub mod mirror;
+pub mod msgrewrite;
 pub mod preamble;
 pub mod proxy;
 pub mod reuse;

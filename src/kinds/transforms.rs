@@ -452,18 +452,18 @@ impl ConnLayer for ExitOnByte {
 // ---------------------------------------------------------------- helpers
 
 /// Transforms one read; the flag ends the stream after the returned bytes.
-type ReadFn = Box<dyn FnMut(&[u8]) -> (Vec<u8>, bool) + Send>;
-type WriteFn = Box<dyn FnMut(&[u8]) + Send>;
+pub(crate) type ReadFn = Box<dyn FnMut(&[u8]) -> (Vec<u8>, bool) + Send>;
+pub(crate) type WriteFn = Box<dyn FnMut(&[u8]) + Send>;
 
 /// A byte stream whose reads go through a function (its output may be longer or shorter,
 /// and it may end the stream) and whose writes are observed.
-struct Tap {
-    inner: Box<dyn ByteStream>,
-    on_read: ReadFn,
+pub(crate) struct Tap {
+    pub(crate) inner: Box<dyn ByteStream>,
+    pub(crate) on_read: ReadFn,
     /// Transformed bytes not yet handed to the reader.
-    pending: Bytes,
-    eof: bool,
-    on_write: Option<WriteFn>,
+    pub(crate) pending: Bytes,
+    pub(crate) eof: bool,
+    pub(crate) on_write: Option<WriteFn>,
 }
 
 impl AsyncRead for Tap {
@@ -516,13 +516,13 @@ impl AsyncWrite for Tap {
     }
 }
 
-type MsgFn = Box<dyn FnMut(Message) -> Message + Send>;
+pub(crate) type MsgFn = Box<dyn FnMut(Message) -> Message + Send>;
 
 /// A message stream whose incoming and outgoing messages go through functions.
-struct MapMessages {
-    inner: Box<dyn MessageStream>,
-    on_read: MsgFn,
-    on_write: MsgFn,
+pub(crate) struct MapMessages {
+    pub(crate) inner: Box<dyn MessageStream>,
+    pub(crate) on_read: MsgFn,
+    pub(crate) on_write: MsgFn,
 }
 
 impl Stream for MapMessages {

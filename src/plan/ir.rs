@@ -218,6 +218,8 @@ pub struct PlanOptions {
     pub no_fixups: bool,
     /// Values of CLI flags that fill node parameters, by flag name (e.g. `--protocol`).
     pub flags: BTreeMap<&'static str, Vec<String>>,
+    /// `--jsonrpc`: put `jsonrpc:` over the stdio side.
+    pub jsonrpc: bool,
     /// `-p`: texts sent first on every new right-side connection.
     pub preamble: Vec<String>,
     /// `-P`: texts sent first on every new left-side connection.

@@ -39,6 +39,9 @@ pub fn plan(positional: &[String], opts: &PlanOptions) -> Result<Plan, Error> {
     } else {
         check_shapes_match(&left, &right)?;
     }
+    insert_type_prefix(&mut left, opts, &mut fixups);
+    insert_type_prefix(&mut right, opts, &mut fixups);
+    insert_jsonrpc(&mut left, &mut right, opts, &mut fixups)?;
     insert_preamble(&mut right, &opts.preamble, &mut fixups);
     insert_preamble(&mut left, &opts.preamble_reverse, &mut fixups);
     let mut plan = Plan {
@@ -308,6 +311,13 @@ fn route_proxies(
 /// Pass 3: CLI flags become parameters of every node that declares them and lacks them.
 fn fill_from_flags(chain: &mut Chain, opts: &PlanOptions) {
     for node in &mut chain.nodes {
+        fill_node_from_flags(node, opts);
+    }
+}
+
+/// Fills one node's parameters from CLI flags (also for nodes inserted after pass 3).
+fn fill_node_from_flags(node: &mut PlanNode, opts: &PlanOptions) {
+    {
         for def in node.kind.params {
             let Some(flag) = def.flag else { continue };
             let Some(values) = opts.flags.get(flag) else {
@@ -534,6 +544,83 @@ fn insert_codec(chain: &mut Chain, opts: &PlanOptions, fixups: &mut Vec<Fixup>) 
         ),
     });
     chain.nodes.insert(at, node);
+}
+
+/// Pass 6a: `--text-prefix`, `--binary-prefix`, `--base64`, `--base64-text` put
+/// `typeprefix:` over each WebSocket (under connector overlays).
+fn insert_type_prefix(chain: &mut Chain, opts: &PlanOptions, fixups: &mut Vec<Fixup>) {
+    let wanted = [
+        "--text-prefix",
+        "--binary-prefix",
+        "--base64",
+        "--base64-text",
+    ]
+    .iter()
+    .any(|f| opts.flags.contains_key(f));
+    let has_ws = chain
+        .nodes
+        .iter()
+        .any(|n| matches!(n.kind.name, "ws-c" | "ws-upgrade"));
+    if !wanted || !has_ws || chain.nodes.iter().any(|n| n.kind.name == "typeprefix") {
+        return;
+    }
+    let at = chain
+        .nodes
+        .iter()
+        .position(|n| n.kind.role != Role::ConnectorOverlay)
+        .unwrap_or(0);
+    let mut node = PlanNode::new(registry::kind("typeprefix"), "", Origin::Inserted);
+    fill_node_from_flags(&mut node, opts);
+    fixups.push(Fixup {
+        pass: "ws-options",
+        message: format!(
+            "{}: inserted `{}:` over the WebSocket (prefix/base64 options)",
+            chain.side,
+            node.display_element()
+        ),
+    });
+    chain.nodes.insert(at, node);
+}
+
+/// Pass 6b: `--jsonrpc` puts `jsonrpc:` outermost over the stdio side.
+fn insert_jsonrpc(
+    left: &mut Chain,
+    right: &mut Chain,
+    opts: &PlanOptions,
+    fixups: &mut Vec<Fixup>,
+) -> Result<(), Error> {
+    if !opts.jsonrpc {
+        return Ok(());
+    }
+    let chain = if left.leaf().kind.name == "stdio" {
+        left
+    } else if right.leaf().kind.name == "stdio" {
+        right
+    } else {
+        return Err(PlanError::new(
+            "--jsonrpc turns lines typed on stdin into requests, but neither side is stdio",
+            Some(
+                "use it as `websocat --jsonrpc ws://host/`, or write `jsonrpc:` in a specifier"
+                    .into(),
+            ),
+        )
+        .into());
+    };
+    if chain.nodes.iter().any(|n| n.kind.name == "jsonrpc") {
+        return Ok(());
+    }
+    let mut node = PlanNode::new(registry::kind("jsonrpc"), "", Origin::Inserted);
+    fill_node_from_flags(&mut node, opts);
+    fixups.push(Fixup {
+        pass: "jsonrpc",
+        message: format!(
+            "{}: inserted `{}:` (--jsonrpc: stdin lines become JSON-RPC requests)",
+            chain.side,
+            node.display_element()
+        ),
+    });
+    chain.nodes.insert(0, node);
+    Ok(())
 }
 
 /// Pass 6: `-p` / `-P` texts become a `preamble:` node placed under every connector overlay
