@@ -174,6 +174,9 @@ pub struct Cli {
     /// `socks5://host:port` [default: HTTP_PROXY / HTTPS_PROXY unless NO_PROXY matches].
     #[arg(long = "proxy", value_name = "URL")]
     pub proxy: Option<String>,
+    /// `foreachmsg:` reads each answer to its end before the next message.
+    #[arg(long = "foreachmsg-wait-read", hide_short_help = true)]
+    pub foreachmsg_wait_read: bool,
     /// Turn `method params` lines from stdio into JSON-RPC requests (`jsonrpc:`).
     #[arg(long = "jsonrpc")]
     pub jsonrpc: bool,
@@ -267,6 +270,7 @@ impl Cli {
                 .then(|| "true".to_string()),
         );
         let flag = |b: bool| b.then(|| "true".to_string());
+        one("--foreachmsg-wait-read", flag(self.foreachmsg_wait_read));
         one("--jsonrpc-omit-jsonrpc", flag(self.jsonrpc_omit_jsonrpc));
         one("--text-prefix", self.text_prefix.clone());
         one("--binary-prefix", self.binary_prefix.clone());

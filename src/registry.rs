@@ -244,6 +244,8 @@ pub static KINDS: &[&KindDef] = &[
     &kinds::proxy::HTTP_CONNECT,
     &kinds::msgrewrite::JSONRPC,
     &kinds::msgrewrite::TYPE_PREFIX,
+    &kinds::lazy::WAITFORDATA,
+    &kinds::lazy::FOREACHMSG,
 ];
 
 /// Finds a kind by its canonical name or any synonym (exact match only).

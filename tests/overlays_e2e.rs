@@ -517,3 +517,20 @@ fn jsonrpc_turns_stdin_lines_into_requests() {
     );
     drop(backend_proc);
 }
+
+#[test]
+fn foreachmsg_opens_a_connection_per_message() {
+    let backend = TcpListener::bind("127.0.0.1:0").unwrap();
+    let bport = backend.local_addr().unwrap().port();
+    let target = format!("foreachmsg:tcp:127.0.0.1:{bport}");
+    let (_proc, port) = start_listening(&["-u", "ws-l:127.0.0.1:0", &target]);
+    let mut ws = Ws::connect(port);
+    ws.send_text("first");
+    ws.send_text("second");
+    for want in [&b"first\n"[..], b"second\n"] {
+        let mut s = accept(&backend);
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).unwrap();
+        assert_eq!(got, want);
+    }
+}

@@ -5,6 +5,7 @@ pub mod assert;
 pub mod autoreconnect;
 pub mod broadcast;
 pub mod codecs;
+pub mod lazy;
 pub mod literal;
 pub mod mirror;
 pub mod msgrewrite;

@@ -39,6 +39,8 @@ pub fn plan(positional: &[String], opts: &PlanOptions) -> Result<Plan, Error> {
     } else {
         check_shapes_match(&left, &right)?;
     }
+    settle_lazy_shapes(&mut left, &mut fixups)?;
+    settle_lazy_shapes(&mut right, &mut fixups)?;
     insert_type_prefix(&mut left, opts, &mut fixups);
     insert_type_prefix(&mut right, opts, &mut fixups);
     insert_jsonrpc(&mut left, &mut right, opts, &mut fixups)?;
@@ -544,6 +546,38 @@ fn insert_codec(chain: &mut Chain, opts: &PlanOptions, fixups: &mut Vec<Fixup>) 
         ),
     });
     chain.nodes.insert(at, node);
+}
+
+/// Pass 5b: `waitfordata:` and `foreachmsg:` hand out a connection before any inner one
+/// exists, so they are told the shape of what is under them (`shape` parameter).
+fn settle_lazy_shapes(chain: &mut Chain, fixups: &mut Vec<Fixup>) -> Result<(), Error> {
+    for i in 0..chain.nodes.len() {
+        let node = &chain.nodes[i];
+        if !matches!(node.kind.name, "waitfordata" | "foreachmsg") || node.param("shape").is_some()
+        {
+            continue;
+        }
+        let below = Chain {
+            side: chain.side,
+            source: chain.source.clone(),
+            nodes: chain.nodes[i + 1..].to_vec(),
+        };
+        let shape =
+            match chain_shape(&below).map_err(|p| p.into_error(chain.side, &chain.source))? {
+                Top::Messages => "messages",
+                Top::Bytes | Top::Any => "bytes",
+            };
+        let name = chain.nodes[i].kind.name;
+        chain.nodes[i].params.push(("shape".into(), shape.into()));
+        fixups.push(Fixup {
+            pass: "bridge",
+            message: format!(
+                "{}: `{name}:` hands out {shape} before connecting (shape={shape})",
+                chain.side
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Pass 6a: `--text-prefix`, `--binary-prefix`, `--base64`, `--base64-text` put
