@@ -157,9 +157,20 @@ fn cpu_ticks(pid: u32) -> u64 {
 
 #[test]
 fn reuse_autoreconnect_survives_tcp_server_restarts() {
+    restart_scenario("reuse:autoreconnect:");
+}
+
+#[test]
+fn autoreconnect_over_reuse_also_survives_restarts() {
+    restart_scenario("autoreconnect:reuse:");
+}
+
+/// The TCP server behind `OVERLAYS tcp:` is stopped and started again on the same port, twice;
+/// the WebSocket clients stay connected and nothing written after a restart is lost.
+fn restart_scenario(overlays: &str) {
     let backend = TcpListener::bind("127.0.0.1:0").unwrap();
     let bport = backend.local_addr().unwrap().port();
-    let target = format!("reuse:autoreconnect:tcp:127.0.0.1:{bport}");
+    let target = format!("{overlays}tcp:127.0.0.1:{bport}");
     let (proc, port) = start_listening(&["-u", "-p", "HI", "ws-l:127.0.0.1:0", &target]);
 
     let mut ws = Ws::connect(port);

@@ -608,6 +608,17 @@ mod tests {
     }
 
     #[test]
+    fn timestamp_prefixes_seconds_and_a_space() {
+        let out = stamp(Some(std::time::Instant::now()), b"msg");
+        let text = String::from_utf8(out).unwrap();
+        let (secs, rest) = text.split_once(' ').unwrap();
+        assert!(secs.parse::<f64>().unwrap() < 1.0, "{text}");
+        assert_eq!(rest, "msg");
+        let epoch = String::from_utf8(stamp(None, b"")).unwrap();
+        assert!(epoch.trim_end().parse::<f64>().unwrap() > 1.6e9, "{epoch}");
+    }
+
+    #[test]
     fn log_line_escapes_like_1x() {
         assert_eq!(log_line("READ", b"a\n\x00\"b"), r#"READ 5 "a\n\x00\"b""#);
     }

@@ -2,10 +2,15 @@
 //!
 //! 1. `simple-mode`: one argument, `-s`;
 //! 2. `lower`: synonyms, sugar (`ws-l:`), URLs, argument and parameter checks;
+//!    then `proxy`: `--socks5`, `--proxy` and HTTP(S)_PROXY route URL leaves through a proxy
+//!    ([`super::proxy`]);
 //! 3. `flags`: CLI flags fill node parameters that were not written;
 //! 4. `cat-mode` and `broadcast`: stdio special cases;
-//! 5. `bridge`: a line or chunk codec where bytes meet messages;
-//! 6. `preamble`: `-p`/`-P` become a `preamble:` node under the connector overlays;
+//! 5. `bridge`: a line or chunk codec where bytes meet messages; the inner shape of
+//!    `waitfordata:` / `foreachmsg:`;
+//! 6. `ws-options` (`typeprefix:` for --text-prefix/--binary-prefix/--base64), `jsonrpc`
+//!    (--jsonrpc) and `preamble` (-p/-P, placed under connector overlays so it is sent on
+//!    every new inner connection);
 //! 7. checks (see [`super::check`]).
 
 use super::check;
