@@ -227,6 +227,46 @@ mod tests {
     }
 
     #[test]
+    fn environment_proxy_respects_no_proxy_and_loopback() {
+        let opts = crate::plan::PlanOptions {
+            proxy_env: ProxyEnv {
+                http: Some("http://proxy:3128".into()),
+                https: None,
+                no_proxy: Some("skip.example".into()),
+            },
+            ..Default::default()
+        };
+        let right = |url: &str| {
+            crate::plan::plan(&[url.to_string()], &opts)
+                .unwrap()
+                .right
+                .to_spec_string()
+        };
+        assert_eq!(
+            right("ws://a.example/"),
+            "ws-c[uri=ws://a.example/]:http-connect[dest=a.example:80]:tcp:proxy:3128"
+        );
+        assert_eq!(
+            right("ws://x.skip.example/"),
+            "ws-c[uri=ws://x.skip.example/]:tcp:x.skip.example:80"
+        );
+        assert_eq!(
+            right("ws://127.0.0.1:9/"),
+            "ws-c[uri=ws://127.0.0.1:9/]:tcp:127.0.0.1:9"
+        );
+        // With --no-fixups the environment is ignored.
+        let off = crate::plan::PlanOptions {
+            no_fixups: true,
+            ..opts.clone()
+        };
+        let plan = crate::plan::plan(&["mirror:".into(), "ws://a.example/".into()], &off).unwrap();
+        assert_eq!(
+            plan.right.to_spec_string(),
+            "ws-c[uri=ws://a.example/]:tcp:a.example:80"
+        );
+    }
+
+    #[test]
     fn no_proxy_rules() {
         assert!(no_proxy_matches("example.com", "example.com"));
         assert!(no_proxy_matches(".example.com", "a.example.com"));
