@@ -71,7 +71,8 @@ pub const LENGTH_PREFIXED: KindDef = KindDef {
     help: "Each packet is a length header (`width` bytes, big-endian unless `little-endian`) \
            followed by that many bytes; each packet is one binary message, and each message \
            written becomes one packet. A packet longer than `max`, or a message too long for \
-           the header, is an error.",
+           the header, is an error. An empty packet is an empty message (websocat 1.x took it \
+           as end of stream).",
     examples: &["websocat -b ws-l:127.0.0.1:8080 lengthprefixed:tcp:127.0.0.1:5000"],
     build: Build::Layer(build_lengthprefixed),
 };
