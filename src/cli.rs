@@ -151,6 +151,72 @@ pub struct Cli {
     /// Messages buffered per client by `broadcast:` [default: 64].
     #[arg(long = "queue-len", value_name = "N")]
     pub queue_len: Option<u64>,
+    /// `reuse-raw:` sends an empty message to the shared connection when a client leaves.
+    #[arg(long = "reuser-send-zero-msg-on-disconnect", hide_short_help = true)]
+    pub reuser_send_zero_msg_on_disconnect: bool,
+    /// First delay of `autoreconnect:` before reconnecting, in ms; doubles on failures [default: 20].
+    #[arg(long = "autoreconnect-delay-millis", value_name = "MS")]
+    pub autoreconnect_delay_millis: Option<u64>,
+    /// Connect to `ws://`/`wss://` URLs through this SOCKS5 proxy (`host:port`).
+    #[arg(long = "socks5", value_name = "HOST:PORT")]
+    pub socks5: Option<String>,
+    /// Destination `host:port` for `socks5-connect:`.
+    #[arg(
+        long = "socks5-destination",
+        value_name = "HOST:PORT",
+        hide_short_help = true
+    )]
+    pub socks5_destination: Option<String>,
+    /// `user:password` for the SOCKS5 proxy.
+    #[arg(long = "socks5-user-pass", value_name = "USER:PASS")]
+    pub socks5_user_pass: Option<String>,
+    /// Connect to `ws://`/`wss://` URLs through this proxy: `http://[user:pass@]host:port` or
+    /// `socks5://host:port` [default: HTTP_PROXY / HTTPS_PROXY unless NO_PROXY matches].
+    #[arg(long = "proxy", value_name = "URL")]
+    pub proxy: Option<String>,
+    /// `foreachmsg:` reads each answer to its end before the next message.
+    #[arg(long = "foreachmsg-wait-read", hide_short_help = true)]
+    pub foreachmsg_wait_read: bool,
+    /// Turn `method params` lines from stdio into JSON-RPC requests (`jsonrpc:`).
+    #[arg(long = "jsonrpc")]
+    pub jsonrpc: bool,
+    /// Leave `"jsonrpc":"2.0",` out of `--jsonrpc` requests.
+    #[arg(long = "jsonrpc-omit-jsonrpc", hide_short_help = true)]
+    pub jsonrpc_omit_jsonrpc: bool,
+    /// Prefix for incoming text messages; outgoing data starting with it is sent as text.
+    #[arg(long = "text-prefix", value_name = "PREFIX", hide_short_help = true)]
+    pub text_prefix: Option<String>,
+    /// Prefix for incoming binary messages; outgoing data starting with it is sent as binary.
+    #[arg(long = "binary-prefix", value_name = "PREFIX", hide_short_help = true)]
+    pub binary_prefix: Option<String>,
+    /// Incoming binary messages become base64 lines; outgoing binary data is base64-decoded.
+    #[arg(long = "base64")]
+    pub base64: bool,
+    /// The same as --base64 for text messages.
+    #[arg(long = "base64-text", hide_short_help = true)]
+    pub base64_text: bool,
+    /// Header size of `lengthprefixed:` in bytes, 1 to 8 [default: 4].
+    #[arg(
+        long = "lengthprefixed-nbytes",
+        value_name = "N",
+        hide_short_help = true
+    )]
+    pub lengthprefixed_nbytes: Option<u64>,
+    /// Little-endian header for `lengthprefixed:`.
+    #[arg(long = "lengthprefixed-little-endian", hide_short_help = true)]
+    pub lengthprefixed_little_endian: bool,
+    /// Byte value that ends input for `exit_on_specific_byte:` [default: 28].
+    #[arg(long = "byte-to-exit-on", value_name = "BYTE", hide_short_help = true)]
+    pub byte_to_exit_on: Option<u8>,
+    /// `timestamp:` counts seconds from the start of the connection.
+    #[arg(long = "timestamp-monotonic", hide_short_help = true)]
+    pub timestamp_monotonic: bool,
+    /// Text sent first on every new right-side connection (repeatable; one message each).
+    #[arg(short = 'p', long = "preamble", value_name = "TEXT", action = ArgAction::Append)]
+    pub preamble: Vec<String>,
+    /// Text sent first on every new left-side connection (repeatable; one message each).
+    #[arg(short = 'P', long = "preamble-reverse", value_name = "TEXT", action = ArgAction::Append)]
+    pub preamble_reverse: Vec<String>,
 
     /// TLS client: server name for SNI and certificate verification (`tls-c:`).
     #[arg(
@@ -289,6 +355,41 @@ impl Cli {
             self.max_ws_message_length.map(|x| x.to_string()),
         );
         one("--queue-len", self.queue_len.map(|x| x.to_string()));
+        one(
+            "--reuser-send-zero-msg-on-disconnect",
+            self.reuser_send_zero_msg_on_disconnect
+                .then(|| "true".to_string()),
+        );
+        let flag = |b: bool| b.then(|| "true".to_string());
+        one("--foreachmsg-wait-read", flag(self.foreachmsg_wait_read));
+        one("--jsonrpc-omit-jsonrpc", flag(self.jsonrpc_omit_jsonrpc));
+        one("--text-prefix", self.text_prefix.clone());
+        one("--binary-prefix", self.binary_prefix.clone());
+        one("--base64", flag(self.base64));
+        one("--base64-text", flag(self.base64_text));
+        one("--socks5-destination", self.socks5_destination.clone());
+        one("--socks5-user-pass", self.socks5_user_pass.clone());
+        one(
+            "--lengthprefixed-nbytes",
+            self.lengthprefixed_nbytes.map(|x| x.to_string()),
+        );
+        one(
+            "--lengthprefixed-little-endian",
+            self.lengthprefixed_little_endian
+                .then(|| "true".to_string()),
+        );
+        one(
+            "--byte-to-exit-on",
+            self.byte_to_exit_on.map(|x| x.to_string()),
+        );
+        one(
+            "--timestamp-monotonic",
+            self.timestamp_monotonic.then(|| "true".to_string()),
+        );
+        one(
+            "--autoreconnect-delay-millis",
+            self.autoreconnect_delay_millis.map(|x| x.to_string()),
+        );
         one("--tls-domain", self.tls_domain.clone());
         one("--insecure", self.insecure.then(|| "true".to_string()));
         one("--cacert", self.cacert.clone());

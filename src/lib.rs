@@ -69,6 +69,12 @@ pub fn plan_options(cli: &Cli) -> PlanOptions {
         server_mode: cli.server_mode,
         no_fixups: cli.no_fixups,
         flags: cli.node_flags().into_iter().collect(),
+        jsonrpc: cli.jsonrpc,
+        socks5: cli.socks5.clone(),
+        proxy: cli.proxy.clone(),
+        proxy_env: plan::ProxyEnv::default(),
+        preamble: cli.preamble.clone(),
+        preamble_reverse: cli.preamble_reverse.clone(),
         copy: CopyOptions {
             unidirectional: cli.unidirectional,
             unidirectional_reverse: cli.unidirectional_reverse,
@@ -183,11 +189,13 @@ pub fn main_with_args(args: Vec<std::ffi::OsString>) -> i32 {
     init_logging(&cli);
     let color = std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::env::var_os("NO_COLOR").is_none();
-    let mut options = plan_options(&cli);
-    options.serve.interactive = !cli.quiet
+    let mut opts = plan_options(&cli);
+    // The planner does no I/O: the proxy environment is read here.
+    opts.proxy_env = plan::ProxyEnv::from_env();
+    opts.serve.interactive = !cli.quiet
         && std::io::IsTerminal::is_terminal(&std::io::stdin())
         && std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let plan = match plan::plan(&cli.specs, &options) {
+    let plan = match plan::plan(&cli.specs, &opts) {
         Ok(p) => p,
         Err(e) => {
             eprint!("{}", render_error(&e, color));

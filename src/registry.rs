@@ -267,6 +267,20 @@ pub static KINDS: &[&KindDef] = &[
     &kinds::process::EXEC,
     #[cfg(unix)]
     &kinds::process::SH_C,
+    &kinds::reuse::REUSE_RAW,
+    &kinds::autoreconnect::AUTORECONNECT,
+    &kinds::preamble::PREAMBLE,
+    &kinds::transforms::MSG2LINE,
+    &kinds::transforms::LENGTH_PREFIXED,
+    &kinds::transforms::LOG,
+    &kinds::transforms::TIMESTAMP,
+    &kinds::transforms::EXIT_ON_BYTE,
+    &kinds::proxy::SOCKS5_CONNECT,
+    &kinds::proxy::HTTP_CONNECT,
+    &kinds::msgrewrite::JSONRPC,
+    &kinds::msgrewrite::TYPE_PREFIX,
+    &kinds::lazy::WAITFORDATA,
+    &kinds::lazy::FOREACHMSG,
 ];
 
 /// Finds a kind by its canonical name or any synonym (exact match only).

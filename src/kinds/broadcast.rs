@@ -1,9 +1,8 @@
 //! `broadcast:`: many connections share one inner connection. Whatever the inner connection
 //! sends goes to every current client; whatever any client sends goes to the inner one.
 
+use super::share::{client_conn, into_messages};
 use crate::exec::build::BuildCtx;
-use crate::exec::codec::{framed, ChunkCodec, MessageType};
-use crate::exec::conn::{MessagePair, MessageStream};
 use crate::exec::{Conn, ConnInfo, Connect, ConnectorLayer, Message};
 use crate::plan::PlanNode;
 use crate::registry::{ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape};
@@ -12,7 +11,6 @@ use futures::{SinkExt, StreamExt};
 use std::io;
 use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, Mutex};
-use tokio_util::io::{CopyToBytes, SinkWriter, StreamReader};
 use tokio_util::sync::PollSender;
 
 /// Registry entry for `broadcast:`.
@@ -33,8 +31,12 @@ pub const BROADCAST: KindDef = KindDef {
            come and go. Data from it is copied to every client connected at that moment; data \
            from any client is sent to it. A client that falls more than `queue` messages behind \
            loses the oldest ones, and the loss is logged. The planner adds it when stdio stands \
-           behind a listener.",
-    examples: &["websocat ws-l:127.0.0.1:8080 broadcast:-"],
+           behind a listener. As in websocat 1.x, `reuse:` is this kind; `reuse-raw:` is the \
+           variant that hands each incoming message to one client only.",
+    examples: &[
+        "websocat ws-l:127.0.0.1:8080 broadcast:-",
+        "websocat -u ws-l:127.0.0.1:8080 reuse:autoreconnect:tcp:127.0.0.1:5000",
+    ],
     build: Build::ConnectorLayer(build),
 };
 
@@ -59,6 +61,8 @@ impl ConnectorLayer for BroadcastLayer {
 
 struct Shared {
     to_inner: mpsc::Sender<Message>,
+    /// Set when the shared connection's reading half has ended; the next client opens a new one.
+    ended: Arc<std::sync::atomic::AtomicBool>,
     /// A receiver kept only to subscribe new clients; it never keeps the channel open.
     template: broadcast::Receiver<Message>,
     bytes: bool,
@@ -73,23 +77,12 @@ struct Broadcast {
 impl Broadcast {
     async fn start(&self, info: &ConnInfo) -> io::Result<Shared> {
         let conn = self.inner.connect(info).await?;
-        let (bytes, msgs): (bool, Box<dyn MessageStream>) = match conn {
-            Conn::Messages(m) => (false, m),
-            Conn::Bytes(b) => (
-                true,
-                framed(
-                    b,
-                    ChunkCodec {
-                        ty: MessageType::Binary,
-                        max_length: 64 * 1024,
-                    },
-                    64 * 1024,
-                ),
-            ),
-        };
+        let (bytes, msgs) = into_messages(conn);
         let (mut sink, mut stream) = msgs.split();
         let (to_inner, mut rx) = mpsc::channel::<Message>(self.queue);
         let (fanout, template) = broadcast::channel::<Message>(self.queue);
+        let ended = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reader_ended = ended.clone();
         tokio::spawn(async move {
             while let Some(item) = stream.next().await {
                 match item {
@@ -103,6 +96,7 @@ impl Broadcast {
                     }
                 }
             }
+            reader_ended.store(true, std::sync::atomic::Ordering::SeqCst);
             // Dropping `fanout`, the only sender, ends every client's stream.
         });
         tokio::spawn(async move {
@@ -116,6 +110,7 @@ impl Broadcast {
         });
         Ok(Shared {
             to_inner,
+            ended,
             template,
             bytes,
         })
@@ -126,7 +121,9 @@ impl Connect for Broadcast {
     fn connect<'a>(&'a self, info: &'a ConnInfo) -> BoxFuture<'a, io::Result<Conn>> {
         Box::pin(async move {
             let mut guard = self.shared.lock().await;
-            let alive = guard.as_ref().is_some_and(|s| !s.to_inner.is_closed());
+            let alive = guard.as_ref().is_some_and(|s| {
+                !s.to_inner.is_closed() && !s.ended.load(std::sync::atomic::Ordering::SeqCst)
+            });
             if !alive {
                 *guard = Some(self.start(info).await?);
             }
@@ -148,21 +145,7 @@ impl Connect for Broadcast {
             let sink = PollSender::new(shared.to_inner.clone()).sink_map_err(|_| {
                 io::Error::new(io::ErrorKind::BrokenPipe, "shared connection closed")
             });
-            if shared.bytes {
-                let reader = StreamReader::new(stream.map(|r| r.map(Message::into_payload)));
-                let writer = SinkWriter::new(CopyToBytes::new(sink.with(|b: bytes::Bytes| {
-                    futures::future::ready(Ok::<_, io::Error>(Message::Binary(b)))
-                })));
-                Ok(Conn::Bytes(Box::new(tokio::io::join(
-                    Box::pin(reader),
-                    Box::pin(writer),
-                ))))
-            } else {
-                Ok(Conn::Messages(Box::new(MessagePair {
-                    stream: Box::pin(stream),
-                    sink: Box::pin(sink),
-                })))
-            }
+            Ok(client_conn(shared.bytes, stream, sink))
         })
     }
 }

@@ -2,17 +2,25 @@
 //! unit tests.
 
 pub mod assert;
+pub mod autoreconnect;
 pub mod broadcast;
 pub mod codecs;
 pub mod dgram;
 pub mod files;
+pub mod lazy;
 pub mod literal;
 pub mod mirror;
+pub mod msgrewrite;
+pub mod preamble;
 #[cfg(unix)]
 pub mod process;
+pub mod proxy;
+pub mod reuse;
+pub mod share;
 pub mod stdio;
 pub mod tcp;
 pub mod tls;
+pub mod transforms;
 pub mod udp;
 #[cfg(unix)]
 pub mod unix;

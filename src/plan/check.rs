@@ -30,6 +30,11 @@ pub fn check(plan: &mut Plan, opts: &PlanOptions) -> Result<(), Error> {
     }
     unused_flags(plan, opts);
     exec_name_with_space(plan);
+    for chain in [&plan.left, &plan.right] {
+        if let Some(w) = reconnect_outside_reuser(chain) {
+            plan.warnings.push(w);
+        }
+    }
     Ok(())
 }
 
@@ -217,4 +222,24 @@ fn unused_flags(plan: &mut Plan, opts: &PlanOptions) {
             ));
         }
     }
+}
+
+/// `autoreconnect:reuse:…` reconnects each client's view separately; the usual order is
+/// `reuse:autoreconnect:…`, one shared connection that heals itself.
+fn reconnect_outside_reuser(chain: &Chain) -> Option<String> {
+    let pos = |names: &[&str]| {
+        chain
+            .nodes
+            .iter()
+            .position(|n| names.contains(&n.kind.name))
+    };
+    let reconnect = pos(&["autoreconnect"])?;
+    let reuser = pos(&["broadcast", "reuse-raw"])?;
+    (reconnect < reuser).then(|| {
+        format!(
+            "{}: `autoreconnect:` outside `{}:` reconnects to the shared connection, not the real one; \
+             `{}:autoreconnect:…` is usually meant",
+            chain.side, chain.nodes[reuser].kind.name, chain.nodes[reuser].kind.name
+        )
+    })
 }

@@ -222,6 +222,18 @@ pub struct PlanOptions {
     pub no_fixups: bool,
     /// Values of CLI flags that fill node parameters, by flag name (e.g. `--protocol`).
     pub flags: BTreeMap<&'static str, Vec<String>>,
+    /// `--jsonrpc`: put `jsonrpc:` over the stdio side.
+    pub jsonrpc: bool,
+    /// `-p`: texts sent first on every new right-side connection.
+    pub preamble: Vec<String>,
+    /// `-P`: texts sent first on every new left-side connection.
+    pub preamble_reverse: Vec<String>,
+    /// `--socks5`: route a `ws://`/`wss://` URL through this SOCKS5 proxy.
+    pub socks5: Option<String>,
+    /// `--proxy`: route `ws://`/`wss://` URLs through this proxy URL.
+    pub proxy: Option<String>,
+    /// Proxy environment variables, read by the caller (the planner does no I/O).
+    pub proxy_env: super::proxy::ProxyEnv,
     /// Copy engine options (passed through).
     pub copy: CopyOptions,
     /// Accept loop options (passed through).

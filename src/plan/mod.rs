@@ -7,8 +7,10 @@ pub mod check;
 pub mod dump;
 pub mod ir;
 pub mod passes;
+pub mod proxy;
 
 pub use ir::{
     Chain, CopyOptions, DataMode, Fixup, Origin, Plan, PlanNode, PlanOptions, ServeOptions,
 };
 pub use passes::plan;
+pub use proxy::ProxyEnv;

@@ -2,10 +2,16 @@
 //!
 //! 1. `simple-mode`: one argument, `-s`;
 //! 2. `lower`: synonyms, sugar (`ws-l:`), URLs, argument and parameter checks;
+//!    then `proxy`: `--socks5`, `--proxy` and HTTP(S)_PROXY route URL leaves through a proxy
+//!    ([`super::proxy`]);
 //! 3. `flags`: CLI flags fill node parameters that were not written;
 //! 4. `cat-mode` and `broadcast`: stdio special cases;
-//! 5. `bridge`: a line or chunk codec where bytes meet messages;
-//! 6. checks (see [`super::check`]).
+//! 5. `bridge`: a line or chunk codec where bytes meet messages; the inner shape of
+//!    `waitfordata:` / `foreachmsg:`;
+//! 6. `ws-options` (`typeprefix:` for --text-prefix/--binary-prefix/--base64), `jsonrpc`
+//!    (--jsonrpc) and `preamble` (-p/-P, placed under connector overlays so it is sent on
+//!    every new inner connection);
+//! 7. checks (see [`super::check`]).
 
 use super::check;
 use super::ir::*;
@@ -19,6 +25,7 @@ pub fn plan(positional: &[String], opts: &PlanOptions) -> Result<Plan, Error> {
     let (left_src, right_src) = simple_mode(positional, opts, &mut fixups)?;
     let mut left = lower_side(Side::Left, &left_src)?;
     let mut right = lower_side(Side::Right, &right_src)?;
+    route_proxies(&mut left, &mut right, opts, &mut fixups)?;
     fill_from_flags(&mut left, opts);
     fill_from_flags(&mut right, opts);
     let mut copy = opts.copy.clone();
@@ -38,6 +45,13 @@ pub fn plan(positional: &[String], opts: &PlanOptions) -> Result<Plan, Error> {
     } else {
         check_shapes_match(&left, &right)?;
     }
+    settle_lazy_shapes(&mut left, &mut fixups)?;
+    settle_lazy_shapes(&mut right, &mut fixups)?;
+    insert_type_prefix(&mut left, opts, &mut fixups);
+    insert_type_prefix(&mut right, opts, &mut fixups);
+    insert_jsonrpc(&mut left, &mut right, opts, &mut fixups)?;
+    insert_preamble(&mut right, &opts.preamble, &mut fixups);
+    insert_preamble(&mut left, &opts.preamble_reverse, &mut fixups);
     let mut plan = Plan {
         left,
         right,
@@ -281,9 +295,49 @@ fn checked_params(
     Ok(out)
 }
 
+/// Pass 2b: `--socks5`, `--proxy` and the proxy environment route URL leaves through a
+/// proxy (see [`super::proxy`]).
+fn route_proxies(
+    left: &mut Chain,
+    right: &mut Chain,
+    opts: &PlanOptions,
+    fixups: &mut Vec<Fixup>,
+) -> Result<(), Error> {
+    let popts = super::proxy::ProxyOptions {
+        socks5: opts.socks5.as_deref(),
+        proxy: opts.proxy.as_deref(),
+        env: (!opts.no_fixups).then_some(&opts.proxy_env),
+    };
+    let before = fixups.len();
+    super::proxy::route_through_proxy(left, &popts, fixups)?;
+    super::proxy::route_through_proxy(right, &popts, fixups)?;
+    let explicit = if opts.socks5.is_some() {
+        Some("--socks5")
+    } else if opts.proxy.is_some() {
+        Some("--proxy")
+    } else {
+        None
+    };
+    if let (Some(flag), true) = (explicit, fixups.len() == before) {
+        return Err(PlanError::new(
+            format!("{flag} applies to ws:// and wss:// URLs, and there is none"),
+            Some("write the URL as `ws://host:port/path`, or put `socks5-connect:` / `http-connect:` in the specifier yourself".into()),
+        )
+        .into());
+    }
+    Ok(())
+}
+
 /// Pass 3: CLI flags become parameters of every node that declares them and lacks them.
 fn fill_from_flags(chain: &mut Chain, opts: &PlanOptions) {
     for node in &mut chain.nodes {
+        fill_node_from_flags(node, opts);
+    }
+}
+
+/// Fills one node's parameters from CLI flags (also for nodes inserted after pass 3).
+fn fill_node_from_flags(node: &mut PlanNode, opts: &PlanOptions) {
+    {
         for def in node.kind.params {
             let Some(flag) = def.flag else { continue };
             let Some(values) = opts.flags.get(flag) else {
@@ -512,6 +566,151 @@ fn insert_codec(chain: &mut Chain, opts: &PlanOptions, fixups: &mut Vec<Fixup>) 
             "{}: inserted `{}:` ({what})",
             chain.side,
             node.display_element()
+        ),
+    });
+    chain.nodes.insert(at, node);
+}
+
+/// Pass 5b: `waitfordata:` and `foreachmsg:` hand out a connection before any inner one
+/// exists, so they are told the shape of what is under them (`shape` parameter).
+fn settle_lazy_shapes(chain: &mut Chain, fixups: &mut Vec<Fixup>) -> Result<(), Error> {
+    for i in 0..chain.nodes.len() {
+        let node = &chain.nodes[i];
+        if !matches!(node.kind.name, "waitfordata" | "foreachmsg") || node.param("shape").is_some()
+        {
+            continue;
+        }
+        let below = Chain {
+            side: chain.side,
+            source: chain.source.clone(),
+            nodes: chain.nodes[i + 1..].to_vec(),
+        };
+        let shape =
+            match chain_shape(&below).map_err(|p| p.into_error(chain.side, &chain.source))? {
+                Top::Messages => "messages",
+                Top::Bytes | Top::Any => "bytes",
+            };
+        let name = chain.nodes[i].kind.name;
+        chain.nodes[i].params.push(("shape".into(), shape.into()));
+        fixups.push(Fixup {
+            pass: "bridge",
+            message: format!(
+                "{}: `{name}:` hands out {shape} before connecting (shape={shape})",
+                chain.side
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Pass 6a: `--text-prefix`, `--binary-prefix`, `--base64`, `--base64-text` put
+/// `typeprefix:` over each WebSocket (under connector overlays).
+fn insert_type_prefix(chain: &mut Chain, opts: &PlanOptions, fixups: &mut Vec<Fixup>) {
+    let wanted = [
+        "--text-prefix",
+        "--binary-prefix",
+        "--base64",
+        "--base64-text",
+    ]
+    .iter()
+    .any(|f| opts.flags.contains_key(f));
+    let has_ws = chain
+        .nodes
+        .iter()
+        .any(|n| matches!(n.kind.name, "ws-c" | "ws-upgrade"));
+    if !wanted || !has_ws || chain.nodes.iter().any(|n| n.kind.name == "typeprefix") {
+        return;
+    }
+    let at = chain
+        .nodes
+        .iter()
+        .position(|n| n.kind.role != Role::ConnectorOverlay)
+        .unwrap_or(0);
+    let mut node = PlanNode::new(registry::kind("typeprefix"), "", Origin::Inserted);
+    fill_node_from_flags(&mut node, opts);
+    fixups.push(Fixup {
+        pass: "ws-options",
+        message: format!(
+            "{}: inserted `{}:` over the WebSocket (prefix/base64 options)",
+            chain.side,
+            node.display_element()
+        ),
+    });
+    chain.nodes.insert(at, node);
+}
+
+/// Pass 6b: `--jsonrpc` puts `jsonrpc:` outermost over the stdio side.
+fn insert_jsonrpc(
+    left: &mut Chain,
+    right: &mut Chain,
+    opts: &PlanOptions,
+    fixups: &mut Vec<Fixup>,
+) -> Result<(), Error> {
+    if !opts.jsonrpc {
+        return Ok(());
+    }
+    let chain = if left.leaf().kind.name == "stdio" {
+        left
+    } else if right.leaf().kind.name == "stdio" {
+        right
+    } else {
+        return Err(PlanError::new(
+            "--jsonrpc turns lines typed on stdin into requests, but neither side is stdio",
+            Some(
+                "use it as `websocat --jsonrpc ws://host/`, or write `jsonrpc:` in a specifier"
+                    .into(),
+            ),
+        )
+        .into());
+    };
+    if chain.nodes.iter().any(|n| n.kind.name == "jsonrpc") {
+        return Ok(());
+    }
+    let mut node = PlanNode::new(registry::kind("jsonrpc"), "", Origin::Inserted);
+    fill_node_from_flags(&mut node, opts);
+    fixups.push(Fixup {
+        pass: "jsonrpc",
+        message: format!(
+            "{}: inserted `{}:` (--jsonrpc: stdin lines become JSON-RPC requests)",
+            chain.side,
+            node.display_element()
+        ),
+    });
+    chain.nodes.insert(0, node);
+    Ok(())
+}
+
+/// Pass 6: `-p` / `-P` texts become a `preamble:` node placed under every connector overlay
+/// (so it runs on each new inner connection) and under an inserted codec (so the texts are
+/// written as they are, without a line terminator).
+fn insert_preamble(chain: &mut Chain, texts: &[String], fixups: &mut Vec<Fixup>) {
+    if texts.is_empty() {
+        return;
+    }
+    let at = chain
+        .nodes
+        .iter()
+        .position(|n| {
+            let inserted_codec =
+                n.origin == Origin::Inserted && matches!(n.kind.name, "lines" | "chunks");
+            n.kind.role != Role::ConnectorOverlay && !inserted_codec
+        })
+        .unwrap_or(chain.nodes.len() - 1);
+    let mut node = PlanNode::new(registry::kind("preamble"), "", Origin::Inserted);
+    for t in texts {
+        node = node.with_param("text", t.clone());
+    }
+    fixups.push(Fixup {
+        pass: "preamble",
+        message: format!(
+            "{}: inserted `{}:` ({}: sent first on every new connection)",
+            chain.side,
+            node.display_element(),
+            if chain.side == Side::Right {
+                "-p"
+            } else {
+                "-P"
+            }
         ),
     });
     chain.nodes.insert(at, node);

@@ -1,0 +1,311 @@
+//! `reuse-raw:`: many connections share one inner connection, as websocat 1.x's `reuse-raw:`.
+//! Whatever a client writes goes to the inner connection; whatever the inner connection
+//! sends goes to whichever client reads next (exactly one of them), so nothing is copied and
+//! nothing is dropped: a slow client only slows the shared connection down.
+
+use super::share::{client_conn, into_messages};
+use crate::exec::build::BuildCtx;
+use crate::exec::conn::BoxMessageStream;
+use crate::exec::{Conn, ConnInfo, Connect, ConnectorLayer, Message};
+use crate::plan::PlanNode;
+use crate::registry::{ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape};
+use futures::future::BoxFuture;
+use futures::{SinkExt, StreamExt};
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tokio::sync::{mpsc, Mutex};
+use tokio_util::sync::PollSender;
+
+/// Registry entry for `reuse-raw:`.
+pub const REUSE_RAW: KindDef = KindDef {
+    name: "reuse-raw",
+    synonyms: &["raw-reuse"],
+    role: Role::ConnectorOverlay,
+    shape: Shape::Preserve,
+    arg: ArgType::None,
+    params: &[
+        ParamDef {
+            name: "queue",
+            ty: ParamType::Uint,
+            flag: Some("--queue-len"),
+            help: "messages from clients buffered before writers wait (default 64)",
+        },
+        ParamDef {
+            name: "zero-msg-on-disconnect",
+            ty: ParamType::Bool,
+            flag: Some("--reuser-send-zero-msg-on-disconnect"),
+            help: "send an empty message to the inner connection when a client disconnects",
+        },
+    ],
+    summary: "share one inner connection among all clients; each reply goes to one client",
+    help: "The inner connection is opened when the first client arrives and kept while clients \
+           come and go (it is opened again once it has ended). Everything clients write goes to \
+           it, in order. Each message (or read) coming from it is delivered to exactly one \
+           client: whichever is reading at that moment. Nothing is duplicated or dropped: a \
+           client that does not read holds the data back for everybody. A client's half-close \
+           is not passed on. Use `broadcast:` (`reuse:`) to copy replies to every client.",
+    examples: &[
+        "websocat -u ws-l:127.0.0.1:8080 reuse-raw:tcp:127.0.0.1:5000",
+        "websocat ws-l:127.0.0.1:8080 reuse-raw:autoreconnect:ws://127.0.0.1:9000/",
+    ],
+    build: Build::ConnectorLayer(build),
+};
+
+fn build(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnectorLayer>, String> {
+    Ok(Arc::new(ReuseLayer {
+        queue: node.param_u64("queue").unwrap_or(64).max(1) as usize,
+        zero_msg: node.param_bool("zero-msg-on-disconnect"),
+    }))
+}
+
+struct ReuseLayer {
+    queue: usize,
+    zero_msg: bool,
+}
+
+impl ConnectorLayer for ReuseLayer {
+    fn layer(&self, inner: Arc<dyn Connect>) -> Arc<dyn Connect> {
+        Arc::new(Reuse {
+            inner,
+            queue: self.queue,
+            zero_msg: self.zero_msg,
+            shared: Mutex::new(None),
+        })
+    }
+}
+
+/// The reading half of the shared connection, taken in turn by clients.
+struct SharedReader {
+    stream: BoxMessageStream,
+    /// Set once the inner stream has ended; later reads see the end at once.
+    ended: bool,
+}
+
+struct Shared {
+    to_inner: mpsc::Sender<Message>,
+    reader: Arc<Mutex<SharedReader>>,
+    /// Set when either half of the inner connection has ended or failed.
+    dead: Arc<AtomicBool>,
+    bytes: bool,
+}
+
+struct Reuse {
+    inner: Arc<dyn Connect>,
+    queue: usize,
+    zero_msg: bool,
+    shared: Mutex<Option<Shared>>,
+}
+
+impl Reuse {
+    async fn start(&self, info: &ConnInfo) -> io::Result<Shared> {
+        let conn = self.inner.connect(info).await?;
+        let (bytes, msgs) = into_messages(conn);
+        let (mut sink, stream) = msgs.split();
+        let dead = Arc::new(AtomicBool::new(false));
+        let (to_inner, mut rx) = mpsc::channel::<Message>(self.queue);
+        let writer_dead = dead.clone();
+        tokio::spawn(async move {
+            while let Some(m) = rx.recv().await {
+                if let Err(e) = sink.send(m).await {
+                    tracing::warn!("reuse-raw: writing to the shared connection: {e}");
+                    break;
+                }
+            }
+            writer_dead.store(true, Ordering::SeqCst);
+            let _ = sink.close().await;
+        });
+        Ok(Shared {
+            to_inner,
+            reader: Arc::new(Mutex::new(SharedReader {
+                stream: Box::pin(stream),
+                ended: false,
+            })),
+            dead,
+            bytes,
+        })
+    }
+}
+
+impl Connect for Reuse {
+    fn connect<'a>(&'a self, info: &'a ConnInfo) -> BoxFuture<'a, io::Result<Conn>> {
+        Box::pin(async move {
+            let mut guard = self.shared.lock().await;
+            let alive = guard
+                .as_ref()
+                .is_some_and(|s| !s.dead.load(Ordering::SeqCst) && !s.to_inner.is_closed());
+            if !alive {
+                *guard = Some(self.start(info).await?);
+            }
+            let Some(shared) = guard.as_ref() else {
+                return Err(io::Error::other("reuse-raw: no shared connection"));
+            };
+            let state = (shared.reader.clone(), shared.dead.clone());
+            let stream = futures::stream::unfold(state, |(reader, dead)| async move {
+                let mut r = reader.lock().await;
+                if r.ended {
+                    return None;
+                }
+                match r.stream.next().await {
+                    Some(item) => {
+                        drop(r);
+                        Some((item, (reader, dead)))
+                    }
+                    None => {
+                        r.ended = true;
+                        dead.store(true, Ordering::SeqCst);
+                        None
+                    }
+                }
+            });
+            let sink = ClientSink {
+                inner: PollSender::new(shared.to_inner.clone()),
+                goodbye: self.zero_msg.then(|| shared.to_inner.clone()),
+            };
+            let sink = sink.sink_map_err(|_| {
+                io::Error::new(io::ErrorKind::BrokenPipe, "shared connection closed")
+            });
+            Ok(client_conn(shared.bytes, stream, sink))
+        })
+    }
+}
+
+/// A client's writing half: its half-close is not passed on; with `zero-msg-on-disconnect`
+/// it sends one empty message when the client goes away.
+struct ClientSink {
+    inner: PollSender<Message>,
+    goodbye: Option<mpsc::Sender<Message>>,
+}
+
+impl futures::Sink<Message> for ClientSink {
+    type Error = tokio_util::sync::PollSendError<Message>;
+
+    fn poll_ready(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_reserve(cx)
+    }
+
+    fn start_send(mut self: std::pin::Pin<&mut Self>, item: Message) -> Result<(), Self::Error> {
+        self.inner.send_item(item)
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        // The shared connection stays open for the other clients.
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+impl Drop for ClientSink {
+    fn drop(&mut self) {
+        if let Some(tx) = self.goodbye.take() {
+            let empty = Message::Binary(bytes::Bytes::new());
+            if let Err(mpsc::error::TrySendError::Full(m)) = tx.try_send(empty) {
+                if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                    rt.spawn(async move {
+                        let _ = tx.send(m).await;
+                    });
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::conn::MessagePair;
+    use futures::SinkExt;
+
+    /// A connector that hands out one end of an in-memory message channel pair per connect
+    /// and counts connects.
+    struct Pipe {
+        ends: std::sync::Mutex<Vec<Conn>>,
+        count: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Connect for Pipe {
+        fn connect<'a>(&'a self, _info: &'a ConnInfo) -> BoxFuture<'a, io::Result<Conn>> {
+            Box::pin(async move {
+                self.count.fetch_add(1, Ordering::SeqCst);
+                self.ends
+                    .lock()
+                    .map_err(|_| io::Error::other("poisoned"))?
+                    .pop()
+                    .ok_or_else(|| io::Error::other("no more connections"))
+            })
+        }
+    }
+
+    fn pair() -> (Conn, crate::exec::conn::BoxMessageSink, BoxMessageStream) {
+        let (to_us, from_test) = crate::exec::conn::message_channel(8);
+        let (to_test, from_us) = crate::exec::conn::message_channel(8);
+        (
+            Conn::Messages(Box::new(MessagePair {
+                stream: from_test,
+                sink: to_test,
+            })),
+            to_us,
+            from_us,
+        )
+    }
+
+    fn text(s: &'static str) -> Message {
+        Message::Text(bytes::Bytes::from_static(s.as_bytes()))
+    }
+
+    #[tokio::test]
+    async fn each_inner_message_goes_to_exactly_one_client() {
+        let (conn, mut inner_tx, mut inner_rx) = pair();
+        let pipe = Arc::new(Pipe {
+            ends: std::sync::Mutex::new(vec![conn]),
+            count: Default::default(),
+        });
+        let layer = ReuseLayer {
+            queue: 4,
+            zero_msg: true,
+        };
+        let reuse = layer.layer(pipe.clone());
+        let info = ConnInfo::default();
+        let Conn::Messages(mut a) = reuse.connect(&info).await.unwrap() else {
+            panic!("shape")
+        };
+        let Conn::Messages(mut b) = reuse.connect(&info).await.unwrap() else {
+            panic!("shape")
+        };
+        assert_eq!(
+            pipe.count.load(Ordering::SeqCst),
+            1,
+            "one shared connection"
+        );
+        a.send(text("from-a")).await.unwrap();
+        b.send(text("from-b")).await.unwrap();
+        assert_eq!(inner_rx.next().await.unwrap().unwrap(), text("from-a"));
+        assert_eq!(inner_rx.next().await.unwrap().unwrap(), text("from-b"));
+        inner_tx.send(text("one")).await.unwrap();
+        inner_tx.send(text("two")).await.unwrap();
+        // `a` reads first and gets the first message only; `b` gets the second.
+        assert_eq!(a.next().await.unwrap().unwrap(), text("one"));
+        assert_eq!(b.next().await.unwrap().unwrap(), text("two"));
+        // A client's close is not passed on; dropping it sends the empty goodbye message.
+        a.close().await.unwrap();
+        drop(a);
+        assert_eq!(
+            inner_rx.next().await.unwrap().unwrap(),
+            Message::Binary(bytes::Bytes::new())
+        );
+        b.send(text("still")).await.unwrap();
+        assert_eq!(inner_rx.next().await.unwrap().unwrap(), text("still"));
+    }
+}
