@@ -152,7 +152,7 @@ async fn single_session(
         cause: e,
     })?;
     if plan.serve.interactive {
-        eprintln!("websocat: connected to {}", plan.right.source);
+        status_line(&format!("websocat: connected to {}", plan.right.source));
     }
     let t = copy_session(l, r, &plan.copy).await.map_err(|e| RunError {
         what: "copying data between the sides of",
@@ -173,9 +173,15 @@ async fn single_session(
         .into());
     }
     if plan.serve.interactive {
-        eprintln!("websocat: closed");
+        status_line("websocat: closed");
     }
     Ok(())
+}
+
+/// Writes a status line to stderr in one write.
+fn status_line(text: &str) {
+    let line = format!("{text}\n");
+    let _ = io::stderr().lock().write_all(line.as_bytes());
 }
 
 fn close_text(code: u16, reason: &str) -> String {
@@ -216,7 +222,9 @@ fn announce(plan: &Plan, addrs: &[BoundAddr]) {
             } else {
                 "ws"
             };
-            eprintln!("Listening on {scheme}://{sa}/");
+            // One write, so readers never see half a line.
+            let line = format!("Listening on {scheme}://{sa}/\n");
+            let _ = io::stderr().lock().write_all(line.as_bytes());
         }
     }
 }

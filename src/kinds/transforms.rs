@@ -330,21 +330,21 @@ impl ConnLayer for LogLayer {
                 Conn::Bytes(b) => Conn::Bytes(Box::new(Tap {
                     inner: b,
                     on_read: Box::new(|d: &[u8]| {
-                        eprintln!("{}", log_line("READ", d));
+                        stderr_line(log_line("READ", d));
                         (d.to_vec(), false)
                     }),
                     pending: Bytes::new(),
                     eof: false,
-                    on_write: Some(Box::new(|d: &[u8]| eprintln!("{}", log_line("WRITE", d)))),
+                    on_write: Some(Box::new(|d: &[u8]| stderr_line(log_line("WRITE", d)))),
                 })),
                 Conn::Messages(m) => Conn::Messages(Box::new(MapMessages {
                     inner: m,
                     on_read: Box::new(|m: Message| {
-                        eprintln!("{}", log_line("READ", m.payload()));
+                        stderr_line(log_line("READ", m.payload()));
                         m
                     }),
                     on_write: Box::new(|m: Message| {
-                        eprintln!("{}", log_line("WRITE", m.payload()));
+                        stderr_line(log_line("WRITE", m.payload()));
                         m
                     }),
                 })),
@@ -559,6 +559,13 @@ impl MessageStream for MapMessages {
     fn peer_close(&self) -> Option<Arc<crate::exec::conn::PeerClose>> {
         self.inner.peer_close()
     }
+}
+
+/// Writes one whole line to stderr in a single write, so concurrent lines never interleave.
+fn stderr_line(mut line: String) {
+    use std::io::Write;
+    line.push('\n');
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
 #[cfg(test)]

@@ -191,7 +191,7 @@ fn server_mode_with_certificate_serves_wss() {
         "0",
     ]);
     let (_, port) = server.listen_addr();
-    let stderr = server.wait_stderr("Listening on");
+    let stderr = server.wait_stderr(&format!("Listening on wss://127.0.0.1:{port}/\n"));
     let banner = stderr.lines().find(|l| l.starts_with("Listening on"));
     assert_eq!(
         banner,
