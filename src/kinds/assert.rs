@@ -14,14 +14,15 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// Registry entry for `assert:`.
 pub const ASSERT: KindDef = KindDef {
     name: "assert",
-    synonyms: &[],
+    synonyms: &["assert2"],
     role: Role::Leaf,
     shape: Shape::Bytes,
     arg: ArgType::Text,
     params: &[],
     summary: "fails unless everything written to it equals the given text",
     help: "Collects all incoming data; at end of stream, if it differs from the argument, the \
-           session fails with an error showing both. Reading from it gives nothing. For tests.",
+           session fails with an error showing both (exit code 1; websocat 1.x's `assert2:` \
+           behaviour). Reading from it gives nothing. For tests.",
     examples: &["websocat -u ws-l:127.0.0.1:8080 assert:hello"],
     build: Build::Connector(build),
 };

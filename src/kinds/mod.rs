@@ -15,6 +15,7 @@ pub mod preamble;
 #[cfg(unix)]
 pub mod process;
 pub mod proxy;
+pub mod random;
 pub mod reuse;
 pub mod share;
 pub mod stdio;
@@ -25,5 +26,6 @@ pub mod udp;
 #[cfg(unix)]
 pub mod unix;
 pub mod ws_client;
+pub mod ws_lowlevel;
 pub mod ws_server;
 pub mod ws_stream;

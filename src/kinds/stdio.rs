@@ -11,7 +11,7 @@ use std::sync::Arc;
 /// Registry entry for stdio.
 pub const STDIO: KindDef = KindDef {
     name: "stdio",
-    synonyms: &["inetd"],
+    synonyms: &["inetd", "asyncstdio"],
     role: Role::Leaf,
     shape: Shape::Bytes,
     arg: ArgType::None,

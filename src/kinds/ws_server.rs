@@ -45,7 +45,7 @@ const PARAMS: [ParamDef; 9] = [
 /// Registry entry for `ws-upgrade:`.
 pub const WS_UPGRADE: KindDef = KindDef {
     name: "ws-upgrade",
-    synonyms: &["ws-u", "upgrade-ws", "ws-accept"],
+    synonyms: &["ws-u", "u-ws", "upgrade-ws", "ws-accept"],
     role: Role::Overlay,
     shape: Shape::BytesToMessages,
     arg: ArgType::None,

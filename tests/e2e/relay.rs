@@ -128,3 +128,41 @@ fn websocket_to_tcp_forwarding_text_lines() {
     assert!(rest.is_empty(), "{rest:?}");
     assert_eq!(close.payload, b"");
 }
+
+#[test]
+fn lowlevel_websocket_framing_without_handshake_both_ends() {
+    let (_srv, port) = server(&["ws-ll-s:tcp-l:127.0.0.1:0", "mirror:"]);
+    let target = format!("ws-ll-c:tcp:127.0.0.1:{port}");
+    let mut c = Proc::spawn(&["-", &target]);
+    c.write_stdin(b"low\nlevel\n");
+    c.close_stdin();
+    let out = c.wait();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, b"low\nlevel\n");
+}
+
+#[test]
+fn lowlevel_client_sends_masked_frames_with_no_http() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let target = format!("ws-ll-c:tcp:127.0.0.1:{port}");
+    let mut c = Proc::spawn(&["-b", "-", &target]);
+    c.write_stdin(b"\x01\x02");
+    let (mut s, _) = listener.accept().expect("accept");
+    s.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    let mut head = [0u8; 8];
+    s.read_exact(&mut head).expect("frame");
+    assert_eq!(head[0], 0x82, "FIN + binary opcode, no HTTP request first");
+    assert_eq!(head[1], 0x80 | 2, "masked, 2 bytes");
+    let mask = [head[2], head[3], head[4], head[5]];
+    assert_eq!([head[6] ^ mask[0], head[7] ^ mask[1]], [1, 2]);
+    c.kill();
+}
+
+#[test]
+fn random_source_gives_distinct_full_reads() {
+    let mut c = Proc::spawn(&["-b", "-u", "random:", "-"]);
+    let got = c.wait_stdout("64 random bytes", |b| b.len() >= 64);
+    assert!(got[..32] != got[32..64], "two reads of random data differ");
+    c.kill();
+}
