@@ -154,6 +154,17 @@ pub fn lower_url(url: &str, origin: Origin) -> Result<Vec<PlanNode>, SpecProblem
     } else {
         format!("{bare_host}:{port}")
     };
+    // The host must also be valid for `tcp:` (brackets hold only IPv6 literals), so that the
+    // lowered chain plans again as written.
+    if let Err(p) = crate::spec::args::parse_host_port(&tcp_arg) {
+        return Err(SpecProblem::new(
+            "websocat::spec::bad_url",
+            format!("URL host `{host}` is not valid: {}", p.message),
+            scheme_len,
+            host.len(),
+        )
+        .label("invalid host"));
+    }
     let mut nodes = vec![PlanNode::new(registry::kind("ws-c"), "", origin).with_param("uri", url)];
     if secure {
         let Some(tls) = registry::lookup("tls-c") else {
