@@ -309,6 +309,15 @@ pub struct Cli {
     /// Don't let the planner change the specifiers (no codecs, no broadcast, no cat mode).
     #[arg(long = "no-fixups")]
     pub no_fixups: bool,
+    /// Threads that run connections (1: one event loop, as websocat 1.x; more spread busy
+    /// connections over cores).
+    #[arg(
+        long = "threads",
+        value_name = "N",
+        default_value_t = 1,
+        hide_short_help = true
+    )]
+    pub threads: usize,
     /// More logging on stderr (-v info, -vv debug, -vvv trace).
     #[arg(short = 'v', long = "verbose", action = ArgAction::Count)]
     pub verbose: u8,

@@ -216,11 +216,18 @@ pub fn main_with_args(args: Vec<std::ffi::OsString>) -> i32 {
     for w in &plan.warnings {
         tracing::warn!("{w}");
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    // One thread by default, like websocat 1.x: on small machines it moves connections and
+    // data with fewer context switches than a work-stealing pool (see bench/README.md);
+    // `--threads N` spreads busy connections over N threads. Blocking work (stdio, files)
+    // has its own threads either way.
+    let mut builder = if cli.threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(cli.threads);
+        b
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("websocat: cannot start the async runtime: {e}");
