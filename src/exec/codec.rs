@@ -181,6 +181,151 @@ where
     Box::new(f)
 }
 
+/// Binary/`--no-line` mode over a byte stream without copying payloads: each read (at most
+/// `max_length` bytes) is one message, and outgoing payloads are queued as they are and written
+/// with vectored writes.
+pub struct ChunkStream {
+    io: Box<dyn ByteStream>,
+    ty: MessageType,
+    max_length: usize,
+    read_buf: BytesMut,
+    eof: bool,
+    pending: std::collections::VecDeque<Bytes>,
+    pending_len: usize,
+}
+
+/// Queued bytes above which `poll_ready` first writes some out.
+const CHUNK_BACKPRESSURE: usize = 256 * 1024;
+
+impl ChunkStream {
+    /// Wraps `io`; messages are at most `max_length` bytes and of type `ty`.
+    pub fn new(io: Box<dyn ByteStream>, ty: MessageType, max_length: usize) -> Self {
+        let max_length = max_length.max(1);
+        ChunkStream {
+            io,
+            ty,
+            max_length,
+            read_buf: BytesMut::new(),
+            eof: false,
+            pending: std::collections::VecDeque::new(),
+            pending_len: 0,
+        }
+    }
+
+    fn poll_write_pending(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>> {
+        use std::task::Poll;
+        use tokio::io::AsyncWrite;
+        while !self.pending.is_empty() {
+            let slices: Vec<io::IoSlice<'_>> = self
+                .pending
+                .iter()
+                .take(64)
+                .map(|b| io::IoSlice::new(b))
+                .collect();
+            let n = match std::pin::Pin::new(&mut self.io).poll_write_vectored(cx, &slices) {
+                Poll::Ready(Ok(n)) => n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            };
+            if n == 0 {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    "the byte stream accepted no more data",
+                )));
+            }
+            self.pending_len -= n;
+            let mut left = n;
+            while left > 0 {
+                let Some(front) = self.pending.front_mut() else {
+                    break;
+                };
+                if front.len() <= left {
+                    left -= front.len();
+                    self.pending.pop_front();
+                } else {
+                    front.advance(left);
+                    left = 0;
+                }
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl futures::Stream for ChunkStream {
+    type Item = io::Result<Message>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        if this.eof {
+            return Poll::Ready(None);
+        }
+        if this.read_buf.capacity() < this.max_length {
+            this.read_buf.reserve(this.max_length);
+        }
+        let mut limited = (&mut this.read_buf).limit(this.max_length);
+        match tokio_util::io::poll_read_buf(std::pin::Pin::new(&mut this.io), cx, &mut limited) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
+            Poll::Ready(Ok(0)) => {
+                this.eof = true;
+                Poll::Ready(None)
+            }
+            Poll::Ready(Ok(_)) => {
+                let chunk = this.read_buf.split().freeze();
+                Poll::Ready(Some(Ok(this.ty.wrap(chunk))))
+            }
+        }
+    }
+}
+
+impl futures::Sink<Message> for ChunkStream {
+    type Error = io::Error;
+
+    fn poll_ready(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        if self.pending_len >= CHUNK_BACKPRESSURE {
+            return self.poll_write_pending(cx);
+        }
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn start_send(mut self: std::pin::Pin<&mut Self>, item: Message) -> io::Result<()> {
+        let payload = item.into_payload();
+        if !payload.is_empty() {
+            self.pending_len += payload.len();
+            self.pending.push_back(payload);
+        }
+        Ok(())
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        use tokio::io::AsyncWrite;
+        std::task::ready!(self.poll_write_pending(cx))?;
+        std::pin::Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_close(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        use tokio::io::AsyncWrite;
+        std::task::ready!(self.as_mut().poll_flush(cx))?;
+        std::pin::Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+impl MessageStream for ChunkStream {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,5 +426,38 @@ mod tests {
                 Message::Binary(Bytes::from_static(b"de"))
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn chunk_stream_reads_bounded_chunks_and_writes_payloads_exactly() {
+        use futures::{SinkExt, StreamExt};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (a, mut peer) = tokio::io::duplex(1 << 20);
+        let mut s = ChunkStream::new(Box::new(a), MessageType::Binary, 4);
+        peer.write_all(b"abcdefghij").await.unwrap();
+        let mut got: Vec<Vec<u8>> = Vec::new();
+        while got.concat().len() < 10 {
+            match s.next().await.unwrap().unwrap() {
+                Message::Binary(b) => {
+                    assert!(b.len() <= 4);
+                    got.push(b.to_vec());
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(got.concat(), b"abcdefghij");
+        let big = Bytes::from(vec![7u8; 600_000]);
+        s.feed(Message::Binary(Bytes::from_static(b"x"))).await.unwrap();
+        s.feed(Message::Binary(Bytes::new())).await.unwrap();
+        let writer = tokio::spawn(async move {
+            s.send(Message::Text(big.clone())).await.unwrap();
+            s.close().await.unwrap();
+        });
+        let mut out = Vec::new();
+        peer.read_to_end(&mut out).await.unwrap();
+        writer.await.unwrap();
+        assert_eq!(out.len(), 600_001);
+        assert_eq!(out[0], b'x');
+        assert!(out[1..].iter().all(|&b| b == 7));
     }
 }

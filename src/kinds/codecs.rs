@@ -2,7 +2,7 @@
 //! (text mode: one message per line; binary mode: one message per read).
 
 use crate::exec::build::BuildCtx;
-use crate::exec::codec::{framed, ChunkCodec, LineCodec, MessageType};
+use crate::exec::codec::{framed, ChunkCodec, ChunkStream, LineCodec, MessageType};
 use crate::exec::conn::shape_error;
 use crate::exec::copy::DEFAULT_BUFFER;
 use crate::exec::{Conn, ConnInfo, ConnLayer};
@@ -131,10 +131,7 @@ impl ConnLayer for CodecLayer {
             };
             let conn = match codec {
                 Codec::Lines(c) => framed(io, c, 16 * 1024),
-                Codec::Chunks(c) => {
-                    let cap = c.max_length.min(DEFAULT_BUFFER);
-                    framed(io, c, cap)
-                }
+                Codec::Chunks(c) => Box::new(ChunkStream::new(io, c.ty, c.max_length)),
             };
             Ok((Conn::Messages(conn), info))
         })
