@@ -254,6 +254,10 @@ pub static KINDS: &[&KindDef] = &[
     &kinds::unix::L_WS_UNIX,
     #[cfg(unix)]
     &kinds::unix::L_WS_ABSTRACT,
+    #[cfg(target_os = "linux")]
+    &kinds::seqpacket::SEQPACKET_CONNECT,
+    #[cfg(target_os = "linux")]
+    &kinds::seqpacket::SEQPACKET_LISTEN,
     &kinds::udp::UDP_CONNECT,
     &kinds::udp::UDP_LISTEN,
     &kinds::files::READFILE,

@@ -16,6 +16,8 @@ pub mod preamble;
 pub mod process;
 pub mod proxy;
 pub mod reuse;
+#[cfg(target_os = "linux")]
+pub mod seqpacket;
 pub mod share;
 pub mod stdio;
 pub mod tcp;
