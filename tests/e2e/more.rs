@@ -1,0 +1,150 @@
+//! End-to-end tests of the less common websocat 1.x kinds: `seqpacket:` / `seqpacket-l:`
+//! (SOCK_SEQPACKET unix sockets, message boundaries checked on real sockets) and `http:` /
+//! `http-request:` (against an HTTP server written here on `std::net`).
+
+#[cfg(target_os = "linux")]
+mod seqpacket {
+    use crate::support::{poll, run, Proc, TIMEOUT};
+    use socket2::{Domain, SockAddr, Socket, Type};
+    use std::mem::MaybeUninit;
+    use std::path::Path;
+
+    fn seq_socket() -> Socket {
+        let s = Socket::new(Domain::UNIX, Type::from(libc::SOCK_SEQPACKET), None).unwrap();
+        s
+    }
+
+    fn listen_at(path: &Path) -> Socket {
+        let s = seq_socket();
+        s.bind(&SockAddr::unix(path).unwrap()).unwrap();
+        s.listen(8).unwrap();
+        s
+    }
+
+    fn connect_to(path: &Path) -> Socket {
+        let s = seq_socket();
+        s.connect(&SockAddr::unix(path).unwrap()).unwrap();
+        s.set_read_timeout(Some(TIMEOUT)).unwrap();
+        s
+    }
+
+    fn accept(l: &Socket) -> Socket {
+        let (s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(TIMEOUT)).unwrap();
+        s
+    }
+
+    /// One packet (an empty one reads as an empty vector, as does end of stream).
+    fn recv_packet(s: &Socket) -> Vec<u8> {
+        let mut buf = [MaybeUninit::<u8>::uninit(); 4096];
+        let n = s.recv(&mut buf).expect("a packet within the timeout");
+        buf[..n]
+            .iter()
+            .map(|b| unsafe { b.assume_init() })
+            .collect()
+    }
+
+    #[test]
+    fn relay_between_two_seqpacket_sockets_keeps_every_boundary() {
+        let dir = tempfile::tempdir().unwrap();
+        let up = dir.path().join("up");
+        let down = dir.path().join("down");
+        let upstream = listen_at(&up);
+        let down_s = down.to_str().unwrap();
+        let server = Proc::spawn(&[
+            "-b",
+            "--stdout-announce-listening-ports",
+            &format!("seqpacket-l:{down_s}"),
+            &format!("seqpacket:{}", up.to_str().unwrap()),
+        ]);
+        assert_eq!(
+            server.first_line(),
+            format!("LISTEN proto=unix_seqpacket,path={down_s:?}\n")
+        );
+        let client = connect_to(&down);
+        for p in [&b"one"[..], b"", b"three"] {
+            assert_eq!(client.send(p).unwrap(), p.len());
+        }
+        let inner = accept(&upstream);
+        assert_eq!(recv_packet(&inner), b"one");
+        assert_eq!(recv_packet(&inner), b"");
+        assert_eq!(recv_packet(&inner), b"three");
+        inner.send(b"x").unwrap();
+        inner.send(b"yz").unwrap();
+        assert_eq!(recv_packet(&client), b"x");
+        assert_eq!(recv_packet(&client), b"yz");
+        // The client's shutdown reaches the upstream socket as end of stream.
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        assert_eq!(recv_packet(&inner), b"");
+        drop(inner);
+        assert_eq!(recv_packet(&client), b"");
+    }
+
+    #[test]
+    fn stdio_lines_become_packets_and_packets_become_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let up = dir.path().join("up");
+        let upstream = listen_at(&up);
+        let target = format!("connect-seqpacket:{}", up.to_str().unwrap());
+        let peer = std::thread::spawn(move || {
+            let s = accept(&upstream);
+            let got = vec![recv_packet(&s), recv_packet(&s)];
+            s.send(b"reply").unwrap();
+            s.send(b"").unwrap();
+            s.send(b"last").unwrap();
+            s.shutdown(std::net::Shutdown::Write).unwrap();
+            got
+        });
+        let mut p = Proc::spawn(&["-t", "-", &target]);
+        p.write_stdin(b"hello\nworld\n");
+        let out = p.wait_stdout("three lines", |b| b.ends_with(b"last\n"));
+        p.close_stdin();
+        let o = p.wait();
+        assert_eq!(o.code(), 0, "{}", o.stderr);
+        assert_eq!(out, b"reply\n\nlast\n");
+        assert_eq!(
+            peer.join().unwrap(),
+            vec![b"hello\n".to_vec(), b"world\n".to_vec()]
+        );
+    }
+
+    #[test]
+    fn listener_mirrors_and_unlink_replaces_a_stale_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        std::fs::write(&path, b"stale").unwrap();
+        let spec = format!("l-seqpacket:{}", path.to_str().unwrap());
+        let o = run(&[spec.as_str(), "mirror:"], b"");
+        assert_ne!(o.code(), 0);
+        assert!(o.stderr.contains("--unlink"), "{}", o.stderr);
+        let _server = Proc::spawn(&["-b", "--unlink", spec.as_str(), "mirror:"]);
+        let c = poll(TIMEOUT, || {
+            let s = seq_socket();
+            s.connect(&SockAddr::unix(&path).unwrap()).ok().map(|_| s)
+        })
+        .expect("the listener comes up");
+        c.set_read_timeout(Some(TIMEOUT)).unwrap();
+        c.send(b"ab").unwrap();
+        c.send(b"c").unwrap();
+        assert_eq!(recv_packet(&c), b"ab");
+        assert_eq!(recv_packet(&c), b"c");
+    }
+
+    #[test]
+    fn abstract_names_work_end_to_end() {
+        let name = format!("websocat-e2e-seqpacket-{}", std::process::id());
+        let _server = Proc::spawn(&["-b", &format!("seqpacket-listen:@{name}"), "mirror:"]);
+        let mut raw = vec![0u8];
+        raw.extend_from_slice(name.as_bytes());
+        let addr =
+            SockAddr::unix(std::ffi::OsStr::new(std::str::from_utf8(&raw).unwrap())).unwrap();
+        let c = poll(TIMEOUT, || {
+            let s = seq_socket();
+            s.connect(&addr).ok().map(|_| s)
+        })
+        .expect("the abstract listener comes up");
+        c.set_read_timeout(Some(TIMEOUT)).unwrap();
+        c.send(b"abs").unwrap();
+        assert_eq!(recv_packet(&c), b"abs");
+    }
+}
