@@ -174,6 +174,20 @@ pub struct Cli {
     /// `socks5://host:port` [default: HTTP_PROXY / HTTPS_PROXY unless NO_PROXY matches].
     #[arg(long = "proxy", value_name = "URL")]
     pub proxy: Option<String>,
+    /// Request target for `http-request:` [default: /].
+    #[arg(long = "request-uri", value_name = "URI", hide_short_help = true)]
+    pub request_uri: Option<String>,
+    /// Request method for `http:` / `http-request:` [default: GET].
+    #[arg(
+        short = 'X',
+        long = "request-method",
+        value_name = "METHOD",
+        hide_short_help = true
+    )]
+    pub request_method: Option<String>,
+    /// Request header `Name: value` for `http:` / `http-request:` (repeatable).
+    #[arg(long = "request-header", value_name = "HEADER", action = ArgAction::Append, hide_short_help = true)]
+    pub request_header: Vec<String>,
     /// `foreachmsg:` reads each answer to its end before the next message.
     #[arg(long = "foreachmsg-wait-read", hide_short_help = true)]
     pub foreachmsg_wait_read: bool,
@@ -368,6 +382,8 @@ impl Cli {
         one("--base64", flag(self.base64));
         one("--base64-text", flag(self.base64_text));
         one("--socks5-destination", self.socks5_destination.clone());
+        one("--request-uri", self.request_uri.clone());
+        one("--request-method", self.request_method.clone());
         one("--socks5-user-pass", self.socks5_user_pass.clone());
         one(
             "--lengthprefixed-nbytes",
@@ -441,6 +457,9 @@ impl Cli {
         }
         if !self.header.is_empty() {
             v.push(("--header", self.header.clone()));
+        }
+        if !self.request_header.is_empty() {
+            v.push(("--request-header", self.request_header.clone()));
         }
         if !self.server_header.is_empty() {
             v.push(("--server-header", self.server_header.clone()));

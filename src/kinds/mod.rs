@@ -7,6 +7,7 @@ pub mod broadcast;
 pub mod codecs;
 pub mod dgram;
 pub mod files;
+pub mod http;
 pub mod lazy;
 pub mod literal;
 pub mod mirror;

@@ -10,8 +10,7 @@ mod seqpacket {
     use std::path::Path;
 
     fn seq_socket() -> Socket {
-        let s = Socket::new(Domain::UNIX, Type::from(libc::SOCK_SEQPACKET), None).unwrap();
-        s
+        Socket::new(Domain::UNIX, Type::from(libc::SOCK_SEQPACKET), None).unwrap()
     }
 
     fn listen_at(path: &Path) -> Socket {
@@ -146,5 +145,131 @@ mod seqpacket {
         c.set_read_timeout(Some(TIMEOUT)).unwrap();
         c.send(b"abs").unwrap();
         assert_eq!(recv_packet(&c), b"abs");
+    }
+}
+
+mod http {
+    use crate::support::{run, TIMEOUT};
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::thread::JoinHandle;
+
+    /// Reads an HTTP head byte by byte, up to and including the blank line.
+    fn read_head(s: &mut TcpStream) -> String {
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            s.read_exact(&mut b).expect("request head");
+            head.push(b[0]);
+        }
+        String::from_utf8(head).expect("UTF-8 head")
+    }
+
+    /// A one-request HTTP server: returns its port and a thread that yields the request head
+    /// and the `body_len` body bytes after it, once `response` was sent and the connection
+    /// closed.
+    fn one_shot_server(
+        body_len: usize,
+        response: &'static [u8],
+    ) -> (u16, JoinHandle<(String, Vec<u8>)>) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let t = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            s.set_read_timeout(Some(TIMEOUT)).unwrap();
+            let head = read_head(&mut s);
+            let mut body = vec![0u8; body_len];
+            s.read_exact(&mut body).expect("request body");
+            s.write_all(response).unwrap();
+            (head, body)
+        });
+        (port, t)
+    }
+
+    #[test]
+    fn http_url_posts_the_input_and_prints_the_response_body() {
+        let (port, server) = one_shot_server(
+            5,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nworld\n",
+        );
+        let o = run(
+            &[
+                "-b",
+                "-X",
+                "POST",
+                "--request-header",
+                "Content-Length: 5",
+                "--request-header=X-Test: yes",
+                "-",
+                &format!("http://127.0.0.1:{port}/up?x=1"),
+            ],
+            b"hello",
+        );
+        let (head, body) = server.join().unwrap();
+        assert_eq!(
+            head,
+            format!(
+                "POST /up?x=1 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 5\r\n\
+                 X-Test: yes\r\n\r\n"
+            )
+        );
+        assert_eq!(body, b"hello");
+        assert_eq!(o.code(), 0, "{}", o.stderr);
+        assert_eq!(o.stdout, b"world\n");
+    }
+
+    #[test]
+    fn error_status_fails_naming_the_status() {
+        let (port, server) = one_shot_server(
+            0,
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nnope",
+        );
+        let o = run(
+            &["-b", "-", &format!("http://127.0.0.1:{port}/missing")],
+            b"",
+        );
+        let (head, _) = server.join().unwrap();
+        assert!(head.starts_with("GET /missing HTTP/1.1\r\n"), "{head}");
+        assert_eq!(o.code(), 1, "{}", o.stderr);
+        assert!(o.stderr.contains("404 Not Found"), "{}", o.stderr);
+        assert!(o.stdout.is_empty(), "the error body is not printed");
+    }
+
+    #[test]
+    fn http_request_overlay_takes_uri_method_and_headers_from_flags() {
+        let (port, server) = one_shot_server(
+            0,
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nfirst\nsecond\n",
+        );
+        let o = run(
+            &[
+                "--request-uri",
+                "http://example.com/path?q",
+                "--request-header",
+                "Connection: close",
+                "-",
+                &format!("http-request:tcp:127.0.0.1:{port}"),
+            ],
+            b"",
+        );
+        let (head, _) = server.join().unwrap();
+        assert_eq!(
+            head,
+            "GET /path?q HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n"
+        );
+        assert_eq!(o.code(), 0, "{}", o.stderr);
+        assert_eq!(o.stdout, b"first\nsecond\n");
+    }
+
+    #[test]
+    fn refused_connection_names_the_address() {
+        let port = crate::support::refused_port();
+        let o = run(&["-b", "-", &format!("http://127.0.0.1:{port}/")], b"");
+        assert_eq!(o.code(), 1);
+        assert!(
+            o.stderr.contains(&format!("127.0.0.1:{port}")),
+            "{}",
+            o.stderr
+        );
     }
 }
