@@ -287,6 +287,7 @@ pub static KINDS: &[&KindDef] = &[
     &kinds::proxy::HTTP_CONNECT,
     &kinds::http::HTTP,
     &kinds::http::HTTP_REQUEST,
+    &kinds::http_sse::HTTP_POST_SSE,
     &kinds::msgrewrite::JSONRPC,
     &kinds::msgrewrite::TYPE_PREFIX,
     &kinds::lazy::WAITFORDATA,

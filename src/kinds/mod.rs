@@ -8,6 +8,7 @@ pub mod codecs;
 pub mod dgram;
 pub mod files;
 pub mod http;
+pub mod http_sse;
 pub mod lazy;
 pub mod literal;
 pub mod mirror;

@@ -37,6 +37,7 @@ mod seqpacket {
     fn recv_packet(s: &Socket) -> Vec<u8> {
         let mut buf = [MaybeUninit::<u8>::uninit(); 4096];
         let n = s.recv(&mut buf).expect("a packet within the timeout");
+        // SAFETY: recv initialised the first `n` bytes.
         buf[..n]
             .iter()
             .map(|b| unsafe { b.assume_init() })
@@ -271,5 +272,55 @@ mod http {
             "{}",
             o.stderr
         );
+    }
+}
+
+mod http_post_sse {
+    use crate::support::{poll, server, TIMEOUT};
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    fn connect(port: u16) -> TcpStream {
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(TIMEOUT)).unwrap();
+        s
+    }
+
+    #[test]
+    fn get_receives_messages_as_server_sent_events() {
+        let (_p, port) = server(&["-E", "http-post-sse:tcp-l:127.0.0.1:0", "literal:hello"]);
+        let mut s = connect(port);
+        s.write_all(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "HTTP/1.1 200 OK\r\nServer: websocat\r\nCache-Control: no-cache\r\n\
+             Content-Type: text/event-stream\r\n\r\ndata: hello\n\n"
+        );
+    }
+
+    #[test]
+    fn post_body_goes_to_the_other_side_and_gets_204() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("body");
+        let (_p, port) = server(&[
+            "-b",
+            "http-post-sse:tcp-l:127.0.0.1:0",
+            &format!("writefile:{}", file.to_str().unwrap()),
+        ]);
+        let mut s = connect(port);
+        s.write_all(b"POST /in HTTP/1.1\r\nContent-Length: 11\r\n\r\nhello")
+            .unwrap();
+        s.write_all(b" world").unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"HTTP/1.1 204 No Content\r\nServer: websocat\r\n\r\n");
+        let got = poll(TIMEOUT, || {
+            std::fs::read(&file).ok().filter(|b| b.len() >= 11)
+        });
+        assert_eq!(got.as_deref(), Some(&b"hello world"[..]));
     }
 }
