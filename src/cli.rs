@@ -167,6 +167,13 @@ pub struct Cli {
         hide_short_help = true
     )]
     pub socks5_destination: Option<String>,
+    /// Program run as `PROGRAM PORT` once `socks5-bind:` learns the port the proxy listens on.
+    #[arg(
+        long = "socks5-bind-script",
+        value_name = "PROGRAM",
+        hide_short_help = true
+    )]
+    pub socks5_bind_script: Option<String>,
     /// `user:password` for the SOCKS5 proxy.
     #[arg(long = "socks5-user-pass", value_name = "USER:PASS")]
     pub socks5_user_pass: Option<String>,
@@ -385,6 +392,7 @@ impl Cli {
         one("--request-uri", self.request_uri.clone());
         one("--request-method", self.request_method.clone());
         one("--socks5-user-pass", self.socks5_user_pass.clone());
+        one("--socks5-bind-script", self.socks5_bind_script.clone());
         one(
             "--lengthprefixed-nbytes",
             self.lengthprefixed_nbytes.map(|x| x.to_string()),

@@ -284,6 +284,7 @@ pub static KINDS: &[&KindDef] = &[
     &kinds::transforms::TIMESTAMP,
     &kinds::transforms::EXIT_ON_BYTE,
     &kinds::proxy::SOCKS5_CONNECT,
+    &kinds::proxy::SOCKS5_BIND,
     &kinds::proxy::HTTP_CONNECT,
     &kinds::http::HTTP,
     &kinds::http::HTTP_REQUEST,

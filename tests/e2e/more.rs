@@ -1,6 +1,7 @@
 //! End-to-end tests of the less common websocat 1.x kinds: `seqpacket:` / `seqpacket-l:`
 //! (SOCK_SEQPACKET unix sockets, message boundaries checked on real sockets) and `http:` /
-//! `http-request:` (against an HTTP server written here on `std::net`).
+//! `http-request:` (against an HTTP server written here on `std::net`), `http-post-sse:`
+//! (raw HTTP clients) and `socks5-bind:` (against a SOCKS5 proxy written here).
 
 #[cfg(target_os = "linux")]
 mod seqpacket {
@@ -322,5 +323,69 @@ mod http_post_sse {
             std::fs::read(&file).ok().filter(|b| b.len() >= 11)
         });
         assert_eq!(got.as_deref(), Some(&b"hello world"[..]));
+    }
+}
+
+mod socks5_bind {
+    use crate::support::{poll, run, TIMEOUT};
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    #[test]
+    fn bind_runs_the_script_with_the_port_and_then_carries_the_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("port");
+        let script = dir.path().join("tell.sh");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\necho \"$1\" > {}.tmp && mv {0}.tmp {0}\n",
+                out.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let proxy = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            s.set_read_timeout(Some(TIMEOUT)).unwrap();
+            let mut g = [0u8; 3];
+            s.read_exact(&mut g).unwrap();
+            assert_eq!(g, [5, 1, 0]);
+            s.write_all(&[5, 0]).unwrap();
+            let mut r = [0u8; 7 + 11];
+            s.read_exact(&mut r).unwrap();
+            let request = r.to_vec();
+            // Bound on 127.0.0.1:4242; a peer arrives from 192.0.2.1:80.
+            s.write_all(&[5, 0, 0, 1, 127, 0, 0, 1, 0x10, 0x92])
+                .unwrap();
+            s.write_all(&[5, 0, 0, 1, 192, 0, 2, 1, 0, 80]).unwrap();
+            s.write_all(b"from remote").unwrap();
+            s.shutdown(std::net::Shutdown::Write).unwrap();
+            let mut rest = Vec::new();
+            s.read_to_end(&mut rest).unwrap();
+            (request, rest)
+        });
+        let o = run(
+            &[
+                "-b",
+                "--socks5-destination",
+                "example.net:8080",
+                "--socks5-bind-script",
+                script.to_str().unwrap(),
+                "-",
+                &format!("socks5-bind:tcp:127.0.0.1:{port}"),
+            ],
+            b"to remote",
+        );
+        let (request, rest) = proxy.join().unwrap();
+        assert_eq!(o.code(), 0, "{}", o.stderr);
+        assert_eq!(request, b"\x05\x02\x00\x03\x0bexample.net\x1f\x90");
+        assert_eq!(rest, b"to remote");
+        assert_eq!(o.stdout, b"from remote");
+        let port = poll(TIMEOUT, || std::fs::read_to_string(&out).ok());
+        assert_eq!(port.as_deref(), Some("4242\n"));
     }
 }
