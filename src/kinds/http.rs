@@ -5,9 +5,10 @@
 //! As in websocat 1.x the request head is sent at once, with no `Content-Length` or chunked
 //! framing added: the data written becomes the body verbatim (add the framing headers
 //! yourself when the server needs them). Reading yields the response body: the response head
-//! (at most 60000 bytes) is read and checked first, and the first read fails unless its status
-//! is 1xx or 2xx, naming the status. The head is checked on the first read rather than before
-//! the connection is handed over, so a body can be uploaded before the server answers.
+//! (at most 60000 bytes) is read and checked first, and fails unless its status is 1xx or
+//! 2xx, naming the status. As in 1.x the head is awaited before the connection is handed over,
+//! except when the request announces a body (`Content-Length` / `Transfer-Encoding`): the
+//! server may wait for that body, so the head is then checked on the first read instead.
 
 use crate::error::SpecProblem;
 use crate::exec::build::BuildCtx;
@@ -58,8 +59,10 @@ pub const HTTP: KindDef = KindDef {
     help: "Connects over TCP to HOST:PORT (port 80 by default) and sends one HTTP/1.1 request \
            for PATH with `Host: HOST[:PORT]`, the method from -X (GET by default) and the \
            `--request-header` headers. The data written is sent verbatim as the body (no \
-           framing is added); reading returns the response body, after the response head. The \
-           first read fails unless the status is 1xx or 2xx. Only plain http is supported.",
+           framing is added); reading returns the response body. The connection fails unless the \
+           response status is 1xx or 2xx; the response head is awaited before any data flows, \
+           except when a Content-Length or Transfer-Encoding header announces a body (then \
+           the first read checks it). Only plain http is supported.",
     examples: &[
         "websocat -b -U - http://127.0.0.1:8080/status",
         "websocat -b -X POST --request-header 'Content-Length: 5' - http://127.0.0.1:8080/upload",
@@ -91,7 +94,8 @@ pub const HTTP_REQUEST: KindDef = KindDef {
            `--request-uri` (`/` by default; for an absolute URI its path is sent and \
            `Host` is added unless given), the method from -X (GET by default) and the \
            `--request-header` headers. The data written is the body, verbatim; reading \
-           returns the response body. The first read fails unless the status is 1xx or 2xx.",
+           returns the response body. The status must be 1xx or 2xx; it is checked as for `http:` \
+           (before data flows, or on the first read when the request announces a body).",
     examples: &[
         "websocat -b -U - http-request:tcp:127.0.0.1:80 --request-uri=http://example.com/ --request-header 'Connection: close'",
         "websocat -b - 'http-request[method=PUT,uri=/x]:unix:/run/api.sock'",
@@ -245,10 +249,12 @@ fn build_http(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn Connect>, Stri
         Some(&target.host_header),
         &node_headers(node)?,
     );
+    let headers = node_headers(node)?;
     Ok(Arc::new(HttpConnect {
         what: format!("http:{}", node.arg),
         target,
         head,
+        eager: !declares_body(&headers),
     }))
 }
 
@@ -261,16 +267,28 @@ fn build_http_request(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLa
         host.as_deref(),
         &node_headers(node)?,
     );
+    let headers = node_headers(node)?;
     Ok(Arc::new(HttpRequest {
         what: format!("HTTP request {target}"),
         head: Arc::new(head),
+        eager: !declares_body(&headers),
     }))
+}
+
+/// True when the request announces a body (`Content-Length` or `Transfer-Encoding`): the
+/// server may then wait for the body before answering, so the response head is checked on
+/// the first read instead of before the connection is handed over.
+fn declares_body(headers: &[(String, String)]) -> bool {
+    headers.iter().any(|(n, _)| {
+        n.eq_ignore_ascii_case("content-length") || n.eq_ignore_ascii_case("transfer-encoding")
+    })
 }
 
 struct HttpConnect {
     what: String,
     target: HttpTarget,
     head: Vec<u8>,
+    eager: bool,
 }
 
 impl Connect for HttpConnect {
@@ -278,10 +296,11 @@ impl Connect for HttpConnect {
         Box::pin(async move {
             let mut s = super::tcp::connect_tcp(&self.target.addr).await?;
             send_head(&mut s, &self.head, &self.what).await?;
-            Ok(Conn::Bytes(Box::new(HttpResponseStream::new(
-                s,
-                self.what.clone(),
-            ))))
+            let mut r = HttpResponseStream::new(s, self.what.clone());
+            if self.eager {
+                r.read_head().await?;
+            }
+            Ok(Conn::Bytes(Box::new(r)))
         })
     }
 }
@@ -289,6 +308,7 @@ impl Connect for HttpConnect {
 struct HttpRequest {
     what: String,
     head: Arc<Vec<u8>>,
+    eager: bool,
 }
 
 impl ConnLayer for HttpRequest {
@@ -299,15 +319,17 @@ impl ConnLayer for HttpRequest {
     ) -> BoxFuture<'static, io::Result<(Conn, ConnInfo)>> {
         let head = self.head.clone();
         let what = self.what.clone();
+        let eager = self.eager;
         Box::pin(async move {
             let Conn::Bytes(mut io) = inner else {
                 return Err(shape_error("http-request", "a byte stream", &inner));
             };
             send_head(&mut io, &head, &what).await?;
-            Ok((
-                Conn::Bytes(Box::new(HttpResponseStream::new(io, what))),
-                info,
-            ))
+            let mut r = HttpResponseStream::new(io, what);
+            if eager {
+                r.read_head().await?;
+            }
+            Ok((Conn::Bytes(Box::new(r)), info))
         })
     }
 }
@@ -368,6 +390,73 @@ fn check_response_head(head: &[u8]) -> Result<u16, String> {
     }
 }
 
+impl<S: AsyncRead + Unpin> HttpResponseStream<S> {
+    /// Reads and checks the response head, keeping any body bytes read with it.
+    pub fn poll_head(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            let head = match &mut self.state {
+                ReadState::Body { .. } => return Poll::Ready(Ok(())),
+                ReadState::Failed => {
+                    return Poll::Ready(Err(io::Error::other(format!(
+                        "{}: the HTTP response was rejected",
+                        self.what
+                    ))))
+                }
+                ReadState::Head(head) => head,
+            };
+            let mut chunk = [0u8; 4096];
+            let mut rb = ReadBuf::new(&mut chunk);
+            std::task::ready!(Pin::new(&mut self.inner).poll_read(cx, &mut rb))?;
+            let n = rb.filled().len();
+            if n == 0 {
+                self.state = ReadState::Failed;
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "{}: the connection closed before the end of the HTTP response head",
+                        self.what
+                    ),
+                )));
+            }
+            let search_from = head.len().saturating_sub(3);
+            head.extend_from_slice(rb.filled());
+            let Some(end) = head[search_from..]
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .map(|i| search_from + i + 4)
+            else {
+                if head.len() > MAX_RESPONSE_HEAD {
+                    self.state = ReadState::Failed;
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!(
+                            "{}: the HTTP response head is longer than {MAX_RESPONSE_HEAD} bytes",
+                            self.what
+                        ),
+                    )));
+                }
+                continue;
+            };
+            match check_response_head(&head[..end]) {
+                Ok(code) => {
+                    tracing::info!("{}: HTTP response status {code}", self.what);
+                    let leftover = head.split_off(end);
+                    self.state = ReadState::Body { leftover, pos: 0 };
+                }
+                Err(e) => {
+                    self.state = ReadState::Failed;
+                    return Poll::Ready(Err(io::Error::other(format!("{}: {e}", self.what))));
+                }
+            }
+        }
+    }
+
+    /// Waits for the response head and checks it.
+    pub async fn read_head(&mut self) -> io::Result<()> {
+        futures::future::poll_fn(|cx| self.poll_head(cx)).await
+    }
+}
+
 impl<S: AsyncRead + Unpin> AsyncRead for HttpResponseStream<S> {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -375,74 +464,19 @@ impl<S: AsyncRead + Unpin> AsyncRead for HttpResponseStream<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        loop {
-            match &mut this.state {
-                ReadState::Head(head) => {
-                    let mut chunk = [0u8; 4096];
-                    let mut rb = ReadBuf::new(&mut chunk);
-                    std::task::ready!(Pin::new(&mut this.inner).poll_read(cx, &mut rb))?;
-                    let n = rb.filled().len();
-                    if n == 0 {
-                        this.state = ReadState::Failed;
-                        return Poll::Ready(Err(io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            format!(
-                                "{}: the connection closed before the end of the HTTP response head",
-                                this.what
-                            ),
-                        )));
-                    }
-                    let search_from = head.len().saturating_sub(3);
-                    head.extend_from_slice(rb.filled());
-                    let Some(end) = head[search_from..]
-                        .windows(4)
-                        .position(|w| w == b"\r\n\r\n")
-                        .map(|i| search_from + i + 4)
-                    else {
-                        if head.len() > MAX_RESPONSE_HEAD {
-                            this.state = ReadState::Failed;
-                            return Poll::Ready(Err(io::Error::new(
-                                io::ErrorKind::InvalidData,
-                                format!(
-                                    "{}: the HTTP response head is longer than {MAX_RESPONSE_HEAD} bytes",
-                                    this.what
-                                ),
-                            )));
-                        }
-                        continue;
-                    };
-                    match check_response_head(&head[..end]) {
-                        Ok(code) => {
-                            tracing::info!("{}: HTTP response status {code}", this.what);
-                            let leftover = head.split_off(end);
-                            this.state = ReadState::Body { leftover, pos: 0 };
-                        }
-                        Err(e) => {
-                            this.state = ReadState::Failed;
-                            return Poll::Ready(Err(io::Error::other(format!(
-                                "{}: {e}",
-                                this.what
-                            ))));
-                        }
-                    }
-                }
-                ReadState::Body { leftover, pos } => {
-                    if *pos < leftover.len() {
-                        let n = (leftover.len() - *pos).min(buf.remaining());
-                        buf.put_slice(&leftover[*pos..*pos + n]);
-                        *pos += n;
-                        return Poll::Ready(Ok(()));
-                    }
-                    return Pin::new(&mut this.inner).poll_read(cx, buf);
-                }
-                ReadState::Failed => {
-                    return Poll::Ready(Err(io::Error::other(format!(
-                        "{}: the HTTP response was rejected",
-                        this.what
-                    ))))
-                }
+        std::task::ready!(this.poll_head(cx))?;
+        if let ReadState::Body { leftover, pos } = &mut this.state {
+            if *pos < leftover.len() {
+                let n = (leftover.len() - *pos).min(buf.remaining());
+                buf.put_slice(&leftover[*pos..*pos + n]);
+                *pos += n;
+                return Poll::Ready(Ok(()));
+            }
+            if !leftover.is_empty() {
+                *leftover = Vec::new();
             }
         }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
     }
 }
 
@@ -531,6 +565,15 @@ mod tests {
         );
         assert_eq!(split_uri("/plain"), ("/plain".to_string(), None));
         assert!(check_target("/a b").is_err());
+    }
+
+    #[test]
+    fn only_framing_headers_declare_a_body() {
+        let h = |n: &str| vec![(n.to_string(), "1".to_string())];
+        assert!(declares_body(&h("content-length")));
+        assert!(declares_body(&h("Transfer-Encoding")));
+        assert!(!declares_body(&h("X-Length")));
+        assert!(!declares_body(&[]));
     }
 
     #[tokio::test]

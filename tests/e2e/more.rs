@@ -238,6 +238,20 @@ mod http {
     }
 
     #[test]
+    fn without_a_declared_body_the_status_is_checked_before_any_copying() {
+        // -u copies only towards the server, so nothing would ever read the response: the
+        // status must be checked when connecting.
+        let (port, server) = one_shot_server(0, b"HTTP/1.1 403 Forbidden\r\n\r\n");
+        let o = run(
+            &["-b", "-u", "-", &format!("http://127.0.0.1:{port}/")],
+            b"",
+        );
+        server.join().unwrap();
+        assert_eq!(o.code(), 1, "{}", o.stderr);
+        assert!(o.stderr.contains("403 Forbidden"), "{}", o.stderr);
+    }
+
+    #[test]
     fn http_request_overlay_takes_uri_method_and_headers_from_flags() {
         let (port, server) = one_shot_server(
             0,
