@@ -2,7 +2,8 @@
 //! stream. The request head (at most 60000 bytes) decides the direction of the connection:
 //! - `GET`: answered `200` with `Content-Type: text/event-stream`; each message written to
 //!   the connection becomes one event, one `data: ` line per line of the message, then a
-//!   blank line. Nothing is ever read from this connection.
+//!   blank line. Nothing is read from this connection; it ends when the client goes away, and
+//!   the response ends when the other side is done.
 //! - `POST`: answered `204` at once; the request body is read, one message per read, and
 //!   messages written to the connection are dropped.
 //!
@@ -101,6 +102,79 @@ async fn read_request_head<S: AsyncRead + Unpin>(io: &mut S) -> io::Result<(Stri
     }
 }
 
+/// The read side of an event stream: yields nothing; ends when the client goes away, so the
+/// session can end with it. Anything the client sends is ignored.
+fn until_client_leaves<R: AsyncRead + Send + Unpin + 'static>(
+    r: R,
+) -> impl futures::Stream<Item = io::Result<Message>> + Send {
+    futures::stream::unfold(r, |mut r| async move {
+        let mut buf = [0u8; 1024];
+        loop {
+            match r.read(&mut buf).await {
+                Ok(0) | Err(_) => return None,
+                Ok(_) => continue,
+            }
+        }
+    })
+}
+
+type SharedWriter = Arc<tokio::sync::Mutex<tokio::io::WriteHalf<Box<dyn ByteStream>>>>;
+
+/// Writes each message as one event; closing ends the response (the write side shuts down).
+struct SseSink {
+    w: SharedWriter,
+    pending: Option<BoxFuture<'static, io::Result<()>>>,
+    shut: bool,
+}
+
+impl SseSink {
+    fn drive(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>> {
+        if let Some(f) = self.pending.as_mut() {
+            let r = std::task::ready!(f.as_mut().poll(cx));
+            self.pending = None;
+            r?;
+        }
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+impl futures::Sink<Message> for SseSink {
+    type Error = io::Error;
+    fn poll_ready(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        self.drive(cx)
+    }
+    fn start_send(mut self: std::pin::Pin<&mut Self>, m: Message) -> io::Result<()> {
+        let w = self.w.clone();
+        self.pending = Some(Box::pin(async move {
+            let mut w = w.lock().await;
+            w.write_all(&sse_event(m.payload())).await?;
+            w.flush().await
+        }));
+        Ok(())
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        self.drive(cx)
+    }
+    fn poll_close(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::task::ready!(self.drive(cx))?;
+        if !self.shut {
+            self.shut = true;
+            let w = self.w.clone();
+            self.pending = Some(Box::pin(async move { w.lock().await.shutdown().await }));
+        }
+        self.drive(cx)
+    }
+}
+
 fn message(binary: bool, b: Bytes) -> Message {
     if binary {
         Message::Binary(b)
@@ -131,15 +205,14 @@ impl ConnLayer for PostSse {
                     )
                     .await?;
                     io.flush().await?;
-                    let (_, w) = tokio::io::split(io);
-                    let sink = futures::sink::unfold(w, |mut w, m: Message| async move {
-                        w.write_all(&sse_event(m.payload())).await?;
-                        w.flush().await?;
-                        Ok::<_, io::Error>(w)
-                    });
+                    let (r, w) = tokio::io::split(io);
                     MessagePair {
-                        stream: futures::stream::pending::<io::Result<Message>>().boxed(),
-                        sink: Box::pin(sink) as crate::exec::conn::BoxMessageSink,
+                        stream: until_client_leaves(r).boxed(),
+                        sink: Box::pin(SseSink {
+                            w: Arc::new(tokio::sync::Mutex::new(w)),
+                            pending: None,
+                            shut: false,
+                        }) as crate::exec::conn::BoxMessageSink,
                     }
                 }
                 "POST" => {
@@ -212,15 +285,18 @@ mod tests {
 
     #[tokio::test]
     async fn get_streams_events() {
-        let (c, mut peer) = wrapped(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        let (c, mut peer) = wrapped(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nignored").await;
         let Conn::Messages(mut m) = c.unwrap() else {
             panic!("messages expected")
         };
         m.send(Message::Text("hi\nthere".into())).await.unwrap();
+        // Closing ends the response: the client reads to its end.
         m.close().await.unwrap();
-        drop(m);
         let mut out = Vec::new();
         peer.read_to_end(&mut out).await.unwrap();
+        // The client leaving ends the (silent) read side.
+        drop(peer);
+        assert!(m.next().await.is_none());
         let out = String::from_utf8(out).unwrap();
         assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
         assert!(out.contains("Content-Type: text/event-stream\r\n"), "{out}");

@@ -303,7 +303,7 @@ mod http_post_sse {
 
     #[test]
     fn get_receives_messages_as_server_sent_events() {
-        let (_p, port) = server(&["-E", "http-post-sse:tcp-l:127.0.0.1:0", "literal:hello"]);
+        let (_p, port) = server(&["http-post-sse:tcp-l:127.0.0.1:0", "literal:hello"]);
         let mut s = connect(port);
         s.write_all(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
             .unwrap();
