@@ -35,7 +35,8 @@ pub const HTTP_POST_SSE: KindDef = KindDef {
     help: "Reads one HTTP/1 request from the inner byte stream (usually under `tcp-l:`). A GET \
            is answered `200` with `Content-Type: text/event-stream`, and every message written \
            to the connection is sent as one event (`data: LINE` per line, then a blank line); \
-           nothing is read from it. A POST is answered `204` at once and its body is read, one \
+           the response ends when the other side does, and nothing is read from the client \
+           except its leaving, which ends the connection. A POST is answered `204` at once and its body is read, one \
            message per read (text, or binary with -b); messages written to it are dropped. \
            Other methods get `405`.",
     examples: &[
