@@ -167,6 +167,13 @@ pub struct Cli {
         hide_short_help = true
     )]
     pub socks5_destination: Option<String>,
+    /// Program run as `PROGRAM PORT` once `socks5-bind:` learns the port the proxy listens on.
+    #[arg(
+        long = "socks5-bind-script",
+        value_name = "PROGRAM",
+        hide_short_help = true
+    )]
+    pub socks5_bind_script: Option<String>,
     /// `user:password` for the SOCKS5 proxy.
     #[arg(long = "socks5-user-pass", value_name = "USER:PASS")]
     pub socks5_user_pass: Option<String>,
@@ -174,6 +181,20 @@ pub struct Cli {
     /// `socks5://host:port` [default: HTTP_PROXY / HTTPS_PROXY unless NO_PROXY matches].
     #[arg(long = "proxy", value_name = "URL")]
     pub proxy: Option<String>,
+    /// Request target for `http-request:` [default: /].
+    #[arg(long = "request-uri", value_name = "URI", hide_short_help = true)]
+    pub request_uri: Option<String>,
+    /// Request method for `http:` / `http-request:` [default: GET].
+    #[arg(
+        short = 'X',
+        long = "request-method",
+        value_name = "METHOD",
+        hide_short_help = true
+    )]
+    pub request_method: Option<String>,
+    /// Request header `Name: value` for `http:` / `http-request:` (repeatable).
+    #[arg(long = "request-header", value_name = "HEADER", action = ArgAction::Append, hide_short_help = true)]
+    pub request_header: Vec<String>,
     /// `foreachmsg:` reads each answer to its end before the next message.
     #[arg(long = "foreachmsg-wait-read", hide_short_help = true)]
     pub foreachmsg_wait_read: bool,
@@ -377,7 +398,10 @@ impl Cli {
         one("--base64", flag(self.base64));
         one("--base64-text", flag(self.base64_text));
         one("--socks5-destination", self.socks5_destination.clone());
+        one("--request-uri", self.request_uri.clone());
+        one("--request-method", self.request_method.clone());
         one("--socks5-user-pass", self.socks5_user_pass.clone());
+        one("--socks5-bind-script", self.socks5_bind_script.clone());
         one(
             "--lengthprefixed-nbytes",
             self.lengthprefixed_nbytes.map(|x| x.to_string()),
@@ -450,6 +474,9 @@ impl Cli {
         }
         if !self.header.is_empty() {
             v.push(("--header", self.header.clone()));
+        }
+        if !self.request_header.is_empty() {
+            v.push(("--request-header", self.request_header.clone()));
         }
         if !self.server_header.is_empty() {
             v.push(("--server-header", self.server_header.clone()));

@@ -67,6 +67,8 @@ pub enum ArgType {
     Command,
     /// An unsigned number.
     Number,
+    /// The rest of an `http:` URL: `//host[:port]/path`.
+    HttpUrl,
 }
 
 impl ArgType {
@@ -80,6 +82,7 @@ impl ArgType {
             ArgType::Text => "text",
             ArgType::Command => "cat",
             ArgType::Number => "3",
+            ArgType::HttpUrl => "//127.0.0.1:8080/",
         }
     }
 
@@ -94,6 +97,7 @@ impl ArgType {
             )
             .label("unexpected argument")),
             ArgType::HostPort => crate::spec::args::parse_host_port(arg).map(|_| ()),
+            ArgType::HttpUrl => crate::kinds::http::parse_http_arg(arg).map(|_| ()),
             ArgType::ListenAddr => crate::spec::args::parse_listen_addr(arg).map(|_| ()),
             ArgType::Path | ArgType::Command if arg.is_empty() => {
                 Err(
@@ -257,6 +261,10 @@ pub static KINDS: &[&KindDef] = &[
     &kinds::unix::L_WS_UNIX,
     #[cfg(unix)]
     &kinds::unix::L_WS_ABSTRACT,
+    #[cfg(target_os = "linux")]
+    &kinds::seqpacket::SEQPACKET_CONNECT,
+    #[cfg(target_os = "linux")]
+    &kinds::seqpacket::SEQPACKET_LISTEN,
     &kinds::udp::UDP_CONNECT,
     &kinds::udp::UDP_LISTEN,
     &kinds::files::READFILE,
@@ -279,7 +287,11 @@ pub static KINDS: &[&KindDef] = &[
     &kinds::transforms::TIMESTAMP,
     &kinds::transforms::EXIT_ON_BYTE,
     &kinds::proxy::SOCKS5_CONNECT,
+    &kinds::proxy::SOCKS5_BIND,
     &kinds::proxy::HTTP_CONNECT,
+    &kinds::http::HTTP,
+    &kinds::http::HTTP_REQUEST,
+    &kinds::http_sse::HTTP_POST_SSE,
     &kinds::msgrewrite::JSONRPC,
     &kinds::msgrewrite::TYPE_PREFIX,
     &kinds::lazy::WAITFORDATA,

@@ -7,6 +7,8 @@ pub mod broadcast;
 pub mod codecs;
 pub mod dgram;
 pub mod files;
+pub mod http;
+pub mod http_sse;
 pub mod lazy;
 pub mod literal;
 pub mod mirror;
@@ -17,6 +19,8 @@ pub mod process;
 pub mod proxy;
 pub mod random;
 pub mod reuse;
+#[cfg(target_os = "linux")]
+pub mod seqpacket;
 pub mod share;
 pub mod stdio;
 pub mod tcp;

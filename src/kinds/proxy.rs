@@ -1,6 +1,7 @@
-//! Proxy clients: `socks5-connect:` (SOCKS5 CONNECT, RFC 1928, with RFC 1929 username and
-//! password) and `http-connect:` (HTTP `CONNECT`, RFC 9110 §9.3.6), both over a byte stream
-//! to the proxy. The planner puts them under `ws://` URLs for `--socks5`, `--proxy` and the
+//! Proxy clients over a byte stream to the proxy: `socks5-connect:` (SOCKS5 CONNECT,
+//! RFC 1928, with RFC 1929 username and password), `socks5-bind:` (SOCKS5 BIND: the proxy
+//! accepts one connection for us) and `http-connect:` (HTTP `CONNECT`, RFC 9110 §9.3.6).
+//! The planner puts the CONNECT kinds under `ws://` URLs for `--socks5`, `--proxy` and the
 //! `HTTP_PROXY` / `HTTPS_PROXY` / `NO_PROXY` environment variables.
 
 use crate::exec::build::BuildCtx;
@@ -47,6 +48,44 @@ pub const SOCKS5_CONNECT: KindDef = KindDef {
         "websocat --socks5 127.0.0.1:9050 ws://example.com/",
     ],
     build: Build::Layer(build_socks5),
+};
+
+/// Registry entry for `socks5-bind:`.
+pub const SOCKS5_BIND: KindDef = KindDef {
+    name: "socks5-bind",
+    synonyms: &[],
+    role: Role::Overlay,
+    shape: Shape::BytesToBytes,
+    arg: ArgType::None,
+    params: &[
+        ParamDef {
+            name: "dest",
+            ty: ParamType::Text,
+            flag: Some("--socks5-destination"),
+            help: "the address the incoming connection is expected from: `host:port` (required)",
+        },
+        ParamDef {
+            name: "auth",
+            ty: ParamType::Text,
+            flag: Some("--socks5-user-pass"),
+            help: "`user:password` for username/password authentication",
+        },
+        ParamDef {
+            name: "script",
+            ty: ParamType::Text,
+            flag: Some("--socks5-bind-script"),
+            help: "program run with the bound port as its argument once the proxy reports it",
+        },
+    ],
+    summary: "ask a SOCKS5 proxy (the inner connection) to accept one connection for us",
+    help: "Speaks SOCKS5 over the inner byte stream and sends a BIND request for `dest`. The \
+           proxy's first answer gives the port it listens on (logged; `--socks5-bind-script \
+           PROGRAM` runs `PROGRAM PORT` then, without waiting for it); its second answer comes \
+           when a peer connected there, and the stream then carries that connection.",
+    examples: &[
+        "websocat -t --socks5-destination 255.255.255.255:65535 --socks5-bind-script ./tell-port.sh ws-u:socks5-bind:tcp:198.51.100.7:1080 -",
+    ],
+    build: Build::Layer(build_socks5_bind),
 };
 
 /// Registry entry for `http-connect:`.
@@ -113,6 +152,16 @@ fn build_socks5(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, 
     }))
 }
 
+fn build_socks5_bind(node: &PlanNode, ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, String> {
+    // Same checks as `socks5-connect:`.
+    let _ = build_socks5(node, ctx)?;
+    Ok(Arc::new(Socks5Bind {
+        dest: dest_param(node)?,
+        auth: auth_param(node)?,
+        script: node.param("script").map(str::to_string),
+    }))
+}
+
 fn build_http(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, String> {
     Ok(Arc::new(HttpConnect {
         dest: dest_param(node)?,
@@ -150,6 +199,65 @@ impl ConnLayer for Socks5 {
     }
 }
 
+struct Socks5Bind {
+    dest: HostPort,
+    auth: Option<(String, String)>,
+    script: Option<String>,
+}
+
+/// Runs `script PORT` in the background, reaping it when it exits.
+fn run_bind_script(script: &str, port: u16) {
+    match tokio::process::Command::new(script)
+        .arg(port.to_string())
+        .stdin(std::process::Stdio::null())
+        .spawn()
+    {
+        Ok(mut child) => {
+            tokio::spawn(async move {
+                let _ = child.wait().await;
+            });
+        }
+        Err(e) => tracing::warn!("cannot run the --socks5-bind-script `{script}`: {e}"),
+    }
+}
+
+impl ConnLayer for Socks5Bind {
+    fn wrap(
+        &self,
+        inner: Conn,
+        info: ConnInfo,
+    ) -> BoxFuture<'static, io::Result<(Conn, ConnInfo)>> {
+        let dest = self.dest.clone();
+        let auth = self.auth.clone();
+        let script = self.script.clone();
+        Box::pin(async move {
+            let Conn::Bytes(mut io) = inner else {
+                return Err(shape_error("socks5-bind", "a byte stream", &inner));
+            };
+            let ctx = |e: io::Error| {
+                io::Error::new(
+                    e.kind(),
+                    format!("SOCKS5 proxy, binding for {}: {e}", dest.to_addr_string()),
+                )
+            };
+            let bound = socks5_command(&mut io, SOCKS5_BIND_CMD, &dest, auth.as_ref())
+                .await
+                .map_err(ctx)?;
+            tracing::info!("SOCKS5 proxy listens for us on {}", bound.to_addr_string());
+            if let Some(s) = &script {
+                run_bind_script(s, bound.port);
+            }
+            let peer = socks5_reply(&mut io).await.map_err(ctx)?;
+            tracing::info!("SOCKS5 proxy: {} connected", peer.to_addr_string());
+            let info = ConnInfo {
+                peer: Some(peer.to_addr_string()),
+                ..info
+            };
+            Ok((Conn::Bytes(io), info))
+        })
+    }
+}
+
 fn proto_err(msg: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg.into())
 }
@@ -160,6 +268,24 @@ pub async fn socks5_handshake<S: AsyncRead + AsyncWrite + Unpin>(
     dest: &HostPort,
     auth: Option<&(String, String)>,
 ) -> io::Result<()> {
+    socks5_command(io, SOCKS5_CONNECT_CMD, dest, auth)
+        .await
+        .map(|_| ())
+}
+
+/// The SOCKS5 CONNECT command code.
+pub const SOCKS5_CONNECT_CMD: u8 = 1;
+/// The SOCKS5 BIND command code.
+pub const SOCKS5_BIND_CMD: u8 = 2;
+
+/// Negotiates authentication, sends command `cmd` for `dest` and reads the proxy's first
+/// reply, returning the address in it (the bound address for BIND).
+pub async fn socks5_command<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut S,
+    cmd: u8,
+    dest: &HostPort,
+    auth: Option<&(String, String)>,
+) -> io::Result<HostPort> {
     let greeting: &[u8] = if auth.is_some() {
         &[5, 2, 0, 2]
     } else {
@@ -209,7 +335,7 @@ pub async fn socks5_handshake<S: AsyncRead + AsyncWrite + Unpin>(
             )))
         }
     }
-    let mut req = vec![5, 1, 0];
+    let mut req = vec![5, cmd, 0];
     match dest.host.parse::<IpAddr>() {
         Ok(IpAddr::V4(a)) => {
             req.push(1);
@@ -231,8 +357,19 @@ pub async fn socks5_handshake<S: AsyncRead + AsyncWrite + Unpin>(
     req.extend_from_slice(&dest.port.to_be_bytes());
     io.write_all(&req).await?;
     io.flush().await?;
+    socks5_reply(io).await
+}
+
+/// Reads one SOCKS5 reply; returns its address, or the proxy's refusal as an error.
+pub async fn socks5_reply<S: AsyncRead + Unpin>(io: &mut S) -> io::Result<HostPort> {
     let mut head = [0u8; 4];
     io.read_exact(&mut head).await?;
+    if head[0] != 5 {
+        return Err(proto_err(format!(
+            "not a SOCKS5 reply (version byte {})",
+            head[0]
+        )));
+    }
     if head[1] != 0 {
         let why = match head[1] {
             1 => "general failure",
@@ -250,13 +387,23 @@ pub async fn socks5_handshake<S: AsyncRead + AsyncWrite + Unpin>(
             format!("the proxy answered: {why} (code {})", head[1]),
         ));
     }
-    let skip = match head[3] {
-        1 => 4,
-        4 => 16,
+    let host = match head[3] {
+        1 => {
+            let mut a = [0u8; 4];
+            io.read_exact(&mut a).await?;
+            std::net::Ipv4Addr::from(a).to_string()
+        }
+        4 => {
+            let mut a = [0u8; 16];
+            io.read_exact(&mut a).await?;
+            std::net::Ipv6Addr::from(a).to_string()
+        }
         3 => {
             let mut l = [0u8; 1];
             io.read_exact(&mut l).await?;
-            usize::from(l[0])
+            let mut name = vec![0u8; usize::from(l[0])];
+            io.read_exact(&mut name).await?;
+            String::from_utf8_lossy(&name).into_owned()
         }
         t => {
             return Err(proto_err(format!(
@@ -264,9 +411,12 @@ pub async fn socks5_handshake<S: AsyncRead + AsyncWrite + Unpin>(
             )))
         }
     };
-    let mut rest = vec![0u8; skip + 2];
-    io.read_exact(&mut rest).await?;
-    Ok(())
+    let mut port = [0u8; 2];
+    io.read_exact(&mut port).await?;
+    Ok(HostPort {
+        host,
+        port: u16::from_be_bytes(port),
+    })
 }
 
 struct HttpConnect {
@@ -410,6 +560,73 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.to_string().contains("connection refused"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn socks5_bind_reports_the_port_then_waits_for_the_peer() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("port");
+        let script = dir.path().join("tell.sh");
+        std::fs::write(
+            &script,
+            format!("#!/bin/sh\necho \"$1\" > {}\n", out.display()),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let (client, mut server) = tokio::io::duplex(1024);
+        let proxy = tokio::spawn(async move {
+            let mut g = [0u8; 3];
+            server.read_exact(&mut g).await.unwrap();
+            assert_eq!(g, [5, 1, 0]);
+            server.write_all(&[5, 0]).await.unwrap();
+            let mut r = [0u8; 10];
+            server.read_exact(&mut r).await.unwrap();
+            assert_eq!(r, [5, 2, 0, 1, 10, 0, 0, 9, 0x1f, 0x90]);
+            server
+                .write_all(&[5, 0, 0, 1, 127, 0, 0, 1, 0x30, 0x39])
+                .await
+                .unwrap();
+            server
+                .write_all(&[5, 0, 0, 1, 10, 0, 0, 9, 0, 80])
+                .await
+                .unwrap();
+            server.write_all(b"tunnel").await.unwrap();
+            server
+        });
+        let layer = Socks5Bind {
+            dest: HostPort {
+                host: "10.0.0.9".into(),
+                port: 8080,
+            },
+            auth: None,
+            script: Some(script.display().to_string()),
+        };
+        let (conn, info) = layer
+            .wrap(Conn::Bytes(Box::new(client)), ConnInfo::default())
+            .await
+            .unwrap();
+        assert_eq!(info.peer.as_deref(), Some("10.0.0.9:80"));
+        let Conn::Bytes(mut io) = conn else {
+            panic!("bytes expected")
+        };
+        let mut t = [0u8; 6];
+        io.read_exact(&mut t).await.unwrap();
+        assert_eq!(&t, b"tunnel");
+        let _server = proxy.await.unwrap();
+        let port = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            loop {
+                if let Ok(s) = std::fs::read_to_string(&out) {
+                    if s.ends_with('\n') {
+                        return s;
+                    }
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(port, "12345\n");
     }
 
     #[tokio::test]

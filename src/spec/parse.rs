@@ -337,11 +337,11 @@ fn unknown_kind(input: &str, node: &Node, after: usize) -> SpecProblem {
             node.span.len,
         )
         .label("use ws:// or wss://")
-        .help(format!(
-            "did you mean `{}{}`?",
-            if lower == "http" { "ws:" } else { "wss:" },
-            arg
-        ));
+        .help(if lower == "http" {
+            format!("did you mean `ws:{arg}`, or `http:{arg}` for a plain HTTP request?")
+        } else {
+            format!("did you mean `wss:{arg}`? (`http://` requests are plain HTTP only)")
+        });
     }
     if looks_like_host_port(&input[start..]) && nm.chars().any(|c| c == '.') || nm == "localhost" {
         return bare_address(input, start);

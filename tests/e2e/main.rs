@@ -14,6 +14,7 @@ mod cli;
 mod client;
 mod interop;
 mod kinds;
+mod more;
 mod overlays;
 mod relay;
 mod server;
