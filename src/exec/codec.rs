@@ -212,7 +212,10 @@ impl ChunkStream {
         }
     }
 
-    fn poll_write_pending(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>> {
+    fn poll_write_pending(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
         use std::task::Poll;
         use tokio::io::AsyncWrite;
         while !self.pending.is_empty() {
@@ -447,7 +450,9 @@ mod tests {
         }
         assert_eq!(got.concat(), b"abcdefghij");
         let big = Bytes::from(vec![7u8; 600_000]);
-        s.feed(Message::Binary(Bytes::from_static(b"x"))).await.unwrap();
+        s.feed(Message::Binary(Bytes::from_static(b"x")))
+            .await
+            .unwrap();
         s.feed(Message::Binary(Bytes::new())).await.unwrap();
         let writer = tokio::spawn(async move {
             s.send(Message::Text(big.clone())).await.unwrap();

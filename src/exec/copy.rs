@@ -7,6 +7,7 @@
 
 use super::conn::PeerClose;
 use super::conn::{ByteStream, Conn, MessageStream};
+use crate::error::Side;
 use crate::plan::CopyOptions;
 use futures::{FutureExt, SinkExt, StreamExt};
 use std::io;
@@ -14,6 +15,44 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio_util::sync::CancellationToken;
+
+/// An I/O error of one side of a session, saying whether it happened reading or writing.
+#[derive(Debug)]
+pub struct SideError {
+    /// The side whose connection failed.
+    pub side: Side,
+    /// True when reading failed, false when writing did.
+    pub reading: bool,
+    /// The failure.
+    pub inner: io::Error,
+}
+
+impl std::fmt::Display for SideError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = if self.reading { "reading" } else { "writing" };
+        write!(f, "{what}: {}", self.inner)
+    }
+}
+
+impl std::error::Error for SideError {}
+
+fn tag(side: Side, reading: bool, inner: io::Error) -> io::Error {
+    io::Error::new(
+        inner.kind(),
+        SideError {
+            side,
+            reading,
+            inner,
+        },
+    )
+}
+
+/// The side an error of [`copy_session`] belongs to, when known.
+pub fn error_side(e: &io::Error) -> Option<Side> {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<SideError>())
+        .map(|s| s.side)
+}
 
 /// Default buffer for byte copies.
 pub const DEFAULT_BUFFER: usize = 64 * 1024;
@@ -163,8 +202,8 @@ async fn copy_bytes_session(
     let size = opts.buffer_size.unwrap_or(DEFAULT_BUFFER).max(1);
     let none = DirectionControl::default();
     join_directions(
-        copy_bytes(lr, rw, size),
-        copy_bytes(rr, lw, size),
+        copy_bytes(lr, rw, size, Side::Left),
+        copy_bytes(rr, lw, size, Side::Right),
         opts,
         [&none, &none],
     )
@@ -175,19 +214,30 @@ async fn copy_bytes(
     mut reader: ReadHalf<Box<dyn ByteStream>>,
     mut writer: WriteHalf<Box<dyn ByteStream>>,
     size: usize,
+    from: Side,
 ) -> io::Result<u64> {
     let mut buf = vec![0u8; size];
     let mut total = 0u64;
     loop {
-        let n = reader.read(&mut buf).await?;
+        let n = reader
+            .read(&mut buf)
+            .await
+            .map_err(|e| tag(from, true, e))?;
         if n == 0 {
             break;
         }
-        writer.write_all(&buf[..n]).await?;
-        writer.flush().await?;
+        let to = from.other();
+        writer
+            .write_all(&buf[..n])
+            .await
+            .map_err(|e| tag(to, false, e))?;
+        writer.flush().await.map_err(|e| tag(to, false, e))?;
         total += n as u64;
     }
-    writer.shutdown().await?;
+    writer
+        .shutdown()
+        .await
+        .map_err(|e| tag(from.other(), false, e))?;
     Ok(total)
 }
 
@@ -208,8 +258,8 @@ async fn copy_message_session(
     let (rw, rr) = right.split();
     let close = !opts.no_close;
     let mut t = join_directions(
-        copy_messages(lr, rw, opts.max_messages, close, &fwd),
-        copy_messages(rr, lw, opts.max_messages_rev, close, &bwd),
+        copy_messages(lr, rw, opts.max_messages, close, &fwd, Side::Left),
+        copy_messages(rr, lw, opts.max_messages_rev, close, &bwd, Side::Right),
         opts,
         [&fwd, &bwd],
     )
@@ -230,7 +280,9 @@ async fn copy_messages(
     max: Option<u64>,
     close: bool,
     control: &DirectionControl,
+    from: Side,
 ) -> io::Result<u64> {
+    let to = from.other();
     let mut count = 0u64;
     let mut pending_flush = false;
     loop {
@@ -241,7 +293,7 @@ async fn copy_messages(
             Some(item) => item,
             None => {
                 if std::mem::take(&mut pending_flush) {
-                    writer.flush().await?;
+                    writer.flush().await.map_err(|e| tag(to, false, e))?;
                 }
                 tokio::select! {
                     item = reader.next() => item,
@@ -251,19 +303,19 @@ async fn copy_messages(
         };
         match next {
             Some(Ok(msg)) => {
-                writer.feed(msg).await?;
+                writer.feed(msg).await.map_err(|e| tag(to, false, e))?;
                 pending_flush = true;
                 count += 1;
                 control.progress.fetch_add(1, Ordering::Relaxed);
             }
-            Some(Err(e)) => return Err(e),
+            Some(Err(e)) => return Err(tag(from, true, e)),
             None => break,
         }
     }
     if close {
-        writer.close().await?;
+        writer.close().await.map_err(|e| tag(to, false, e))?;
     } else {
-        writer.flush().await?;
+        writer.flush().await.map_err(|e| tag(to, false, e))?;
     }
     Ok(count)
 }

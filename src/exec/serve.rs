@@ -6,7 +6,7 @@
 
 use super::build::{apply_layers, build_chain, into_connector, Endpoint};
 use super::conn::{BoundAddr, ConnInfo, Connect};
-use super::copy::copy_session;
+use super::copy::{copy_session, error_side};
 use crate::error::{Error, RunError, Side};
 use crate::plan::{CopyOptions, Plan};
 use std::io::{self, Write};
@@ -103,6 +103,7 @@ async fn serve_connection(
     right_src: &str,
 ) -> Result<(), Error> {
     let peer = info_peer(&info.peer);
+    let peer_for_errors = peer.clone();
     let (conn, info) = apply_layers(layers, conn, info)
         .await
         .map_err(|e| RunError {
@@ -117,14 +118,22 @@ async fn serve_connection(
         side: Side::Right,
         cause: e,
     })?;
-    copy_session(conn, other, copy)
-        .await
-        .map_err(|e| RunError {
-            what: "copying data with",
-            node: right_src.to_string(),
-            side: Side::Right,
+    let t = copy_session(conn, other, copy).await.map_err(|e| {
+        let side = error_side(&e).unwrap_or(Side::Right);
+        RunError {
+            what: "session with",
+            node: if side == Side::Left {
+                peer_for_errors.clone()
+            } else {
+                right_src.to_string()
+            },
+            side,
             cause: e,
-        })?;
+        }
+    })?;
+    if let Some((code, reason)) = t.abnormal_close {
+        tracing::warn!("a WebSocket peer closed {}", close_text(code, &reason));
+    }
     Ok(())
 }
 
@@ -154,11 +163,19 @@ async fn single_session(
     if plan.serve.interactive {
         status_line(&format!("websocat: connected to {}", plan.right.source));
     }
-    let t = copy_session(l, r, &plan.copy).await.map_err(|e| RunError {
-        what: "copying data between the sides of",
-        node: format!("{} {}", plan.left.source, plan.right.source),
-        side: Side::Left,
-        cause: e,
+    let t = copy_session(l, r, &plan.copy).await.map_err(|e| {
+        let side = error_side(&e).unwrap_or(Side::Left);
+        let chain = if side == Side::Left {
+            &plan.left
+        } else {
+            &plan.right
+        };
+        RunError {
+            what: "session with",
+            node: chain.source.clone(),
+            side,
+            cause: e,
+        }
     })?;
     if let Some((code, reason)) = t.abnormal_close {
         return Err(RunError {

@@ -171,3 +171,32 @@ fn closed_stdout_ends_the_session_quietly() {
     assert!(status.success(), "exit {status:?}: {err}");
     assert_eq!(err, "", "no error is printed for a closed stdout");
 }
+
+#[test]
+fn a_reset_connection_is_reported_with_its_side_and_operation() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let server = std::thread::spawn(move || {
+        let (s, _) = listener.accept().expect("accept");
+        // Wait for data, then reset: the client sees ECONNRESET while reading.
+        let mut buf = [0u8; 4];
+        let _ = std::io::Read::read(&mut &s, &mut buf);
+        socket2::SockRef::from(&s)
+            .set_linger(Some(std::time::Duration::ZERO))
+            .expect("linger");
+        drop(s);
+    });
+    let target = format!("tcp:127.0.0.1:{port}");
+    let mut p = crate::support::Proc::spawn(&["-b", "-", &target]);
+    p.write_stdin(b"ping");
+    let out = p.wait();
+    server.join().expect("server");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = out.stderr.replace("\n  │ ", " ");
+    assert!(
+        err.contains(&format!(
+            "session with tcp:127.0.0.1:{port} (right side): reading"
+        )),
+        "{err}"
+    );
+}
