@@ -28,6 +28,16 @@
 //!   only from its own plan node's parameters.
 //! - Every automatic change the planner makes is recorded and shown by `--dump-spec`.
 //! - `--dump-spec` prints a command line that plans back into the same plan.
+//!
+//! Decisions that differ from the first design notes (`shared/DESIGN.md`):
+//! - WebSocket framing and handshakes are ours ([`ws`]), not tokio-tungstenite's stream:
+//!   tungstenite answers a peer's Close at once and then refuses to send, which loses replies
+//!   still in flight (`echo hi | websocat ws://echo-server` would print nothing). Ours treats
+//!   Close as a half-close; the copy engine answers it when the other direction is done, or
+//!   idle for [`exec::copy::CLOSE_LINGER`]. tungstenite is kept for its key derivation.
+//! - Connections run on one event loop by default (`--threads N` for more): on small machines
+//!   it used about 40% less CPU per connection than a two-worker pool (`bench/README.md`).
+//!   Blocking work (stdio, files, certificate loading) runs on blocking threads either way.
 
 pub mod cli;
 pub mod error;
