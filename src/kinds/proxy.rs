@@ -146,7 +146,8 @@ fn build_socks5(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, 
             return Err("SOCKS5 user name and password are limited to 255 bytes each".into());
         }
     }
-    Ok(Arc::new(Socks5 {
+    Ok(Arc::new(ProxyHop {
+        proto: ProxyProto::Socks5,
         dest: dest_param(node)?,
         auth,
     }))
@@ -163,37 +164,54 @@ fn build_socks5_bind(node: &PlanNode, ctx: &BuildCtx) -> Result<Arc<dyn ConnLaye
 }
 
 fn build_http(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, String> {
-    Ok(Arc::new(HttpConnect {
+    Ok(Arc::new(ProxyHop {
+        proto: ProxyProto::HttpConnect,
         dest: dest_param(node)?,
         auth: auth_param(node)?,
     }))
 }
 
-struct Socks5 {
+/// Which proxy protocol a [`ProxyHop`] speaks.
+#[derive(Clone, Copy)]
+enum ProxyProto {
+    Socks5,
+    HttpConnect,
+}
+
+/// One hop through a proxy: the handshake that asks it to connect to `dest`.
+struct ProxyHop {
+    proto: ProxyProto,
     dest: HostPort,
     auth: Option<(String, String)>,
 }
 
-impl ConnLayer for Socks5 {
+impl ConnLayer for ProxyHop {
     fn wrap(
         &self,
         inner: Conn,
         info: ConnInfo,
     ) -> BoxFuture<'static, io::Result<(Conn, ConnInfo)>> {
-        let dest = self.dest.clone();
-        let auth = self.auth.clone();
+        let (proto, dest, auth) = (self.proto, self.dest.clone(), self.auth.clone());
         Box::pin(async move {
-            let Conn::Bytes(mut io) = inner else {
-                return Err(shape_error("socks5-connect", "a byte stream", &inner));
+            let (kind, what) = match proto {
+                ProxyProto::Socks5 => ("socks5-connect", "SOCKS5 proxy"),
+                ProxyProto::HttpConnect => ("http-connect", "HTTP proxy"),
             };
-            socks5_handshake(&mut io, &dest, auth.as_ref())
-                .await
-                .map_err(|e| {
-                    io::Error::new(
-                        e.kind(),
-                        format!("SOCKS5 proxy, connecting to {}: {e}", dest.to_addr_string()),
-                    )
-                })?;
+            let Conn::Bytes(mut io) = inner else {
+                return Err(shape_error(kind, "a byte stream", &inner));
+            };
+            let result = match proto {
+                ProxyProto::Socks5 => socks5_handshake(&mut io, &dest, auth.as_ref()).await,
+                ProxyProto::HttpConnect => {
+                    http_connect_handshake(&mut io, &dest, auth.as_ref()).await
+                }
+            };
+            result.map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("{what}, connecting to {}: {e}", dest.to_addr_string()),
+                )
+            })?;
             Ok((Conn::Bytes(io), info))
         })
     }
@@ -417,36 +435,6 @@ pub async fn socks5_reply<S: AsyncRead + Unpin>(io: &mut S) -> io::Result<HostPo
         host,
         port: u16::from_be_bytes(port),
     })
-}
-
-struct HttpConnect {
-    dest: HostPort,
-    auth: Option<(String, String)>,
-}
-
-impl ConnLayer for HttpConnect {
-    fn wrap(
-        &self,
-        inner: Conn,
-        info: ConnInfo,
-    ) -> BoxFuture<'static, io::Result<(Conn, ConnInfo)>> {
-        let dest = self.dest.clone();
-        let auth = self.auth.clone();
-        Box::pin(async move {
-            let Conn::Bytes(mut io) = inner else {
-                return Err(shape_error("http-connect", "a byte stream", &inner));
-            };
-            http_connect_handshake(&mut io, &dest, auth.as_ref())
-                .await
-                .map_err(|e| {
-                    io::Error::new(
-                        e.kind(),
-                        format!("HTTP proxy, connecting to {}: {e}", dest.to_addr_string()),
-                    )
-                })?;
-            Ok((Conn::Bytes(io), info))
-        })
-    }
 }
 
 /// Longest proxy response head we read.
