@@ -40,7 +40,7 @@ pub const REUSE_RAW: KindDef = KindDef {
     ],
     summary: "share one inner connection among all clients; each reply goes to one client",
     help: "The inner connection is opened when the first client arrives and kept while clients \
-           come and go (it is opened again once it has ended). Everything clients write goes to \
+           come and go (it is opened again once writing to it fails). Everything clients write goes to \
            it, in order. Each message (or read) coming from it is delivered to exactly one \
            client: whichever is reading at that moment. Nothing is duplicated or dropped: a \
            client that does not read holds the data back for everybody. A client's half-close \
@@ -85,7 +85,7 @@ struct SharedReader {
 struct Shared {
     to_inner: mpsc::Sender<Message>,
     reader: Arc<Mutex<SharedReader>>,
-    /// Set when either half of the inner connection has ended or failed.
+    /// Set when writing to the inner connection failed or ended; the next client opens a new one.
     dead: Arc<AtomicBool>,
     bytes: bool,
 }
@@ -140,8 +140,7 @@ impl Connect for Reuse {
             let Some(shared) = guard.as_ref() else {
                 return Err(io::Error::other("reuse-raw: no shared connection"));
             };
-            let state = (shared.reader.clone(), shared.dead.clone());
-            let stream = futures::stream::unfold(state, |(reader, dead)| async move {
+            let stream = futures::stream::unfold(shared.reader.clone(), |reader| async move {
                 let mut r = reader.lock().await;
                 if r.ended {
                     return None;
@@ -149,11 +148,13 @@ impl Connect for Reuse {
                 match r.stream.next().await {
                     Some(item) => {
                         drop(r);
-                        Some((item, (reader, dead)))
+                        Some((item, reader))
                     }
                     None => {
+                        // Only the reading half ended: a write-only inner connection
+                        // (`writefile:`) reads EOF at once and must stay shared. It is replaced
+                        // once writing to it fails.
                         r.ended = true;
-                        dead.store(true, Ordering::SeqCst);
                         None
                     }
                 }

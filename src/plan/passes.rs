@@ -41,6 +41,7 @@ pub fn plan(positional: &[String], opts: &PlanOptions) -> Result<Plan, Error> {
     if !opts.no_fixups {
         cat_mode(&left, &right, &mut copy, &mut fixups);
         broadcast_stdio(&left, &mut right, &serve, &mut fixups);
+        share_file_writer(&left, &mut right, &serve, &mut fixups);
         bridge_shapes(&mut left, &mut right, opts, &mut fixups)?;
     } else {
         check_shapes_match(&left, &right)?;
@@ -397,6 +398,38 @@ fn broadcast_stdio(left: &Chain, right: &mut Chain, serve: &ServeOptions, fixups
         pass: "broadcast",
         message: "right side: stdio behind a listener is shared by all clients (`broadcast:`)"
             .into(),
+    });
+}
+
+/// Pass 4c: a file written behind a listener is opened once and shared (`reuse-raw:`), so
+/// that each new client does not truncate it again (websocat 1.x does the same).
+fn share_file_writer(
+    left: &Chain,
+    right: &mut Chain,
+    serve: &ServeOptions,
+    fixups: &mut Vec<Fixup>,
+) {
+    let leaf = right.leaf().kind.name;
+    if !left.is_listener() || serve.oneshot || !matches!(leaf, "writefile" | "appendfile") {
+        return;
+    }
+    if right
+        .nodes
+        .iter()
+        .any(|n| n.kind.role == Role::ConnectorOverlay)
+    {
+        return;
+    }
+    let at = right.nodes.len() - 1;
+    right.nodes.insert(
+        at,
+        PlanNode::new(registry::kind("reuse-raw"), "", Origin::Inserted),
+    );
+    fixups.push(Fixup {
+        pass: "share-file",
+        message: format!(
+            "right side: `{leaf}:` behind a listener is opened once and shared by all clients (`reuse-raw:`)"
+        ),
     });
 }
 

@@ -498,3 +498,31 @@ mod files {
         assert_eq!(read_exactly(&mut out, 7), b"\x81\x05hello");
     }
 }
+
+#[test]
+fn writefile_behind_a_listener_is_shared_not_truncated_per_client() {
+    use crate::support::ws::ws_connect;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("out.txt");
+    let target = format!("writefile:{}", path.display());
+    let (_srv, port) = crate::support::server(&["ws-l:127.0.0.1:0", &target]);
+    for line in ["first", "second"] {
+        let (mut ws, _) = ws_connect(port, "/", &[]);
+        ws.send_text(line);
+        ws.send_close(None);
+        let _ = ws.recv_until_close();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let got = std::fs::read(&path).unwrap_or_default();
+        if got == b"first\nsecond\n" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "file holds {:?}",
+            String::from_utf8_lossy(&got)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
