@@ -66,6 +66,8 @@ pub struct Transferred {
     pub backward: u64,
     /// A WebSocket peer's Close that signalled a failure: status code and reason.
     pub abnormal_close: Option<(u16, String)>,
+    /// The status code (if any) and reason of a WebSocket peer's Close.
+    pub peer_close: Option<(Option<u16>, String)>,
 }
 
 /// Copies between two connections of the same shape until the session ends.
@@ -267,6 +269,9 @@ async fn copy_message_session(
     t.abnormal_close = [&fwd, &bwd]
         .iter()
         .find_map(|c| c.closed_by_peer.as_ref().and_then(|p| p.abnormal()));
+    t.peer_close = [&fwd, &bwd]
+        .iter()
+        .find_map(|c| c.closed_by_peer.as_ref().and_then(|p| p.frame()));
     Ok(t)
 }
 

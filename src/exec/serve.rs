@@ -190,7 +190,15 @@ async fn single_session(
         .into());
     }
     if plan.serve.interactive {
-        status_line("websocat: closed");
+        match t.peer_close {
+            Some((Some(code), reason)) if reason.is_empty() => {
+                status_line(&format!("websocat: closed: {code}"))
+            }
+            Some((Some(code), reason)) => {
+                status_line(&format!("websocat: closed: {code} {reason}"))
+            }
+            _ => status_line("websocat: closed"),
+        }
     }
     Ok(())
 }

@@ -200,3 +200,40 @@ fn a_reset_connection_is_reported_with_its_side_and_operation() {
         "{err}"
     );
 }
+
+#[test]
+fn terminal_users_see_connected_and_closed_status_lines() {
+    // `script` gives websocat a terminal as stdin and stderr, as an interactive user has.
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "`script` (util-linux) is missing"
+        );
+        eprintln!("skipping: no `script` command");
+        return;
+    }
+    let (_srv, port) = crate::support::server(&[
+        "--close-status-code",
+        "1001",
+        "--close-reason",
+        "going away",
+        "ws-l:127.0.0.1:0",
+        "literal:hi",
+    ]);
+    let cmd = format!("{} ws://127.0.0.1:{port}/", env!("CARGO_BIN_EXE_websocat"));
+    let out = std::process::Command::new("timeout")
+        .args(["10", "script", "-qec", &cmd, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("script");
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        text,
+        format!("websocat: connected to ws://127.0.0.1:{port}/\nhi\nwebsocat: closed: 1001 going away\n")
+    );
+}
