@@ -245,6 +245,8 @@ pub fn main_with_args(args: Vec<std::ffi::OsString>) -> i32 {
         }
     };
     let result = runtime.block_on(exec::serve::run_plan(&plan));
+    // Before printing anything: stderr may share its pipe with stdout.
+    kinds::stdio::restore_stdio_flags();
     let code = match result {
         Ok(()) => EXIT_OK,
         Err(e) => {

@@ -206,7 +206,7 @@ impl Connect for FileConnect {
 }
 
 #[cfg(unix)]
-mod fd {
+pub(crate) mod fd {
     //! A pollable file descriptor as an async byte stream.
 
     use super::*;

@@ -36,8 +36,71 @@ struct Stdio;
 impl Connect for Stdio {
     fn connect<'a>(&'a self, _info: &'a ConnInfo) -> BoxFuture<'a, io::Result<Conn>> {
         Box::pin(async {
-            let stream = tokio::io::join(tokio::io::stdin(), tokio::io::stdout());
-            Ok(Conn::Bytes(Box::new(stream)))
+            let input: Box<dyn tokio::io::AsyncRead + Send + Unpin> = match polled(0) {
+                Some(s) => Box::new(s),
+                None => Box::new(tokio::io::stdin()),
+            };
+            let output: Box<dyn tokio::io::AsyncWrite + Send + Unpin> = match polled(1) {
+                Some(s) => Box::new(s),
+                None => Box::new(tokio::io::stdout()),
+            };
+            Ok(Conn::Bytes(Box::new(tokio::io::join(input, output))))
         })
+    }
+}
+
+/// Flags of stdin/stdout before we made them non-blocking, restored at exit.
+static SAVED_FLAGS: std::sync::Mutex<Vec<(i32, i32)>> = std::sync::Mutex::new(Vec::new());
+
+/// Stdin or stdout driven by the event loop when it is a pipe or socket (not a terminal and not
+/// a regular file), as websocat 1.x does: no hand-off to a blocking thread per read or write.
+/// `None` means: use tokio's thread-backed stdio.
+#[cfg(unix)]
+fn polled(fd: i32) -> Option<super::files::fd::FdStream> {
+    use std::io::IsTerminal;
+    use std::os::fd::BorrowedFd;
+    // SAFETY: 0 and 1 stay open for the life of the process.
+    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    if borrowed.is_terminal() {
+        return None;
+    }
+    // SAFETY: fstat writes into the struct we pass; a bad descriptor gives an error.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return None;
+    }
+    let kind = st.st_mode & libc::S_IFMT;
+    if kind != libc::S_IFIFO && kind != libc::S_IFSOCK {
+        return None;
+    }
+    // SAFETY: fcntl with integer arguments on a descriptor that is open.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return None;
+    }
+    let stream = super::files::fd::FdStream::from_inherited(fd).ok()?;
+    if let Ok(mut saved) = SAVED_FLAGS.lock() {
+        if !saved.iter().any(|(f, _)| *f == fd) {
+            saved.push((fd, flags));
+        }
+    }
+    Some(stream)
+}
+
+#[cfg(not(unix))]
+fn polled(_fd: i32) -> Option<tokio::io::Stdin> {
+    None
+}
+
+/// Puts stdin/stdout back into the mode they had before (they may be shared with the shell
+/// or other processes). Called once the session is over.
+pub fn restore_stdio_flags() {
+    if let Ok(saved) = SAVED_FLAGS.lock() {
+        for (fd, flags) in saved.iter() {
+            // SAFETY: fcntl with integer arguments; restoring flags we read earlier.
+            unsafe {
+                libc::fcntl(*fd, libc::F_SETFL, *flags);
+            }
+        }
     }
 }

@@ -237,3 +237,22 @@ fn terminal_users_see_connected_and_closed_status_lines() {
         format!("websocat: connected to ws://127.0.0.1:{port}/\nhi\nwebsocat: closed: 1001 going away\n")
     );
 }
+
+#[test]
+fn stdio_pipes_are_blocking_again_after_exit() {
+    // websocat drives piped stdin/stdout from its event loop (non-blocking, as websocat 1.x);
+    // the pipes are shared with the shell, so their mode must be restored on exit.
+    let script = format!(
+        "echo in | {{ {} -b - literal:x; python3 -c 'import fcntl,os; print(\"\", bool(fcntl.fcntl(0, fcntl.F_GETFL) & os.O_NONBLOCK), bool(fcntl.fcntl(1, fcntl.F_GETFL) & os.O_NONBLOCK))'; }} | cat",
+        env!("CARGO_BIN_EXE_websocat")
+    );
+    let out = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .output()
+        .expect("sh");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "x False False\n",
+        "{out:?}"
+    );
+}
