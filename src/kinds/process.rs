@@ -153,6 +153,18 @@ impl ProcessSpec {
                 cmd.env(k, v);
             }
         }
+        #[cfg(unix)]
+        if self.sighup_on_stdin_close {
+            // A SIGHUP we were started with ignored (nohup, some service managers) would be
+            // inherited and could not even be trapped by the child: give it the default.
+            // SAFETY: only signal(2), which is async-signal-safe, runs between fork and exec.
+            unsafe {
+                cmd.pre_exec(|| {
+                    libc::signal(libc::SIGHUP, libc::SIG_DFL);
+                    Ok(())
+                });
+            }
+        }
         let mut child = cmd.spawn().map_err(|e| {
             io::Error::new(e.kind(), format!("starting `{}`: {e}", self.describe()))
         })?;
