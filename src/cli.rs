@@ -323,6 +323,12 @@ pub struct Cli {
     /// Receive our own multicast datagrams (needs --udp-multicast).
     #[arg(long = "udp-multicast-loop")]
     pub udp_multicast_loop: bool,
+    /// Interface (IPv4 address) for each IPv4 `--udp-multicast` group, in order (repeatable).
+    #[arg(long = "udp-multicast-iface-v4", value_name = "ADDR", action = ArgAction::Append)]
+    pub udp_multicast_iface_v4: Vec<String>,
+    /// Interface index for each IPv6 `--udp-multicast` group, in order (repeatable).
+    #[arg(long = "udp-multicast-iface-v6", value_name = "INDEX", action = ArgAction::Append)]
+    pub udp_multicast_iface_v6: Vec<String>,
 
     /// Print the resolved plan (`--dump-spec` or `--dump-spec=json`) and exit.
     #[arg(long = "dump-spec", value_enum, num_args = 0..=1, default_missing_value = "text", require_equals = true)]
@@ -455,6 +461,18 @@ impl Cli {
         }
         if let Some(ttl) = self.udp_ttl {
             v.push(("--udp-ttl", vec![ttl.to_string()]));
+        }
+        if !self.udp_multicast_iface_v4.is_empty() {
+            v.push((
+                "--udp-multicast-iface-v4",
+                self.udp_multicast_iface_v4.clone(),
+            ));
+        }
+        if !self.udp_multicast_iface_v6.is_empty() {
+            v.push((
+                "--udp-multicast-iface-v6",
+                self.udp_multicast_iface_v6.clone(),
+            ));
         }
         if !self.udp_multicast.is_empty() {
             v.push(("--udp-multicast", self.udp_multicast.clone()));

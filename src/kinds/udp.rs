@@ -48,6 +48,18 @@ const MULTICAST_LOOP_PARAM: ParamDef = ParamDef {
     flag: Some("--udp-multicast-loop"),
     help: "receive our own multicast datagrams (IP_MULTICAST_LOOP)",
 };
+const MULTICAST_IFACE_V4_PARAM: ParamDef = ParamDef {
+    name: "multicast-iface-v4",
+    ty: ParamType::Repeated,
+    flag: Some("--udp-multicast-iface-v4"),
+    help: "IPv4 address of the interface for each IPv4 group, in order (repeatable)",
+};
+const MULTICAST_IFACE_V6_PARAM: ParamDef = ParamDef {
+    name: "multicast-iface-v6",
+    ty: ParamType::Repeated,
+    flag: Some("--udp-multicast-iface-v6"),
+    help: "interface index for each IPv6 group, in order (repeatable)",
+};
 const ONESHOT_PARAM: ParamDef = ParamDef {
     name: "oneshot",
     ty: ParamType::Bool,
@@ -75,6 +87,8 @@ pub const UDP_CONNECT: KindDef = KindDef {
         REUSEADDR_PARAM,
         MULTICAST_PARAM,
         MULTICAST_LOOP_PARAM,
+        MULTICAST_IFACE_V4_PARAM,
+        MULTICAST_IFACE_V6_PARAM,
     ],
     summary: "send and receive UDP datagrams to/from one address",
     help: "Binds an ephemeral port (0.0.0.0:0 or [::]:0, matching the target) and connects it to \
@@ -103,6 +117,8 @@ pub const UDP_LISTEN: KindDef = KindDef {
         REUSEADDR_PARAM,
         MULTICAST_PARAM,
         MULTICAST_LOOP_PARAM,
+        MULTICAST_IFACE_V4_PARAM,
+        MULTICAST_IFACE_V6_PARAM,
         ANNOUNCE_PARAM,
     ],
     summary: "bind a UDP port; reply to whoever sent the last datagram",
@@ -126,6 +142,8 @@ struct UdpOptions {
     reuseaddr: bool,
     multicast: Vec<IpAddr>,
     multicast_loop: bool,
+    iface_v4: Vec<Ipv4Addr>,
+    iface_v6: Vec<u32>,
 }
 
 impl UdpOptions {
@@ -150,12 +168,42 @@ impl UdpOptions {
         if multicast_loop && multicast.is_empty() {
             return Err("multicast-loop (--udp-multicast-loop) needs --udp-multicast".into());
         }
+        let iface_v4 = node
+            .params_all("multicast-iface-v4")
+            .map(|a| {
+                a.parse::<Ipv4Addr>()
+                    .map_err(|_| format!("multicast interface `{a}` is not an IPv4 address"))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let iface_v6 = node
+            .params_all("multicast-iface-v6")
+            .map(|i| {
+                i.parse::<u32>()
+                    .map_err(|_| format!("multicast interface `{i}` is not an interface index"))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let groups_v4 = multicast.iter().filter(|g| g.is_ipv4()).count();
+        let groups_v6 = multicast.len() - groups_v4;
+        if !iface_v4.is_empty() && iface_v4.len() != groups_v4 {
+            return Err(format!(
+                "{} --udp-multicast-iface-v4 given for {groups_v4} IPv4 groups: give one per group",
+                iface_v4.len()
+            ));
+        }
+        if !iface_v6.is_empty() && iface_v6.len() != groups_v6 {
+            return Err(format!(
+                "{} --udp-multicast-iface-v6 given for {groups_v6} IPv6 groups: give one per group",
+                iface_v6.len()
+            ));
+        }
         Ok(UdpOptions {
             broadcast: node.param_bool("broadcast"),
             ttl,
             reuseaddr: node.param_bool("reuseaddr"),
             multicast,
             multicast_loop,
+            iface_v4,
+            iface_v6,
         })
     }
 
@@ -179,14 +227,25 @@ impl UdpOptions {
                 sock.set_multicast_ttl_v4(ttl)?;
             }
         }
+        let (mut nth_v4, mut nth_v6) = (0, 0);
         for group in &self.multicast {
             let joined = match group {
-                IpAddr::V4(g) => sock
-                    .join_multicast_v4(*g, Ipv4Addr::UNSPECIFIED)
-                    .and_then(|()| sock.set_multicast_loop_v4(self.multicast_loop)),
-                IpAddr::V6(g) => sock
-                    .join_multicast_v6(g, 0)
-                    .and_then(|()| sock.set_multicast_loop_v6(self.multicast_loop)),
+                IpAddr::V4(g) => {
+                    let iface = self
+                        .iface_v4
+                        .get(nth_v4)
+                        .copied()
+                        .unwrap_or(Ipv4Addr::UNSPECIFIED);
+                    nth_v4 += 1;
+                    sock.join_multicast_v4(*g, iface)
+                        .and_then(|()| sock.set_multicast_loop_v4(self.multicast_loop))
+                }
+                IpAddr::V6(g) => {
+                    let iface = self.iface_v6.get(nth_v6).copied().unwrap_or(0);
+                    nth_v6 += 1;
+                    sock.join_multicast_v6(g, iface)
+                        .and_then(|()| sock.set_multicast_loop_v6(self.multicast_loop))
+                }
             };
             joined.map_err(|e| {
                 io::Error::new(e.kind(), format!("joining multicast group {group}: {e}"))
@@ -551,5 +610,16 @@ mod tests {
         let o = UdpOptions::from_node(&n).unwrap();
         assert_eq!(o.ttl, Some(4));
         assert_eq!(o.multicast, vec!["239.1.2.3".parse::<IpAddr>().unwrap()]);
+        let with_iface = PlanNode::new(&UDP_CONNECT, "127.0.0.1:1", crate::plan::Origin::Inserted)
+            .with_param("multicast", "239.1.2.3")
+            .with_param("multicast-iface-v4", "127.0.0.1");
+        assert_eq!(
+            UdpOptions::from_node(&with_iface).unwrap().iface_v4,
+            vec![Ipv4Addr::LOCALHOST]
+        );
+        let mismatched = with_iface.with_param("multicast-iface-v4", "127.0.0.2");
+        assert!(UdpOptions::from_node(&mismatched)
+            .unwrap_err()
+            .contains("one per group"));
     }
 }
