@@ -1,7 +1,8 @@
 //! `assert:`: checks that the data it receives equals the given text (for tests).
 
 use crate::exec::build::BuildCtx;
-use crate::exec::{Conn, ConnInfo, Connect};
+use crate::exec::conn::MessagePair;
+use crate::exec::{Conn, ConnInfo, Connect, Message};
 use crate::plan::PlanNode;
 use crate::registry::{ArgType, Build, KindDef, Role, Shape};
 use futures::future::BoxFuture;
@@ -9,18 +10,18 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// Registry entry for `assert:`.
 pub const ASSERT: KindDef = KindDef {
     name: "assert",
     synonyms: &["assert2"],
     role: Role::Leaf,
-    shape: Shape::Bytes,
+    shape: Shape::Messages,
     arg: ArgType::Text,
     params: &[],
     summary: "fails unless everything written to it equals the given text",
-    help: "Collects all incoming data; at end of stream, if it differs from the argument, the \
+    help: "Collects the payloads of all incoming messages; at end of stream, if together they \
+           differ from the argument, the \
            session fails with an error showing both (exit code 1; websocat 1.x's `assert2:` \
            behaviour). Reading from it gives nothing. For tests.",
     examples: &["websocat -u ws-l:127.0.0.1:8080 assert:hello"],
@@ -37,42 +38,36 @@ impl Connect for Assert {
     fn connect<'a>(&'a self, _info: &'a ConnInfo) -> BoxFuture<'a, io::Result<Conn>> {
         let expected = self.0.clone();
         Box::pin(async move {
-            Ok(Conn::Bytes(Box::new(AssertBytes {
-                expected,
-                got: Vec::new(),
+            Ok(Conn::Messages(Box::new(MessagePair {
+                stream: Box::pin(futures::stream::empty()),
+                sink: Box::pin(AssertSink {
+                    expected,
+                    got: Vec::new(),
+                }),
             })))
         })
     }
 }
 
-struct AssertBytes {
+/// Collects message payloads and compares them with the expected text when closed.
+struct AssertSink {
     expected: Vec<u8>,
     got: Vec<u8>,
 }
 
-impl AsyncRead for AssertBytes {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        _buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+impl futures::Sink<Message> for AssertSink {
+    type Error = io::Error;
+    fn poll_ready(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
     }
-}
-
-impl AsyncWrite for AssertBytes {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.got.extend_from_slice(data);
-        Poll::Ready(Ok(data.len()))
+    fn start_send(mut self: Pin<&mut Self>, item: Message) -> io::Result<()> {
+        self.got.extend_from_slice(item.payload());
+        Ok(())
     }
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
     }
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if self.got == self.expected {
             Poll::Ready(Ok(()))
         } else {

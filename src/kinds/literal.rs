@@ -20,12 +20,14 @@ pub const LITERAL: KindDef = KindDef {
     name: "literal",
     synonyms: &[],
     role: Role::Leaf,
-    shape: Shape::Bytes,
+    shape: Shape::Messages,
     arg: ArgType::Text,
-    params: &[],
-    summary: "outputs the given text, then EOF; input is discarded",
-    help: "Reading gives the argument's bytes and then end of stream; anything written is \
-           discarded. In text mode the text arrives as one message.",
+    params: &[super::dgram::TYPE_PARAM],
+    summary: "sends the given text as one message, then EOF; input is discarded",
+    help: "Produces one message holding the argument (text, or binary with -b) and then end \
+           of stream; anything written is discarded. Opposite a byte stream in text mode the \
+           message is written as one line, as websocat 1.x does (`- literal:hi` prints `hi` \
+           and a newline).",
     examples: &[
         "websocat ws-l:127.0.0.1:8080 literal:hello",
         "websocat - literal:abc",
@@ -64,17 +66,27 @@ pub const CLOGGED: KindDef = KindDef {
 };
 
 fn build_literal(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn Connect>, String> {
-    Ok(Arc::new(Literal(Bytes::from(node.arg.clone()))))
+    let data = Bytes::from(node.arg.clone());
+    let msg = if super::dgram::binary_messages(node)? {
+        Message::Binary(data)
+    } else {
+        Message::Text(data)
+    };
+    Ok(Arc::new(Literal(msg)))
 }
 
-struct Literal(Bytes);
+struct Literal(Message);
 
 impl Connect for Literal {
     fn connect<'a>(&'a self, _info: &'a ConnInfo) -> BoxFuture<'a, io::Result<Conn>> {
-        let data = self.0.clone();
+        let msg = self.0.clone();
         Box::pin(async move {
-            let r = std::io::Cursor::new(data);
-            Ok(Conn::Bytes(Box::new(tokio::io::join(r, tokio::io::sink()))))
+            let stream = futures::stream::iter([Ok(msg)]);
+            let sink = futures::sink::drain().sink_map_err(|e| match e {});
+            Ok(Conn::Messages(Box::new(MessagePair {
+                stream: Box::pin(stream),
+                sink: Box::pin(sink),
+            })))
         })
     }
 }

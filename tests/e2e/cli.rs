@@ -256,3 +256,15 @@ fn stdio_pipes_are_blocking_again_after_exit() {
         "{out:?}"
     );
 }
+
+#[test]
+fn literal_is_one_message_printed_as_a_line_in_text_mode() {
+    // websocat 1.x: `echo | websocat -t - literal:hello` prints `hello` and a newline.
+    let out = run(&["-t", "-", "literal:hello"], b"\n");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, b"hello\n");
+    // In binary mode the bytes come out unchanged.
+    let out = run(&["-b", "-u", "literal:x", "-"], b"");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, b"x");
+}
