@@ -135,7 +135,6 @@ pub struct WsMessages {
     ping_timer: Option<tokio::time::Interval>,
     ping_sent_at: Option<Instant>,
     pending_control: Option<Frame>,
-    peer_closed: Option<Option<(u16, String)>>,
     read_done: bool,
     close_sent: bool,
     /// Filled when the peer's Close arrives.
@@ -170,7 +169,6 @@ impl WsMessages {
             ping_timer,
             ping_sent_at: None,
             pending_control: None,
-            peer_closed: None,
             read_done: false,
             close_sent: false,
             report: Arc::new(PeerClose::default()),
@@ -271,7 +269,6 @@ impl Stream for WsMessages {
                         None => this.report.mark(None, String::new(), echo),
                     }
                     tracing::debug!("peer sent Close {frame:?}");
-                    this.peer_closed = Some(frame);
                     this.read_done = true;
                     return Poll::Ready(None);
                 }
@@ -312,9 +309,9 @@ impl Sink<Message> for WsMessages {
         let this = &mut *self;
         if !this.close_sent {
             ready!(Pin::new(&mut this.inner).poll_ready(cx))?;
-            let frame = match (this.settings.close_code, &this.peer_closed) {
+            let frame = match (this.settings.close_code, this.report.frame()) {
                 (Some(code), _) => Some((code, this.settings.close_reason.clone())),
-                (None, Some(Some((code, _)))) => Some((*code, String::new())),
+                (None, Some((Some(code), _))) => Some((code, String::new())),
                 _ => None,
             };
             Pin::new(&mut this.inner).start_send(Frame::Close(frame))?;
@@ -322,7 +319,7 @@ impl Sink<Message> for WsMessages {
             this.pending_control = None;
         }
         ready!(Pin::new(&mut this.inner).poll_flush(cx))?;
-        if this.peer_closed.is_some() {
+        if this.report.is_closed() {
             // Close handshake complete: end the TCP side too.
             let _ = ready!(Pin::new(this.inner.get_mut()).poll_shutdown(cx));
         }
