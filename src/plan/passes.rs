@@ -5,7 +5,7 @@
 //!    then `proxy`: `--socks5`, `--proxy` and HTTP(S)_PROXY route URL leaves through a proxy
 //!    ([`super::proxy`]);
 //! 3. `flags`: CLI flags fill node parameters that were not written;
-//! 4. `cat-mode` and `broadcast`: stdio special cases;
+//! 4. `cat-mode`, `broadcast` and `share-file`: one shared right side behind a listener;
 //! 5. `bridge`: a line or chunk codec where bytes meet messages; the inner shape of
 //!    `waitfordata:` / `foreachmsg:`;
 //! 6. `ws-options` (`typeprefix:` for --text-prefix/--binary-prefix/--base64), `jsonrpc`
@@ -40,8 +40,7 @@ pub fn plan(positional: &[String], opts: &PlanOptions) -> Result<Plan, Error> {
     }
     if !opts.no_fixups {
         cat_mode(&left, &right, &mut copy, &mut fixups);
-        broadcast_stdio(&left, &mut right, &serve, &mut fixups);
-        share_file_writer(&left, &mut right, &serve, &mut fixups);
+        share_behind_listener(&left, &mut right, &serve, &mut fixups);
         bridge_shapes(&mut left, &mut right, opts, &mut fixups)?;
     } else {
         check_shapes_match(&left, &right)?;
@@ -378,58 +377,50 @@ fn cat_mode(left: &Chain, right: &Chain, copy: &mut CopyOptions, fixups: &mut Ve
     }
 }
 
-/// Pass 4b: stdio behind a multi-connection listener is shared by all clients.
-fn broadcast_stdio(left: &Chain, right: &mut Chain, serve: &ServeOptions, fixups: &mut Vec<Fixup>) {
-    if !left.is_listener() || serve.oneshot || !is_stdio_kind(right.leaf().kind.name) {
-        return;
-    }
-    if right
-        .nodes
-        .iter()
-        .any(|n| n.kind.role == Role::ConnectorOverlay)
-    {
-        return;
-    }
-    right.nodes.insert(
-        0,
-        PlanNode::new(registry::kind("broadcast"), "", Origin::Inserted),
-    );
-    fixups.push(Fixup {
-        pass: "broadcast",
-        message: "right side: stdio behind a listener is shared by all clients (`broadcast:`)"
-            .into(),
-    });
-}
-
-/// Pass 4c: a file written behind a listener is opened once and shared (`reuse-raw:`), so
-/// that each new client does not truncate it again (websocat 1.x does the same).
-fn share_file_writer(
+/// Pass 4b: when a listener on the left serves many clients, a right side that exists once is
+/// shared: stdio fans out to every client (`broadcast:`, outermost), and a written file is
+/// opened once (`reuse-raw:`, innermost) so that each new client does not truncate it again
+/// (websocat 1.x does both).
+fn share_behind_listener(
     left: &Chain,
     right: &mut Chain,
     serve: &ServeOptions,
     fixups: &mut Vec<Fixup>,
 ) {
-    let leaf = right.leaf().kind.name;
-    if !left.is_listener() || serve.oneshot || !matches!(leaf, "writefile" | "appendfile") {
-        return;
-    }
-    if right
-        .nodes
-        .iter()
-        .any(|n| n.kind.role == Role::ConnectorOverlay)
+    if !left.is_listener()
+        || serve.oneshot
+        || right
+            .nodes
+            .iter()
+            .any(|n| n.kind.role == Role::ConnectorOverlay)
     {
         return;
     }
-    let at = right.nodes.len() - 1;
+    let leaf = right.leaf().kind.name;
+    let (kind, at, pass, why) = if is_stdio_kind(leaf) {
+        (
+            "broadcast",
+            0,
+            "broadcast",
+            "stdio behind a listener is shared by all clients".to_string(),
+        )
+    } else if matches!(leaf, "writefile" | "appendfile") {
+        (
+            "reuse-raw",
+            right.nodes.len() - 1,
+            "share-file",
+            format!("`{leaf}:` behind a listener is opened once and shared by all clients"),
+        )
+    } else {
+        return;
+    };
     right.nodes.insert(
         at,
-        PlanNode::new(registry::kind("reuse-raw"), "", Origin::Inserted),
+        PlanNode::new(registry::kind(kind), "", Origin::Inserted),
     );
     fixups.push(Fixup {
-        pass: "share-file",
-        message: format!(
-            "right side: `{leaf}:` behind a listener is opened once and shared by all clients (`reuse-raw:`)"
-        ),
+        pass,
+        message: format!("right side: {why} (`{kind}:`)"),
     });
 }
 
