@@ -37,7 +37,8 @@
 //!   idle for [`exec::copy::CLOSE_LINGER`]. tungstenite is kept for its key derivation.
 //! - Connections run on one event loop by default (`--threads N` for more): on small machines
 //!   it used about 40% less CPU per connection than a two-worker pool (`bench/README.md`).
-//!   Blocking work (stdio, files, certificate loading) runs on blocking threads either way.
+//!   Blocking work (stdio, files) runs on blocking threads either way; chains (which may read
+//!   certificate files) are built before the event loop starts.
 
 pub mod cli;
 pub mod error;
@@ -244,7 +245,15 @@ pub fn main_with_args(args: Vec<std::ffi::OsString>) -> i32 {
             return EXIT_RUN_FAILED;
         }
     };
-    let result = runtime.block_on(exec::serve::run_plan(&plan));
+    // Built before the event loop runs: building may read certificate files.
+    let built = {
+        let _context = runtime.enter();
+        exec::serve::build_plan(&plan)
+    };
+    let result = match built {
+        Ok(built) => runtime.block_on(exec::serve::run_plan(&plan, built)),
+        Err(e) => Err(e),
+    };
     // Before printing anything: stderr may share its pipe with stdout.
     kinds::stdio::restore_stdio_flags();
     let code = match result {

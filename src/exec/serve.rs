@@ -13,17 +13,29 @@ use std::io::{self, Write};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
-/// Runs the plan to completion.
-pub async fn run_plan(plan: &Plan) -> Result<(), Error> {
-    // Build functions may read files (certificates, keys, CA bundles), so they run on a
-    // blocking thread, once, before anything connects or listens.
-    let (l, r) = (plan.left.clone(), plan.right.clone());
-    let (left, right) = tokio::task::spawn_blocking(move || (build_chain(&l), build_chain(&r)))
-        .await
-        .map_err(|e| build_error(Side::Left, &plan.left.source, e.to_string()))?;
-    let left = left.map_err(|e| build_error(Side::Left, &plan.left.source, e))?;
-    let right = right.map_err(|e| build_error(Side::Right, &plan.right.source, e))?;
-    let right = into_connector(right);
+/// Both sides of a plan, built and ready to run.
+pub struct Built {
+    left: Endpoint,
+    right: Arc<dyn Connect>,
+}
+
+/// Builds both chains. Build functions may read files (certificates, keys, CA bundles), so
+/// this is synchronous: call it before the event loop runs (inside `Runtime::enter` when a
+/// kind needs the runtime's context), never from async code.
+pub fn build_plan(plan: &Plan) -> Result<Built, Error> {
+    let left =
+        build_chain(&plan.left).map_err(|e| build_error(Side::Left, &plan.left.source, e))?;
+    let right =
+        build_chain(&plan.right).map_err(|e| build_error(Side::Right, &plan.right.source, e))?;
+    Ok(Built {
+        left,
+        right: into_connector(right),
+    })
+}
+
+/// Runs a built plan to completion.
+pub async fn run_plan(plan: &Plan, built: Built) -> Result<(), Error> {
+    let Built { left, right } = built;
     match left {
         Endpoint::Connector(left) => {
             tokio::select! {
