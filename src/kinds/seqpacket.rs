@@ -350,16 +350,7 @@ impl SeqListen {
     fn bind_now(&self) -> io::Result<Socket> {
         let sa = self.addr.sockaddr().map_err(io::Error::other)?;
         if let (true, SockAddrBytes::Path(p)) = (self.unlink, &self.addr.addr) {
-            match std::fs::remove_file(p) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    return Err(io::Error::new(
-                        e.kind(),
-                        format!("removing {} before binding (--unlink): {e}", p.display()),
-                    ))
-                }
-            }
+            super::unix::remove_stale_socket(p)?;
         }
         let s = new_socket()?;
         s.bind(&sa).map_err(|e| {

@@ -408,21 +408,24 @@ struct UnixListen {
     unlink: bool,
 }
 
+/// `--unlink`: removes whatever is at a socket path before binding; nothing there is fine.
+pub fn remove_stale_socket(p: &std::path::Path) -> io::Result<()> {
+    match std::fs::remove_file(p) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io::Error::new(
+            e.kind(),
+            format!("removing {} before binding (--unlink): {e}", p.display()),
+        )),
+    }
+}
+
 /// Binds a unix stream listener; with `unlink`, a file already at the path is removed first.
 pub fn bind_unix_listener(addr: &UnixAddr, unlink: bool) -> io::Result<UnixListener> {
     match addr {
         UnixAddr::Path(p) => {
             if unlink {
-                match std::fs::remove_file(p) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => {
-                        return Err(io::Error::new(
-                            e.kind(),
-                            format!("removing {} before binding (--unlink): {e}", p.display()),
-                        ))
-                    }
-                }
+                remove_stale_socket(p)?;
             }
             UnixListener::bind(p).map_err(|e| {
                 if e.kind() == io::ErrorKind::AddrInUse {
@@ -517,11 +520,7 @@ impl Connect for UnixDgramConnect {
     fn connect<'a>(&'a self, _info: &'a ConnInfo) -> BoxFuture<'a, io::Result<Conn>> {
         Box::pin(async move {
             if let (true, UnixAddr::Path(p)) = (self.unlink, &self.bind) {
-                match std::fs::remove_file(p) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(with_addr(&self.bind, e)),
-                }
+                remove_stale_socket(p)?;
             }
             let bind = self.bind.to_std()?;
             let sock = std::os::unix::net::UnixDatagram::bind_addr(&bind).map_err(|e| {
