@@ -124,20 +124,8 @@ where
 {
     let forward_on = !opts.unidirectional_reverse;
     let backward_on = !opts.unidirectional;
-    let forward = async move {
-        if forward_on {
-            forward.await
-        } else {
-            futures::future::pending().await
-        }
-    };
-    let backward = async move {
-        if backward_on {
-            backward.await
-        } else {
-            futures::future::pending().await
-        }
-    };
+    // A direction that is off starts out "done", so it is never polled. The futures are pinned
+    // where they are (no wrapping future): every copy of them would grow each session's state.
     tokio::pin!(forward);
     tokio::pin!(backward);
     let mut result = Transferred::default();
@@ -183,6 +171,18 @@ where
             if let Some(dir) = start {
                 // One side's peer closed: the other direction may finish what it is sending.
                 if (dir == 0 && !forward_on) || (dir == 1 && !backward_on) {
+                    break;
+                }
+                // Usually it is done at once (an echo, a peer that closes in turn): poll it
+                // once before arming the linger timer, which costs a timer registration and a
+                // wake-up of the event loop on every connection.
+                if dir == 0 {
+                    if let std::task::Poll::Ready(r) = futures::poll!(&mut forward) {
+                        result.forward = r?;
+                        break;
+                    }
+                } else if let std::task::Poll::Ready(r) = futures::poll!(&mut backward) {
+                    result.backward = r?;
                     break;
                 }
                 linger = Some((dir, controls[dir].progress.load(Ordering::Relaxed)));
