@@ -1,6 +1,6 @@
 //! Turns a planned chain into a runnable endpoint by calling each node's build function.
 
-use super::conn::{Bound, Conn, ConnInfo, ConnLayer, Connect, Listen};
+use super::conn::{bind_hints, Bound, Conn, ConnInfo, ConnLayer, Connect, Listen};
 use crate::error::Side;
 use crate::plan::Chain;
 use crate::registry::Build;
@@ -115,7 +115,7 @@ impl Connect for AcceptOnce {
         Box::pin(async move {
             let mut guard = self.bound.lock().await;
             if guard.is_none() {
-                *guard = Some(self.listen.bind().await?);
+                *guard = Some(self.listen.bind(bind_hints(&self.layers)).await?);
             }
             let Some((acceptor, _)) = guard.as_mut() else {
                 return Err(io::Error::other("listener not bound"));

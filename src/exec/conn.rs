@@ -149,7 +149,16 @@ pub type Bound = (Box<dyn Accept>, Vec<BoundAddr>);
 /// A listener description that binds when the session starts.
 pub trait Listen: Send + Sync {
     /// Binds and returns the accept source plus the addresses actually bound (for announcing).
-    fn bind(&self) -> BoxFuture<'_, io::Result<Bound>>;
+    fn bind(&self, hints: BindHints) -> BoxFuture<'_, io::Result<Bound>>;
+}
+
+/// What the layers above a listener tell it before it binds.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BindHints {
+    /// Every accepted connection starts with bytes from the peer (an HTTP request, a TLS
+    /// ClientHello), so a TCP listener may hand out connections only once data has arrived
+    /// (`TCP_DEFER_ACCEPT`, as nginx's `deferred`): one wake-up less per connection.
+    pub peer_speaks_first: bool,
 }
 
 /// One bound listening address, for `--stdout-announce-listening-ports` and logs.
@@ -168,6 +177,19 @@ pub trait ConnLayer: Send + Sync {
     /// Wraps `inner`; may perform a handshake and enrich `info`.
     fn wrap(&self, inner: Conn, info: ConnInfo)
         -> BoxFuture<'static, io::Result<(Conn, ConnInfo)>>;
+
+    /// True when this layer's protocol always begins with the peer's bytes (see
+    /// [`BindHints::peer_speaks_first`]).
+    fn peer_speaks_first(&self) -> bool {
+        false
+    }
+}
+
+/// The hints a listener gets from the layers over it, innermost first.
+pub fn bind_hints(layers: &[std::sync::Arc<dyn ConnLayer>]) -> BindHints {
+    BindHints {
+        peer_speaks_first: layers.first().is_some_and(|l| l.peer_speaks_first()),
+    }
 }
 
 /// An overlay over a connector: decides when inner connections are made (reuse, reconnect).

@@ -5,7 +5,7 @@
 //! Ctrl-C or SIGTERM. A failing connection is logged and never stops the others.
 
 use super::build::{apply_layers, build_chain, into_connector, Endpoint};
-use super::conn::{BoundAddr, ConnInfo, Connect};
+use super::conn::{bind_hints, BoundAddr, ConnInfo, Connect};
 use super::copy::{copy_session, error_side};
 use crate::error::{Error, RunError, Side};
 use crate::plan::{CopyOptions, Plan};
@@ -44,7 +44,8 @@ pub async fn run_plan(plan: &Plan, built: Built) -> Result<(), Error> {
             }
         }
         Endpoint::Listener { listen, layers } => {
-            let (mut acceptor, addrs) = listen.bind().await.map_err(|e| RunError {
+            let hints = bind_hints(&layers);
+            let (mut acceptor, addrs) = listen.bind(hints).await.map_err(|e| RunError {
                 what: "listening on",
                 node: plan.left.source.clone(),
                 side: Side::Left,
@@ -83,7 +84,7 @@ pub async fn run_plan(plan: &Plan, built: Built) -> Result<(), Error> {
                         right_src.clone(),
                         layers.clone(),
                     );
-                    tokio::spawn(async move {
+                    let fut = async move {
                         let peer = info.peer.clone().unwrap_or_else(|| "?".into());
                         let r =
                             serve_connection(&layers, conn, info, right, &copy, &right_src).await;
@@ -92,7 +93,8 @@ pub async fn run_plan(plan: &Plan, built: Built) -> Result<(), Error> {
                             tracing::warn!("connection from {peer}: {e}");
                         }
                         r
-                    })
+                    };
+                    tokio::spawn(fut)
                 };
                 if plan.serve.oneshot {
                     return match task.await {

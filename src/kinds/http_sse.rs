@@ -185,6 +185,10 @@ fn message(binary: bool, b: Bytes) -> Message {
 }
 
 impl ConnLayer for PostSse {
+    fn peer_speaks_first(&self) -> bool {
+        true
+    }
+
     fn wrap(
         &self,
         inner: Conn,

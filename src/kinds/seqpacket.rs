@@ -10,7 +10,7 @@
 use super::dgram::{binary_messages, TYPE_PARAM};
 use super::unix::UNLINK_PARAM;
 use crate::exec::build::BuildCtx;
-use crate::exec::conn::{BoundAddr, MessagePair};
+use crate::exec::conn::{BindHints, BoundAddr, MessagePair};
 use crate::exec::{Accept, Conn, ConnInfo, Connect, Listen, Message};
 use crate::plan::PlanNode;
 use crate::registry::{ArgType, Build, KindDef, Role, Shape};
@@ -377,7 +377,10 @@ impl SeqListen {
 }
 
 impl Listen for SeqListen {
-    fn bind(&self) -> BoxFuture<'_, io::Result<(Box<dyn Accept>, Vec<BoundAddr>)>> {
+    fn bind(
+        &self,
+        _hints: BindHints,
+    ) -> BoxFuture<'_, io::Result<(Box<dyn Accept>, Vec<BoundAddr>)>> {
         Box::pin(async move {
             let s = self.bind_now()?;
             Ok((
@@ -477,7 +480,7 @@ mod tests {
             unlink: false,
             binary,
         };
-        let (mut acc, bound) = l.bind().await.unwrap();
+        let (mut acc, bound) = l.bind(BindHints::default()).await.unwrap();
         assert_eq!(bound[0].proto, "unix_seqpacket");
         assert_eq!(bound[0].addr, format!("{:?}", path.to_str().unwrap()));
         let c = SeqConnect { addr, binary };
@@ -524,7 +527,7 @@ mod tests {
             unlink: false,
             binary: true,
         };
-        let (mut acc, _) = l.bind().await.unwrap();
+        let (mut acc, _) = l.bind(BindHints::default()).await.unwrap();
         assert!(!std::path::Path::new(&name).exists());
         let c = SeqConnect { addr, binary: true };
         let info = ConnInfo::default();
@@ -552,7 +555,12 @@ mod tests {
             unlink: false,
             binary: false,
         };
-        let e = l.bind().await.err().unwrap().to_string();
+        let e = l
+            .bind(BindHints::default())
+            .await
+            .err()
+            .unwrap()
+            .to_string();
         assert!(
             e.contains("--unlink") && e.contains(path.to_str().unwrap()),
             "{e}"
@@ -562,7 +570,7 @@ mod tests {
             unlink: true,
             binary: false,
         };
-        assert!(l.bind().await.is_ok());
+        assert!(l.bind(BindHints::default()).await.is_ok());
     }
 
     #[tokio::test]

@@ -498,6 +498,10 @@ fn build_server(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, 
 }
 
 impl ConnLayer for TlsServer {
+    fn peer_speaks_first(&self) -> bool {
+        true
+    }
+
     fn wrap(
         &self,
         inner: Conn,

@@ -5,7 +5,7 @@
 
 use super::dgram::{binary_messages, datagram_conn, Datagrams, TYPE_PARAM};
 use crate::exec::build::BuildCtx;
-use crate::exec::conn::BoundAddr;
+use crate::exec::conn::{BindHints, BoundAddr};
 use crate::exec::{Accept, Conn, ConnInfo, Connect, Listen};
 use crate::plan::PlanNode;
 use crate::registry::{ArgType, Build, Expansion, KindDef, ParamDef, ParamType, Role, Shape};
@@ -302,7 +302,10 @@ fn adopt_listening_fd(fd: i32) -> io::Result<std::os::unix::net::UnixListener> {
 }
 
 impl Listen for InheritedUnixListen {
-    fn bind(&self) -> BoxFuture<'_, io::Result<(Box<dyn Accept>, Vec<BoundAddr>)>> {
+    fn bind(
+        &self,
+        _hints: BindHints,
+    ) -> BoxFuture<'_, io::Result<(Box<dyn Accept>, Vec<BoundAddr>)>> {
         Box::pin(async move {
             let fd = self
                 .fd
@@ -470,7 +473,10 @@ fn bound_addr(addr: &UnixAddr) -> BoundAddr {
 }
 
 impl Listen for UnixListen {
-    fn bind(&self) -> BoxFuture<'_, io::Result<(Box<dyn Accept>, Vec<BoundAddr>)>> {
+    fn bind(
+        &self,
+        _hints: BindHints,
+    ) -> BoxFuture<'_, io::Result<(Box<dyn Accept>, Vec<BoundAddr>)>> {
         Box::pin(async move {
             let listener = bind_unix_listener(&self.addr, self.unlink)?;
             Ok((
@@ -560,14 +566,14 @@ mod accept_from_fd_tests {
         let l = InheritedUnixListen {
             fd: std::sync::Mutex::new(Some(fd)),
         };
-        let (mut acceptor, bound) = l.bind().await.unwrap();
+        let (mut acceptor, bound) = l.bind(BindHints::default()).await.unwrap();
         assert_eq!(bound[0].addr, path.display().to_string());
         let client = tokio::net::UnixStream::connect(&path).await.unwrap();
         let (conn, _) = acceptor.accept().await.unwrap();
         assert!(matches!(conn, Conn::Bytes(_)));
         drop(client);
         assert!(
-            l.bind().await.is_err(),
+            l.bind(BindHints::default()).await.is_err(),
             "the descriptor is adopted only once"
         );
     }

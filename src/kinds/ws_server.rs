@@ -103,6 +103,10 @@ fn build(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, String>
 }
 
 impl ConnLayer for WsServer {
+    fn peer_speaks_first(&self) -> bool {
+        true
+    }
+
     fn wrap(
         &self,
         inner: Conn,

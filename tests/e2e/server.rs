@@ -388,3 +388,60 @@ fn tls_client_on_plain_server_is_refused_at_once_and_others_still_served() {
     ws.send_text("still here");
     assert_eq!(ws.recv().payload, b"still here");
 }
+
+/// The kernel's state for the server end of the loopback connection from `client_port` to
+/// `server_port` (from /proc/net/tcp: `01` established, `03` SYN_RECV).
+#[cfg(target_os = "linux")]
+fn server_end_state(server_port: u16, client_port: u16) -> Option<String> {
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("reading /proc/net/tcp");
+    table.lines().skip(1).find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let ours = f.get(1)?.ends_with(&format!(":{server_port:04X}"))
+            && f.get(2)?.ends_with(&format!(":{client_port:04X}"));
+        ours.then(|| f.get(3).map(|s| s.to_string())).flatten()
+    })
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn ws_listener_accepts_a_connection_once_the_request_arrives() {
+    let (_p, port) = server(&["ws-l:127.0.0.1:0", "mirror:"]);
+    let mut s = crate::support::ws::connect(port);
+    let client_port = s.local_addr().expect("local address").port();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    // WebSocket clients speak first, so the listener defers the connection (TCP_DEFER_ACCEPT):
+    // until the request comes, it is not handed to the server at all.
+    assert_eq!(
+        server_end_state(port, client_port).as_deref(),
+        Some("03"),
+        "a silent connection to ws-l: should wait in SYN_RECV"
+    );
+    // A client that waits longer than the deferral period is still served.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    s.write_all(crate::support::ws::upgrade_request(port, "/", &[]).as_bytes())
+        .expect("sending the request");
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut byte).expect("reading the response");
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101 "),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn plain_tcp_listener_accepts_at_once_for_protocols_where_the_server_speaks_first() {
+    let (_p, port) = server(&["tcp-l:127.0.0.1:0", "literal:banner"]);
+    let mut s = crate::support::ws::connect(port);
+    s.set_read_timeout(Some(std::time::Duration::from_millis(900)))
+        .expect("timeout");
+    let mut got = Vec::new();
+    s.read_to_end(&mut got)
+        .expect("the banner comes without the client saying anything");
+    assert_eq!(got, b"banner\n");
+}
