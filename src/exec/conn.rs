@@ -33,8 +33,16 @@ impl Message {
 }
 
 /// A byte stream: anything readable and writable, boxed.
-pub trait ByteStream: AsyncRead + AsyncWrite + Send + Unpin {}
-impl<T: AsyncRead + AsyncWrite + Send + Unpin> ByteStream for T {}
+pub trait ByteStream: AsyncRead + AsyncWrite + Send + Unpin + std::any::Any {
+    /// The concrete stream, for a layer that has a fast path for one transport (see
+    /// [`crate::kinds::tcp::poll_write_before_fin`]).
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
+}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> ByteStream for T {
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+}
 
 /// A message stream: a `Stream` of incoming messages and a `Sink` for outgoing ones.
 /// Closing the sink is a half-close (a WebSocket Close, a FIN under a codec).
@@ -120,15 +128,32 @@ impl PeerClose {
     }
 }
 
+/// The remote end of a connection. An IP address is kept as it is and only turned into text
+/// when a message or a child's environment shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Peer {
+    /// An IP address and port, e.g. `127.0.0.1:50312`.
+    Ip(std::net::SocketAddr),
+    /// Any other address, already as text (a UNIX socket path, a proxy's report).
+    Text(String),
+}
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Peer::Ip(a) => a.fmt(f),
+            Peer::Text(t) => f.write_str(t),
+        }
+    }
+}
+
 /// What is known about a connection; flows from the left side to the right side.
 #[derive(Debug, Clone, Default)]
 pub struct ConnInfo {
-    /// Remote address as text, e.g. `127.0.0.1:50312`.
-    pub peer: Option<String>,
-    /// Request URI of an accepted WebSocket, e.g. `/chat?x=1`.
-    pub uri: Option<String>,
-    /// Request headers of an accepted WebSocket.
-    pub headers: Vec<(String, String)>,
+    /// The remote end, when known.
+    pub peer: Option<Peer>,
+    /// The request head of an accepted WebSocket (its target and headers).
+    pub request: Option<crate::ws::handshake::RequestHead>,
 }
 
 /// Something that can open connections on demand (a client endpoint).

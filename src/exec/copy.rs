@@ -11,10 +11,9 @@ use crate::error::Side;
 use crate::plan::CopyOptions;
 use futures::{FutureExt, SinkExt, StreamExt};
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
-use tokio_util::sync::CancellationToken;
 
 /// An I/O error of one side of a session, saying whether it happened reading or writing.
 #[derive(Debug)]
@@ -106,9 +105,36 @@ struct DirectionControl {
     /// Set when this direction's source was closed by its peer.
     closed_by_peer: Option<Arc<PeerClose>>,
     /// Counts messages moved, to detect idleness.
-    progress: Arc<AtomicU64>,
+    progress: AtomicU64,
     /// Stops the direction gracefully (its writer is still closed).
-    stop: CancellationToken,
+    stop: StopSignal,
+}
+
+/// Asks a direction to stop gracefully. Lives inline in the session's state: unlike a
+/// cancellation token it needs no allocation per session.
+#[derive(Default)]
+struct StopSignal {
+    stopped: AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl StopSignal {
+    fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    /// Completes once [`StopSignal::stop`] was called.
+    async fn stopped(&self) {
+        loop {
+            // Registered before the check, so a stop in between is not missed.
+            let notified = self.notify.notified();
+            if self.stopped.load(Ordering::SeqCst) {
+                return;
+            }
+            notified.await;
+        }
+    }
 }
 
 /// Runs the two directions as the options say.
@@ -148,7 +174,7 @@ where
                 if let Some((dir, seen)) = linger {
                     let now = controls[dir].progress.load(Ordering::Relaxed);
                     if now == seen {
-                        controls[dir].stop.cancel();
+                        controls[dir].stop.stop();
                     }
                     linger = Some((dir, now));
                 }
@@ -302,7 +328,7 @@ async fn copy_messages(
                 }
                 tokio::select! {
                     item = reader.next() => item,
-                    _ = control.stop.cancelled() => break,
+                    _ = control.stop.stopped() => break,
                 }
             }
         };

@@ -5,7 +5,7 @@
 //! Ctrl-C or SIGTERM. A failing connection is logged and never stops the others.
 
 use super::build::{apply_layers, build_chain, into_connector, Endpoint};
-use super::conn::{bind_hints, BoundAddr, ConnInfo, Connect};
+use super::conn::{bind_hints, BoundAddr, ConnInfo, Connect, Peer};
 use super::copy::{copy_session, error_side};
 use crate::error::{Error, RunError, Side};
 use crate::plan::{CopyOptions, Plan};
@@ -84,17 +84,28 @@ pub async fn run_plan(plan: &Plan, built: Built) -> Result<(), Error> {
                         right_src.clone(),
                         layers.clone(),
                     );
-                    let fut = async move {
-                        let peer = info.peer.clone().unwrap_or_else(|| "?".into());
-                        let r =
-                            serve_connection(&layers, conn, info, right, &copy, &right_src).await;
+                    tokio::spawn(async move {
+                        // Kept for messages only; the connection's info moves on.
+                        let peer = info.peer.clone();
+                        let r = serve_connection(
+                            &layers,
+                            conn,
+                            info,
+                            right,
+                            &copy,
+                            &right_src,
+                            peer.as_ref(),
+                        )
+                        .await;
                         drop(permit);
                         if let Err(e) = &r {
-                            tracing::warn!("connection from {peer}: {e}");
+                            match &peer {
+                                Some(peer) => tracing::warn!("connection from {peer}: {e}"),
+                                None => tracing::warn!("connection from ?: {e}"),
+                            }
                         }
                         r
-                    };
-                    tokio::spawn(fut)
+                    })
                 };
                 if plan.serve.oneshot {
                     return match task.await {
@@ -115,14 +126,14 @@ async fn serve_connection(
     right: Arc<dyn Connect>,
     copy: &CopyOptions,
     right_src: &str,
+    peer: Option<&Peer>,
 ) -> Result<(), Error> {
-    let peer = info_peer(&info.peer);
-    let peer_for_errors = peer.clone();
+    let peer_name = || peer.map_or("the incoming connection".into(), ToString::to_string);
     let (conn, info) = apply_layers(layers, conn, info)
         .await
         .map_err(|e| RunError {
             what: "handshake with",
-            node: peer,
+            node: peer_name(),
             side: Side::Left,
             cause: e,
         })?;
@@ -132,28 +143,27 @@ async fn serve_connection(
         side: Side::Right,
         cause: e,
     })?;
-    let t = copy_session(conn, other, copy).await.map_err(|e| {
-        let side = error_side(&e).unwrap_or(Side::Right);
-        RunError {
-            what: "session with",
-            node: if side == Side::Left {
-                peer_for_errors.clone()
-            } else {
-                right_src.to_string()
-            },
-            side,
-            cause: e,
-        }
-    })?;
+    // Boxed: the session's state is most of a connection's, and the task that runs it is
+    // moved several times while being spawned.
+    let t = Box::pin(copy_session(conn, other, copy))
+        .await
+        .map_err(|e| {
+            let side = error_side(&e).unwrap_or(Side::Right);
+            RunError {
+                what: "session with",
+                node: if side == Side::Left {
+                    peer_name()
+                } else {
+                    right_src.to_string()
+                },
+                side,
+                cause: e,
+            }
+        })?;
     if let Some((code, reason)) = t.abnormal_close {
         tracing::warn!("a WebSocket peer closed {}", close_text(code, &reason));
     }
     Ok(())
-}
-
-fn info_peer(p: &Option<String>) -> String {
-    p.clone()
-        .unwrap_or_else(|| "the incoming connection".into())
 }
 
 async fn single_session(

@@ -188,25 +188,27 @@ impl ProcessSpec {
 /// The environment variables `-e` gives a child, from what is known about the connection.
 pub fn child_env(info: &ConnInfo, header_to_env: &[String]) -> Vec<(String, String)> {
     let mut v = Vec::new();
-    if let Some(uri) = &info.uri {
-        v.push(("WEBSOCAT_URI".to_string(), uri.clone()));
+    if let Some(request) = &info.request {
+        v.push(("WEBSOCAT_URI".to_string(), request.uri().to_string()));
     }
     if let Some(peer) = &info.peer {
-        v.push(("WEBSOCAT_CLIENT".to_string(), peer.clone()));
+        v.push(("WEBSOCAT_CLIENT".to_string(), peer.to_string()));
     }
     for name in header_to_env {
-        let mut found = info
-            .headers
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case(name));
+        let values = info
+            .request
+            .as_ref()
+            .map(|r| r.header_values(name))
+            .unwrap_or_default();
+        let mut found = values.into_iter();
         match found.next() {
-            Some((_, value)) => {
+            Some(value) => {
                 if found.next().is_some() {
                     tracing::warn!(
                         "request header {name} appears more than once; H_{name} gets the first"
                     );
                 }
-                v.push((format!("H_{name}"), value.clone()));
+                v.push((format!("H_{name}"), value));
             }
             None => tracing::warn!("no request header {name}, so no environment variable H_{name}"),
         }
@@ -355,6 +357,7 @@ impl AsyncWrite for ChildConn {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exec::conn::Peer;
     use std::time::Duration;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -411,12 +414,12 @@ mod tests {
         s.env = true;
         s.header_to_env = vec!["X-Foo".into(), "Missing".into()];
         let info = ConnInfo {
-            peer: Some("127.0.0.1:5555".into()),
-            uri: Some("/p?q=1".into()),
-            headers: vec![
-                ("x-foo".into(), "bar".into()),
-                ("x-foo".into(), "second".into()),
-            ],
+            peer: Some(Peer::Ip(([127, 0, 0, 1], 5555).into())),
+            request: Some(crate::ws::handshake::RequestHead::new(
+                bytes::Bytes::from_static(
+                    b"GET /p?q=1 HTTP/1.1\r\nx-foo: bar\r\nX-Foo: second\r\n\r\n",
+                ),
+            )),
         };
         let out = String::from_utf8(output(s.spawn(&info).unwrap()).await).unwrap();
         let lines: Vec<&str> = out.lines().collect();
@@ -429,7 +432,7 @@ mod tests {
     #[tokio::test]
     async fn no_environment_without_env() {
         let info = ConnInfo {
-            peer: Some("127.0.0.1:5555".into()),
+            peer: Some(Peer::Text("127.0.0.1:5555".into())),
             ..Default::default()
         };
         let out = output(spec("env", &[]).spawn(&info).unwrap()).await;

@@ -5,7 +5,7 @@
 //! `HTTP_PROXY` / `HTTPS_PROXY` / `NO_PROXY` environment variables.
 
 use crate::exec::build::BuildCtx;
-use crate::exec::conn::shape_error;
+use crate::exec::conn::{shape_error, Peer};
 use crate::exec::{Conn, ConnInfo, ConnLayer};
 use crate::plan::PlanNode;
 use crate::registry::{ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape};
@@ -268,7 +268,7 @@ impl ConnLayer for Socks5Bind {
             let peer = socks5_reply(&mut io).await.map_err(ctx)?;
             tracing::info!("SOCKS5 proxy: {} connected", peer.to_addr_string());
             let info = ConnInfo {
-                peer: Some(peer.to_addr_string()),
+                peer: Some(Peer::Text(peer.to_addr_string())),
                 ..info
             };
             Ok((Conn::Bytes(io), info))
@@ -594,7 +594,7 @@ mod tests {
             .wrap(Conn::Bytes(Box::new(client)), ConnInfo::default())
             .await
             .unwrap();
-        assert_eq!(info.peer.as_deref(), Some("10.0.0.9:80"));
+        assert_eq!(info.peer, Some(Peer::Text("10.0.0.9:80".into())));
         let Conn::Bytes(mut io) = conn else {
             panic!("bytes expected")
         };

@@ -10,7 +10,7 @@
 use super::dgram::{binary_messages, TYPE_PARAM};
 use super::unix::UNLINK_PARAM;
 use crate::exec::build::BuildCtx;
-use crate::exec::conn::{BindHints, BoundAddr, MessagePair};
+use crate::exec::conn::{BindHints, BoundAddr, MessagePair, Peer};
 use crate::exec::{Accept, Conn, ConnInfo, Connect, Listen, Message};
 use crate::plan::PlanNode;
 use crate::registry::{ArgType, Build, KindDef, Role, Shape};
@@ -411,7 +411,9 @@ impl Accept for SeqAccept {
                 match guard.try_io(|s| s.get_ref().accept()) {
                     Ok(Ok((s, peer))) => {
                         let info = ConnInfo {
-                            peer: peer.as_pathname().map(|p| p.display().to_string()),
+                            peer: peer
+                                .as_pathname()
+                                .map(|p| Peer::Text(p.display().to_string())),
                             ..Default::default()
                         };
                         return Ok((seq_conn(s, self.binary)?, info));

@@ -513,16 +513,17 @@ impl ConnLayer for TlsServer {
             let Conn::Bytes(stream) = inner else {
                 return Err(shape_error("tls-accept", "a byte stream", &inner));
             };
-            let peer = info.peer.as_deref().unwrap_or("?");
+            // Turned into text only when a message needs it.
+            let peer = || info.peer.as_ref().map_or("?".into(), ToString::to_string);
             let handshake = async {
                 acceptor.accept(stream).await.map_err(|e| {
                     io::Error::new(
                         io::ErrorKind::InvalidData,
-                        explain_server_handshake_error(&e.to_string(), peer),
+                        explain_server_handshake_error(&e.to_string(), &peer()),
                     )
                 })
             };
-            let what = || format!("TLS handshake with client {peer}");
+            let what = || format!("TLS handshake with client {}", peer());
             let tls = with_limit(limit, what, handshake).await?;
             Ok((Conn::Bytes(Box::new(tls)), info))
         })

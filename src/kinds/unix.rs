@@ -5,7 +5,7 @@
 
 use super::dgram::{binary_messages, datagram_conn, Datagrams, TYPE_PARAM};
 use crate::exec::build::BuildCtx;
-use crate::exec::conn::{BindHints, BoundAddr};
+use crate::exec::conn::{BindHints, BoundAddr, Peer};
 use crate::exec::{Accept, Conn, ConnInfo, Connect, Listen};
 use crate::plan::PlanNode;
 use crate::registry::{ArgType, Build, Expansion, KindDef, ParamDef, ParamType, Role, Shape};
@@ -496,7 +496,9 @@ impl Accept for UnixAccept {
         Box::pin(async move {
             let (s, peer) = self.listener.accept().await?;
             let info = ConnInfo {
-                peer: peer.as_pathname().map(|p| p.display().to_string()),
+                peer: peer
+                    .as_pathname()
+                    .map(|p| Peer::Text(p.display().to_string())),
                 ..Default::default()
             };
             Ok((Conn::Bytes(Box::new(s)), info))

@@ -119,9 +119,8 @@ impl ConnLayer for WsServer {
                 return Err(shape_error("ws-upgrade", "a byte stream", &inner));
             };
             let accepted = handshake::accept(&mut stream, &policy).await?;
-            tracing::info!("WebSocket request for {}", accepted.uri);
-            info.uri = Some(accepted.uri);
-            info.headers = accepted.headers;
+            tracing::info!("WebSocket request for {}", accepted.head.uri());
+            info.request = Some(accepted.head);
             let ws = WsMessages::new(stream, accepted.leftover, WsRole::Server, settings);
             Ok((Conn::Messages(Box::new(ws)), info))
         })

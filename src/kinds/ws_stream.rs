@@ -10,6 +10,7 @@
 use crate::exec::conn::PeerClose;
 use crate::exec::Message;
 use crate::exec::{ByteStream, MessageStream};
+use crate::kinds::tcp::poll_write_before_fin;
 use crate::plan::PlanNode;
 use crate::registry::{ParamDef, ParamType};
 use crate::ws::frame::{Event, Frame, Role, WsCodec};
@@ -27,10 +28,6 @@ use tokio_util::codec::{Framed, FramedParts};
 pub const DEFAULT_MAX_MESSAGE: usize = 200 << 20;
 /// Default `--max-ws-frame-length`: 100 MiB, as websocat 1.x.
 pub const DEFAULT_MAX_FRAME: usize = 100 << 20;
-
-/// Initial capacity of the read buffer of a WebSocket connection; it grows while reads fill
-/// it (see [`crate::ws::frame::grow_if_full`]).
-pub const READ_BUFFER: usize = 4 * 1024;
 
 /// Parameters shared by the WebSocket client and server kinds.
 pub const COMMON_PARAMS: [ParamDef; 6] = [
@@ -152,10 +149,10 @@ impl WsMessages {
     ) -> Self {
         let codec = WsCodec::new(role, settings.max_frame, settings.max_message);
         let mut parts = FramedParts::new::<Frame>(io, codec);
-        // A fresh buffer: the leftover's small allocation would cap every later read.
-        let mut read_buf = BytesMut::with_capacity(READ_BUFFER.max(leftover.len()));
-        read_buf.extend_from_slice(&leftover);
-        parts.read_buf = read_buf;
+        // The handshake's buffer (past the HTTP head) goes on as the read buffer. `Framed`
+        // tops a smaller one up to 8 KiB; it then doubles while reads fill it (see
+        // [`crate::ws::frame::grow_if_full`]).
+        parts.read_buf = leftover;
         let mut inner = Framed::from_parts(parts);
         inner.set_backpressure_boundary(64 * 1024);
         let ping_timer = settings.ping_interval.map(|p| {
@@ -318,11 +315,19 @@ impl Sink<Message> for WsMessages {
             this.close_sent = true;
             this.pending_control = None;
         }
-        ready!(Pin::new(&mut this.inner).poll_flush(cx))?;
         if this.report.is_closed() {
-            // Close handshake complete: end the TCP side too.
+            // Close handshake complete: our Close is the last thing we send, and goes out
+            // with the FIN where the transport allows.
+            let mut last = std::mem::take(this.inner.write_buffer_mut());
+            let written = poll_write_before_fin(this.inner.get_mut().as_mut(), &mut last, cx);
+            *this.inner.write_buffer_mut() = last;
+            if !ready!(written)? {
+                ready!(Pin::new(&mut this.inner).poll_flush(cx))?;
+            }
             let _ = ready!(Pin::new(this.inner.get_mut()).poll_shutdown(cx));
+            return Poll::Ready(Ok(()));
         }
+        ready!(Pin::new(&mut this.inner).poll_flush(cx))?;
         Poll::Ready(Ok(()))
     }
 }

@@ -5,7 +5,7 @@
 
 use crate::exec::ByteStream;
 use base64::Engine;
-use bytes::BytesMut;
+use bytes::{Buf, Bytes, BytesMut};
 use std::io;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -13,6 +13,11 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 /// Largest HTTP head we accept.
 pub const MAX_HEAD: usize = 16 * 1024;
 const MAX_HEADERS: usize = 100;
+
+/// Capacity of the buffer an HTTP head is read into. The frame reader takes the buffer over
+/// afterwards, and tokio-util's `Framed` tops any read buffer up to 8 KiB, so starting at that
+/// size saves a reallocation per connection.
+pub const HEAD_BUFFER: usize = 8 * 1024;
 
 /// How long a peer may take to send its HTTP head.
 pub const HEAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -32,7 +37,7 @@ async fn read_head_inner(
     stream: &mut Box<dyn ByteStream>,
     what: &str,
 ) -> io::Result<(BytesMut, usize)> {
-    let mut buf = BytesMut::with_capacity(4096);
+    let mut buf = BytesMut::with_capacity(HEAD_BUFFER);
     let mut searched = 0;
     loop {
         if let Some(pos) = buf[searched..].windows(4).position(|w| w == b"\r\n\r\n") {
@@ -82,13 +87,44 @@ pub struct ServerPolicy {
     pub restrict_uri: Option<String>,
 }
 
+/// The request head of an accepted WebSocket connection, kept as it arrived. Its parts are
+/// read out when somebody asks (`-e` for a child's environment); most connections never do.
+#[derive(Debug, Clone, Default)]
+pub struct RequestHead(Bytes);
+
+impl RequestHead {
+    /// Wraps a complete request head: request line, header lines and the blank line.
+    pub fn new(raw: Bytes) -> Self {
+        RequestHead(raw)
+    }
+
+    /// The request target, e.g. `/chat?x=1`.
+    pub fn uri(&self) -> &str {
+        let line = self.0.split(|&b| b == b'\r').next().unwrap_or_default();
+        let target = line.split(|&b| b == b' ').nth(1).unwrap_or(b"/");
+        std::str::from_utf8(target).unwrap_or("/")
+    }
+
+    /// The values of every header called `name` (in any case), in the order they came.
+    pub fn header_values(&self, name: &str) -> Vec<String> {
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut req = httparse::Request::new(&mut headers);
+        if req.parse(&self.0).is_err() {
+            return Vec::new();
+        }
+        req.headers
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| String::from_utf8_lossy(h.value).into_owned())
+            .collect()
+    }
+}
+
 /// A completed server handshake.
 pub struct Accepted {
-    /// Request target, e.g. `/chat?x=1`.
-    pub uri: String,
-    /// Request headers as received.
-    pub headers: Vec<(String, String)>,
-    /// Bytes after the request head.
+    /// The request head as received.
+    pub head: RequestHead,
+    /// Bytes after the request head, in a buffer with room for the first frames.
     pub leftover: BytesMut,
 }
 
@@ -109,86 +145,82 @@ async fn respond_error(
     let _ = stream.shutdown().await;
 }
 
-/// Performs the server side of the handshake. A plain HTTP request is answered with
-/// `400 Bad Request` and becomes an error.
-pub async fn accept(
-    stream: &mut Box<dyn ByteStream>,
-    policy: &ServerPolicy,
-) -> io::Result<Accepted> {
-    let (mut buf, head_len) = read_head(stream, "HTTP request").await?;
+/// Why a request is not upgraded: the HTTP answer it gets and the error we report.
+struct Refusal {
+    status: &'static str,
+    extra: Vec<(String, String)>,
+    body: &'static str,
+    error: io::Error,
+}
+
+impl Refusal {
+    fn new(status: &'static str, body: &'static str, kind: io::ErrorKind, why: String) -> Self {
+        Refusal {
+            status,
+            extra: Vec::new(),
+            body,
+            error: io::Error::new(kind, why),
+        }
+    }
+}
+
+/// Decides on a complete request head: the `101` response to send, or a refusal. Synchronous,
+/// so the parser's header table lives on the stack rather than in every connection's state.
+fn answer_request(head: &[u8], policy: &ServerPolicy) -> Result<Vec<u8>, Refusal> {
+    use std::io::Write;
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
-    let parsed = req.parse(&buf[..head_len]);
-    if !matches!(parsed, Ok(httparse::Status::Complete(_))) {
-        respond_error(stream, "400 Bad Request", &[], "Malformed HTTP request\n").await;
-        return Err(io::Error::new(
+    if !matches!(req.parse(head), Ok(httparse::Status::Complete(_))) {
+        return Err(Refusal::new(
+            "400 Bad Request",
+            "Malformed HTTP request\n",
             io::ErrorKind::InvalidData,
-            "malformed HTTP request",
+            "malformed HTTP request".into(),
         ));
     }
-    let method = req.method.unwrap_or("").to_string();
-    let uri = req.path.unwrap_or("/").to_string();
-    let hdrs: Vec<(String, String)> = req
-        .headers
-        .iter()
-        .map(|h| {
-            (
-                h.name.to_string(),
-                String::from_utf8_lossy(h.value).into_owned(),
-            )
-        })
-        .collect();
+    let method = req.method.unwrap_or("");
+    let uri = req.path.unwrap_or("/");
     let get = |name: &str| -> Option<&str> {
-        hdrs.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        req.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| std::str::from_utf8(h.value).unwrap_or(""))
     };
     let is_upgrade = get("upgrade").is_some_and(|v| header_has_token(v, "websocket"))
         && get("connection").is_some_and(|v| header_has_token(v, "upgrade"));
     if method != "GET" || !is_upgrade {
-        respond_error(
-            stream,
+        return Err(Refusal::new(
             "400 Bad Request",
-            &[],
             "Only WebSocket connections are welcome here\n",
-        )
-        .await;
-        return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             format!("not a WebSocket request: {method} {uri}"),
         ));
     }
     if get("sec-websocket-version").map(str::trim) != Some("13") {
-        let extra = vec![("Sec-WebSocket-Version".to_string(), "13".to_string())];
-        respond_error(
-            stream,
+        let mut refusal = Refusal::new(
             "426 Upgrade Required",
-            &extra,
             "Unsupported WebSocket version\n",
-        )
-        .await;
-        return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            "client asked for an unsupported WebSocket version",
-        ));
+            "client asked for an unsupported WebSocket version".into(),
+        );
+        refusal.extra = vec![("Sec-WebSocket-Version".into(), "13".into())];
+        return Err(refusal);
     }
-    let Some(key) = get("sec-websocket-key").map(|k| k.trim().to_string()) else {
-        respond_error(
-            stream,
+    let Some(key) = get("sec-websocket-key").map(str::trim) else {
+        return Err(Refusal::new(
             "400 Bad Request",
-            &[],
             "Missing Sec-WebSocket-Key\n",
-        )
-        .await;
-        return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            "request without Sec-WebSocket-Key",
+            "request without Sec-WebSocket-Key".into(),
         ));
     };
+    let refuse_with_policy_headers = |kind, why| Refusal {
+        extra: policy.headers.clone(),
+        ..Refusal::new("400 Bad Request", "", kind, why)
+    };
     if let Some(r) = &policy.restrict_uri {
-        if uri != *r {
-            respond_error(stream, "400 Bad Request", &policy.headers, "").await;
-            return Err(io::Error::new(
+        if uri != r {
+            return Err(refuse_with_policy_headers(
                 io::ErrorKind::PermissionDenied,
                 format!("request URI {uri} does not match --restrict-uri {r}"),
             ));
@@ -196,38 +228,59 @@ pub async fn accept(
     }
     let first_offer = get("sec-websocket-protocol")
         .and_then(|v| v.split(',').next())
-        .map(|p| p.trim().to_string())
+        .map(str::trim)
         .filter(|p| !p.is_empty());
-    let answer = match (&policy.protocol, first_offer) {
-        (Some(p), Some(offer)) if *p != offer => {
-            respond_error(stream, "400 Bad Request", &policy.headers, "").await;
-            return Err(io::Error::new(
+    let protocol = match (&policy.protocol, first_offer) {
+        (Some(p), Some(offer)) if p != offer => {
+            return Err(refuse_with_policy_headers(
                 io::ErrorKind::InvalidData,
                 format!("client asked for protocol {offer}, not --server-protocol {p}"),
             ));
         }
-        (Some(p), _) => Some(p.clone()),
+        (Some(p), _) => Some(p.as_str()),
         (None, offer) => offer,
     };
-    let mut resp = String::from("HTTP/1.1 101 Switching Protocols\r\n");
-    if let Some(p) = answer {
-        resp.push_str(&format!("Sec-WebSocket-Protocol: {p}\r\n"));
+    let mut resp = Vec::with_capacity(160);
+    resp.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\n");
+    // Writing into a Vec cannot fail.
+    if let Some(p) = protocol {
+        let _ = write!(resp, "Sec-WebSocket-Protocol: {p}\r\n");
     }
     for (k, v) in &policy.headers {
-        resp.push_str(&format!("{k}: {v}\r\n"));
+        let _ = write!(resp, "{k}: {v}\r\n");
     }
-    resp.push_str(&format!(
+    let _ = write!(
+        resp,
         "Sec-WebSocket-Accept: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
         derive_accept_key(key.as_bytes())
-    ));
-    stream.write_all(resp.as_bytes()).await?;
-    stream.flush().await?;
-    let leftover = buf.split_off(head_len);
-    Ok(Accepted {
-        uri,
-        headers: hdrs,
-        leftover,
-    })
+    );
+    Ok(resp)
+}
+
+/// Performs the server side of the handshake. A plain HTTP request is answered with
+/// `400 Bad Request` and becomes an error.
+pub async fn accept(
+    stream: &mut Box<dyn ByteStream>,
+    policy: &ServerPolicy,
+) -> io::Result<Accepted> {
+    let (mut buf, head_len) = read_head(stream, "HTTP request").await?;
+    match answer_request(&buf[..head_len], policy) {
+        Ok(response) => {
+            stream.write_all(&response).await?;
+            stream.flush().await?;
+            let head = RequestHead::new(Bytes::copy_from_slice(&buf[..head_len]));
+            // The rest of the read buffer becomes the frame reader's buffer (no second one).
+            buf.advance(head_len);
+            Ok(Accepted {
+                head,
+                leftover: buf,
+            })
+        }
+        Err(refusal) => {
+            respond_error(stream, refusal.status, &refusal.extra, refusal.body).await;
+            Err(refusal.error)
+        }
+    }
 }
 
 /// What the client sends.
@@ -326,5 +379,63 @@ pub async fn connect(
             "the server's Sec-WebSocket-Accept does not match our key (not a WebSocket server?)",
         ));
     }
-    Ok(buf.split_off(head_len))
+    buf.advance(head_len);
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    const REQUEST: &[u8] = b"GET /chat?x=1 HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\
+        Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+        Sec-WebSocket-Version: 13\r\nX-Tag: one\r\nx-tag: two\r\n\r\n";
+
+    #[tokio::test]
+    async fn accept_answers_and_keeps_the_request_and_what_followed_it() {
+        let (ours, mut peer) = tokio::io::duplex(4096);
+        let mut ours: Box<dyn ByteStream> = Box::new(ours);
+        let mut sent = REQUEST.to_vec();
+        sent.extend_from_slice(b"\x81\x80frame");
+        peer.write_all(&sent).await.unwrap();
+        let accepted = accept(&mut ours, &ServerPolicy::default()).await.unwrap();
+        assert_eq!(&accepted.leftover[..], b"\x81\x80frame");
+        assert_eq!(accepted.head.uri(), "/chat?x=1");
+        assert_eq!(accepted.head.header_values("X-TAG"), ["one", "two"]);
+        assert!(accepted.head.header_values("missing").is_empty());
+        let mut answer = vec![0u8; 256];
+        let n = tokio::io::AsyncReadExt::read(&mut peer, &mut answer)
+            .await
+            .unwrap();
+        let answer = String::from_utf8_lossy(&answer[..n]);
+        assert!(answer.starts_with("HTTP/1.1 101 "), "{answer}");
+        assert!(
+            answer.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"),
+            "{answer}"
+        );
+    }
+
+    #[tokio::test]
+    async fn accept_refuses_a_wrong_version_with_426() {
+        let (ours, mut peer) = tokio::io::duplex(4096);
+        let mut ours: Box<dyn ByteStream> = Box::new(ours);
+        let request = String::from_utf8_lossy(REQUEST).replace("Version: 13", "Version: 8");
+        peer.write_all(request.as_bytes()).await.unwrap();
+        let e = accept(&mut ours, &ServerPolicy::default())
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            e.to_string().contains("unsupported WebSocket version"),
+            "{e}"
+        );
+        let mut answer = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut peer, &mut answer)
+            .await
+            .unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 426 "), "{answer}");
+        assert!(answer.contains("Sec-WebSocket-Version: 13\r\n"), "{answer}");
+    }
 }

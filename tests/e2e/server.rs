@@ -445,3 +445,33 @@ fn plain_tcp_listener_accepts_at_once_for_protocols_where_the_server_speaks_firs
         .expect("the banner comes without the client saying anything");
     assert_eq!(got, b"banner\n");
 }
+
+#[test]
+fn frames_sent_together_with_the_request_are_not_lost() {
+    let (_p, port) = server(&["ws-l:127.0.0.1:0", "mirror:"]);
+    let mut s = crate::support::ws::connect(port);
+    // The request, a masked text frame "hi" and a masked Close (1000), in one write.
+    let mut bytes = crate::support::ws::upgrade_request(port, "/", &[]).into_bytes();
+    let mask = [1u8, 2, 3, 4];
+    bytes.extend_from_slice(&[0x81, 0x82]);
+    bytes.extend_from_slice(&mask);
+    bytes.extend(b"hi".iter().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
+    bytes.extend_from_slice(&[0x88, 0x82]);
+    bytes.extend_from_slice(&mask);
+    bytes.extend([0x03u8, 0xE8].iter().zip(mask.iter()).map(|(b, m)| b ^ m));
+    s.write_all(&bytes).expect("sending");
+    let mut got = Vec::new();
+    s.read_to_end(&mut got)
+        .expect("reading until the server closes");
+    let head_end = got
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head")
+        + 4;
+    assert!(got.starts_with(b"HTTP/1.1 101 "), "{got:?}");
+    assert_eq!(
+        &got[head_end..],
+        &[0x81, 0x02, b'h', b'i', 0x88, 0x02, 0x03, 0xE8][..],
+        "the echo, then the Close echoing 1000, then the end of the connection"
+    );
+}
