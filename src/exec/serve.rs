@@ -52,18 +52,20 @@ pub async fn run_plan(plan: &Plan, built: Built) -> Result<(), Error> {
                 cause: e,
             })?;
             announce(plan, &addrs);
-            let cap = Arc::new(Semaphore::new(
-                plan.serve.conncap.unwrap_or(Semaphore::MAX_PERMITS),
-            ));
+            // Only with --conncap: without it, a permit per connection is work for nothing.
+            let cap = plan.serve.conncap.map(|n| Arc::new(Semaphore::new(n)));
             let copy = Arc::new(plan.copy.clone());
             let right_src: Arc<str> = plan.right.source.clone().into();
             let layers = Arc::new(layers);
             let shutdown = shutdown_signal();
             tokio::pin!(shutdown);
             loop {
-                let permit = tokio::select! {
-                    p = cap.clone().acquire_owned() => p.map_err(|_| Error::Usage("connection limiter closed".into()))?,
-                    _ = &mut shutdown => return Ok(()),
+                let permit = match &cap {
+                    Some(cap) => Some(tokio::select! {
+                        p = cap.clone().acquire_owned() => p.map_err(|_| Error::Usage("connection limiter closed".into()))?,
+                        _ = &mut shutdown => return Ok(()),
+                    }),
+                    None => None,
                 };
                 let accepted = tokio::select! {
                     a = acceptor.accept() => a,

@@ -1,13 +1,18 @@
 //! `mirror:`: echoes back whatever is written to it, bytes or whole messages.
 
 use crate::exec::build::BuildCtx;
-use crate::exec::conn::{message_channel, MessagePair};
+use crate::exec::conn::MessageStream;
+use crate::exec::Message;
 use crate::exec::{Conn, ConnInfo, Connect};
 use crate::plan::PlanNode;
 use crate::registry::{ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape};
 use futures::future::BoxFuture;
+use futures::{Sink, Stream};
+use std::collections::VecDeque;
 use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 
 /// The `shape` parameter shared by kinds that adapt to their partner.
 pub const SHAPE_PARAM: ParamDef = ParamDef {
@@ -56,12 +61,137 @@ impl Connect for Mirror {
         let messages = self.messages;
         Box::pin(async move {
             if messages {
-                let (sink, stream) = message_channel(64);
-                Ok(Conn::Messages(Box::new(MessagePair { stream, sink })))
+                Ok(Conn::Messages(Box::new(Echo::new(ECHO_QUEUE))))
             } else {
                 let (r, w) = tokio::io::simplex(64 * 1024);
                 Ok(Conn::Bytes(Box::new(tokio::io::join(r, w))))
             }
         })
+    }
+}
+
+/// How many messages `mirror:` holds before the writer has to wait for the reader.
+const ECHO_QUEUE: usize = 64;
+
+/// `mirror:` for messages: a bounded queue that gives back what was put in, in order. One
+/// object serves both directions (no channel halves to allocate and synchronise).
+struct Echo {
+    queue: VecDeque<Message>,
+    capacity: usize,
+    /// Our sink was closed: the stream ends once the queue is empty.
+    closed: bool,
+    reader: Option<Waker>,
+    writer: Option<Waker>,
+}
+
+impl Echo {
+    fn new(capacity: usize) -> Self {
+        Echo {
+            queue: VecDeque::new(),
+            capacity: capacity.max(1),
+            closed: false,
+            reader: None,
+            writer: None,
+        }
+    }
+}
+
+impl Stream for Echo {
+    type Item = io::Result<Message>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(m) = self.queue.pop_front() {
+            if let Some(w) = self.writer.take() {
+                w.wake();
+            }
+            return Poll::Ready(Some(Ok(m)));
+        }
+        if self.closed {
+            return Poll::Ready(None);
+        }
+        self.reader = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+impl Sink<Message> for Echo {
+    type Error = io::Error;
+
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.queue.len() < self.capacity {
+            return Poll::Ready(Ok(()));
+        }
+        self.writer = Some(cx.waker().clone());
+        Poll::Pending
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, item: Message) -> io::Result<()> {
+        if self.closed {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "mirror: written after its end",
+            ));
+        }
+        self.queue.push_back(item);
+        if let Some(w) = self.reader.take() {
+            w.wake();
+        }
+        Ok(())
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.closed = true;
+        if let Some(w) = self.reader.take() {
+            w.wake();
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl MessageStream for Echo {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use futures::{SinkExt, StreamExt};
+
+    #[tokio::test]
+    async fn echo_gives_back_messages_in_order_then_ends_after_close() {
+        let mut echo = Echo::new(2);
+        echo.send(Message::Text(Bytes::from_static(b"one")))
+            .await
+            .unwrap();
+        echo.feed(Message::Binary(Bytes::from_static(b"two")))
+            .await
+            .unwrap();
+        // Full: a third message waits until the reader takes one.
+        assert!(matches!(
+            Pin::new(&mut echo).poll_ready(&mut Context::from_waker(Waker::noop())),
+            Poll::Pending
+        ));
+        assert_eq!(
+            echo.next().await.unwrap().unwrap(),
+            Message::Text(Bytes::from_static(b"one"))
+        );
+        echo.send(Message::Text(Bytes::from_static(b"")))
+            .await
+            .unwrap();
+        echo.close().await.unwrap();
+        assert_eq!(
+            echo.next().await.unwrap().unwrap(),
+            Message::Binary(Bytes::from_static(b"two"))
+        );
+        assert_eq!(
+            echo.next().await.unwrap().unwrap(),
+            Message::Text(Bytes::new()),
+            "an empty message is a message"
+        );
+        assert!(echo.next().await.is_none(), "ends after the close");
+        assert!(echo.send(Message::Text(Bytes::new())).await.is_err());
     }
 }
