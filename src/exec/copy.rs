@@ -10,6 +10,8 @@ use super::conn::{ByteStream, Conn, MessageStream};
 use crate::error::Side;
 use crate::plan::CopyOptions;
 use futures::{FutureExt, SinkExt, StreamExt};
+use std::future::poll_fn;
+use std::sync::Mutex;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -282,12 +284,11 @@ async fn copy_message_session(
         closed_by_peer: right.peer_close(),
         ..Default::default()
     };
-    let (lw, lr) = left.split();
-    let (rw, rr) = right.split();
+    let (left, right) = (Mutex::new(left), Mutex::new(right));
     let close = !opts.no_close;
     let mut t = join_directions(
-        copy_messages(lr, rw, opts.max_messages, close, &fwd, Side::Left),
-        copy_messages(rr, lw, opts.max_messages_rev, close, &bwd, Side::Right),
+        copy_messages(&left, &right, opts.max_messages, close, &fwd, Side::Left),
+        copy_messages(&right, &left, opts.max_messages_rev, close, &bwd, Side::Right),
         opts,
         [&fwd, &bwd],
     )
@@ -301,13 +302,20 @@ async fn copy_message_session(
     Ok(t)
 }
 
-type MsgRead = futures::stream::SplitStream<Box<dyn MessageStream>>;
-type MsgWrite = futures::stream::SplitSink<Box<dyn MessageStream>, super::conn::Message>;
+/// One side's message stream, read by one direction and written by the other. Both directions
+/// run in the same task and hold the lock for one poll at a time only, so it is never
+/// contended; unlike a split into halves, it needs no allocation.
+type SharedStream = Mutex<Box<dyn MessageStream>>;
+
+fn lock(s: &SharedStream) -> std::sync::MutexGuard<'_, Box<dyn MessageStream>> {
+    // A poll that panicked takes the whole session down anyway; the stream itself is intact.
+    s.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// Copies messages, flushing only when no further message is ready (write coalescing).
 async fn copy_messages(
-    mut reader: MsgRead,
-    mut writer: MsgWrite,
+    reader: &SharedStream,
+    writer: &SharedStream,
     max: Option<u64>,
     close: bool,
     control: &DirectionControl,
@@ -316,25 +324,38 @@ async fn copy_messages(
     let to = from.other();
     let mut count = 0u64;
     let mut pending_flush = false;
+    let next = || poll_fn(|cx| lock(reader).poll_next_unpin(cx));
     loop {
         if max.is_some_and(|m| count >= m) {
             break;
         }
-        let next = match reader.next().now_or_never() {
+        let next = match next().now_or_never() {
             Some(item) => item,
             None => {
                 if std::mem::take(&mut pending_flush) {
-                    writer.flush().await.map_err(|e| tag(to, false, e))?;
+                    poll_fn(|cx| lock(writer).poll_flush_unpin(cx))
+                        .await
+                        .map_err(|e| tag(to, false, e))?;
                 }
                 tokio::select! {
-                    item = reader.next() => item,
+                    item = next() => item,
                     _ = control.stop.stopped() => break,
                 }
             }
         };
         match next {
             Some(Ok(msg)) => {
-                writer.feed(msg).await.map_err(|e| tag(to, false, e))?;
+                let mut msg = Some(msg);
+                poll_fn(|cx| {
+                    let mut w = lock(writer);
+                    std::task::ready!(w.poll_ready_unpin(cx))?;
+                    match msg.take() {
+                        Some(m) => std::task::Poll::Ready(w.start_send_unpin(m)),
+                        None => std::task::Poll::Ready(Ok(())),
+                    }
+                })
+                .await
+                .map_err(|e| tag(to, false, e))?;
                 pending_flush = true;
                 count += 1;
                 control.progress.fetch_add(1, Ordering::Relaxed);
@@ -343,11 +364,12 @@ async fn copy_messages(
             None => break,
         }
     }
-    if close {
-        writer.close().await.map_err(|e| tag(to, false, e))?;
+    let end = if close {
+        poll_fn(|cx| lock(writer).poll_close_unpin(cx)).await
     } else {
-        writer.flush().await.map_err(|e| tag(to, false, e))?;
-    }
+        poll_fn(|cx| lock(writer).poll_flush_unpin(cx)).await
+    };
+    end.map_err(|e| tag(to, false, e))?;
     Ok(count)
 }
 

@@ -40,7 +40,7 @@ async fn read_head_inner(
     let mut buf = BytesMut::with_capacity(HEAD_BUFFER);
     let mut searched = 0;
     loop {
-        if let Some(pos) = buf[searched..].windows(4).position(|w| w == b"\r\n\r\n") {
+        if let Some(pos) = memchr::memmem::find(&buf[searched..], b"\r\n\r\n") {
             return Ok((buf, searched + pos + 4));
         }
         searched = buf.len().saturating_sub(3);
