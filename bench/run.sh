@@ -58,17 +58,18 @@ if [ "$QUICK" = 1 ]; then
     PIPE_MIB=64
     MSGS=20000
     IDLE_N=500
-    CONN_N=1000
+    CONN_N=20000
 else
     : "${ROUNDS:=5}"
     IPERF_SECS=10
     PIPE_MIB=1024
     MSGS=200000
     IDLE_N=5000
-    CONN_N=3000
+    CONN_N=60000
 fi
 STARTUP_RUNS=30
-CONN_PROCS=4
+CONN_CONCURRENCY=64
+CONN_PROCS=4  # only for the Python fallback client
 RSS_SESSION_MSGS=1000
 case "$ROUNDS" in ''|*[!0-9]*|0) echo "run.sh: --rounds must be a positive integer" >&2; exit 2 ;; esac
 
@@ -381,11 +382,52 @@ bench_idle() {
 
 # ---------------------------------------------------------------- 5. connection rate
 
+# The load generator is bench/connrate, compiled: the Python client costs more CPU per
+# connection than the servers it measures. Falls back to the Python client without cargo.
+build_connrate() {
+    local dir
+    CONNRATE=""
+    command -v cargo >/dev/null || return 1
+    log "== building the load generator (bench/connrate, cargo build --release)"
+    (cd "$HERE/connrate" && cargo build --release) >"$WORK/connrate-build.log" 2>&1 \
+        || { log "   failed: $(tail -3 "$WORK/connrate-build.log")"; return 1; }
+    dir=$(cd "$HERE/connrate" && cargo metadata --format-version 1 --no-deps \
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])') || return 1
+    CONNRATE="$dir/release/websocat-connrate"
+    [ -x "$CONNRATE" ]
+}
+
+# cpu_ns PID: nanoseconds all threads of PID have spent on a CPU so far.
+cpu_ns() {
+    local f total=0 ns rest
+    for f in /proc/"$1"/task/*/schedstat; do
+        read -r ns rest <"$f" 2>/dev/null || continue
+        total=$((total + ns))
+    done
+    printf '%s' "$total"
+}
+
 conn_run() { # WHO
-    local who=$1 out
-    if ! mirror_server "$who"; then fail conn "$who" "server did not start listening"; return; fi
-    if out=$(timeout 300 python3 "$WSCLIENT" connrate --port "$SRV_PORT" --count "$CONN_N" --procs "$CONN_PROCS" 2>"$WORK/err"); then
-        record conn "$who" "$out"
+    local who=$1 out c0 c1 rate busy
+    read -r SRV_PORT <<<"$(ports 1)"
+    start_bg "${PIN_SERVER[@]}" "$(bin_of "$who")" "ws-l:127.0.0.1:$SRV_PORT" mirror:; SRV_PID=$BG_PID
+    if ! wait_listen "$SRV_PORT" "$SRV_PID"; then
+        fail conn "$who" "server did not start listening"; stop_bg "$SRV_PID"; return
+    fi
+    c0=$(cpu_ns "$SRV_PID")
+    if [ -n "$CONNRATE" ]; then
+        out=$(timeout 300 "${PIN_CLIENT[@]}" "$CONNRATE" --port "$SRV_PORT" --count "$CONN_N" \
+            --concurrency "$CONN_CONCURRENCY" 2>"$WORK/err")
+    else
+        out=$(timeout 300 python3 "$WSCLIENT" connrate --port "$SRV_PORT" --count "$CONN_N" \
+            --procs "$CONN_PROCS" 2>"$WORK/err")
+    fi
+    if [ $? = 0 ]; then
+        c1=$(cpu_ns "$SRV_PID")
+        read -r rate busy <<<"$out"
+        record conn "$who" "$rate"
+        record conn_cpu "$who" "$(calc "($c1 - $c0) / 1000 / $CONN_N")"
+        [ -n "$busy" ] && record conn_client_busy "$who" "$busy"
     else
         fail conn "$who" "$(head -3 "$WORK/err")"
     fi
@@ -394,6 +436,14 @@ conn_run() { # WHO
 
 bench_conn() {
     local r who
+    PIN_SERVER=(); PIN_CLIENT=()
+    if ! build_connrate; then
+        skip "compiled load generator" "cargo is missing or the build failed; using the Python client ($CONN_PROCS processes)"
+    fi
+    # Server and load generator on CPUs of their own, so that neither steals the other's time.
+    if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+        PIN_SERVER=(taskset -c 0); PIN_CLIENT=(taskset -c 1)
+    fi
     for ((r = 1; r <= ROUNDS; r++)); do
         log "   round $r/$ROUNDS"
         for who in "${WHOS[@]}"; do conn_run "$who"; done
@@ -464,7 +514,7 @@ log "== 3. small messages ($MSGS x 100 bytes, echoed)"
 bench_msgs
 log "== 4. idle connections ($IDLE_N)"
 bench_idle
-log "== 5. connection rate ($CONN_N handshakes+closes, $CONN_PROCS client processes)"
+log "== 5. connection rate ($CONN_N handshakes+closes, $CONN_CONCURRENCY at a time)"
 bench_conn
 log "== 6. start-up time ($STARTUP_RUNS runs) and peak RSS"
 bench_startup
@@ -521,7 +571,14 @@ row tunnel "TCP tunnel over WebSocket, Gbit/s (higher is better)" "$refs"
 row pipe "Pipe throughput, $PIPE_MIB MiB, MiB/s (higher is better)" "—"
 row msgs "Small messages, $MSGS x 100 B echoed, messages/s (higher is better)" "—"
 row idle "Idle connections, server RSS per connection at $IDLE_N, KiB (lower is better)" "—"
-row conn "Connection rate, handshake + close, per s (higher is better)" "—"
+conn_refs="—"
+cb_o=$(median conn_client_busy ours); cb_b=$(median conn_client_busy baseline)
+if [ -n "$cb_o" ]; then
+    conn_refs="load generator busy $(awk -v v="$cb_o" 'BEGIN { printf "%.0f%%", v * 100 }') of the time with ours"
+    [ -n "$cb_b" ] && conn_refs="$conn_refs, $(awk -v v="$cb_b" 'BEGIN { printf "%.0f%%", v * 100 }') with the baseline"
+fi
+row conn "Connection rate, handshake + close, per s (higher is better)" "$conn_refs"
+row conn_cpu "Server CPU per connection (handshake + close), µs (lower is better)" "—"
 row startup "Start-up, \`-b -u literal:x -\`, median of $STARTUP_RUNS, ms (lower is better)" "—"
 row rss_literal "Peak RSS, \`-b -u literal:x -\`, KiB (lower is better)" "—"
 row rss_session "Peak RSS, client echoing $RSS_SESSION_MSGS lines, KiB (lower is better)" "—"
