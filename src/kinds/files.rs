@@ -276,9 +276,29 @@ pub(crate) mod fd {
         ) -> Poll<io::Result<()>> {
             loop {
                 let mut guard = ready!(self.inner.poll_read_ready(cx))?;
-                let unfilled = buf.initialize_unfilled();
-                match guard.try_io(|f| f.get_ref().read(unfilled)) {
+                // Read straight into the unfilled part: zeroing it first, as a `&mut [u8]`
+                // would need, cost a memset of the whole buffer on every read.
+                // SAFETY: read(2) only writes into the memory it is given and reports how
+                // much; nothing here reads the uninitialised bytes.
+                let unfilled = unsafe { buf.unfilled_mut() };
+                let read = guard.try_io(|f| {
+                    let n = unsafe {
+                        libc::read(
+                            f.get_ref().as_raw_fd(),
+                            unfilled.as_mut_ptr().cast(),
+                            unfilled.len(),
+                        )
+                    };
+                    if n < 0 {
+                        Err(io::Error::last_os_error())
+                    } else {
+                        Ok(n as usize)
+                    }
+                });
+                match read {
                     Ok(Ok(n)) => {
+                        // SAFETY: read(2) initialised the first `n` bytes of `unfilled`.
+                        unsafe { buf.assume_init(n) };
                         buf.advance(n);
                         return Poll::Ready(Ok(()));
                     }

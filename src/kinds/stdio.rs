@@ -42,7 +42,10 @@ impl Connect for Stdio {
             };
             let output: Box<dyn tokio::io::AsyncWrite + Send + Unpin> = match polled(1) {
                 Some(s) => Box::new(s),
-                None => Box::new(tokio::io::stdout()),
+                None => match unbuffered_stdout() {
+                    Some(f) => Box::new(f),
+                    None => Box::new(tokio::io::stdout()),
+                },
             };
             Ok(Conn::Bytes(Box::new(tokio::io::join(input, output))))
         })
@@ -89,6 +92,33 @@ fn polled(fd: i32) -> Option<super::files::fd::FdStream> {
 
 #[cfg(not(unix))]
 fn polled(_fd: i32) -> Option<tokio::io::Stdin> {
+    None
+}
+
+/// Standard output that is a regular file or a device other than a terminal (`> out.bin`,
+/// `> /dev/null`), written on tokio's blocking threads through a duplicate of the descriptor.
+/// Unlike `tokio::io::stdout()` this bypasses the standard library's line buffering, which
+/// searched every chunk for a newline. `None` (a terminal, or `dup` failing): use
+/// `tokio::io::stdout()`.
+#[cfg(unix)]
+fn unbuffered_stdout() -> Option<tokio::fs::File> {
+    use std::io::IsTerminal;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    if io::stdout().is_terminal() {
+        return None;
+    }
+    // SAFETY: dup takes an integer; on success we own the new descriptor.
+    let new = unsafe { libc::dup(1) };
+    if new < 0 {
+        return None;
+    }
+    // SAFETY: `new` is a freshly duplicated descriptor that nothing else owns.
+    let owned = unsafe { OwnedFd::from_raw_fd(new) };
+    Some(tokio::fs::File::from_std(std::fs::File::from(owned)))
+}
+
+#[cfg(not(unix))]
+fn unbuffered_stdout() -> Option<tokio::fs::File> {
     None
 }
 

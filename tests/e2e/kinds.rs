@@ -381,6 +381,35 @@ mod files {
     use crate::support::ws::tcp_exchange;
 
     #[test]
+    fn stdout_redirected_to_a_file_gets_every_byte_before_exit() {
+        // A regular file on stdout is written on blocking threads; the process must not exit
+        // before the last write landed. 3 MiB of varied bytes in 16 KiB pieces from a pipe.
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out.bin");
+        let input: Vec<u8> = (0..3 * 1024 * 1024u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let file = std::fs::File::create(&out).unwrap();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_websocat"))
+            .args(["-b", "-", "mirror:"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(file)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        for piece in input.chunks(16 * 1024) {
+            stdin.write_all(piece).unwrap();
+        }
+        drop(stdin);
+        let status = child.wait().unwrap();
+        assert!(status.success(), "{status}");
+        let got = std::fs::read(&out).unwrap();
+        assert_eq!(got.len(), input.len());
+        assert!(got == input, "the file differs from what was sent");
+    }
+
+    #[test]
     fn readfile_content_to_stdout() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("in.bin");
