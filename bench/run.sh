@@ -69,6 +69,7 @@ else
 fi
 STARTUP_RUNS=30
 CONN_CONCURRENCY=64
+CPU_BUDGET=40  # % of one CPU for the server in the "held to a CPU budget" connection-rate row
 CONN_PROCS=4  # only for the Python fallback client
 RSS_SESSION_MSGS=1000
 case "$ROUNDS" in ''|*[!0-9]*|0) echo "run.sh: --rounds must be a positive integer" >&2; exit 2 ;; esac
@@ -112,6 +113,7 @@ cleanup() {
     local p
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
     for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+    [ -n "${QUOTA_GROUP:-}" ] && rmdir "$QUOTA_GROUP" 2>/dev/null
     if [ "$KEEP" = 1 ]; then log "== work directory kept: $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -407,12 +409,35 @@ cpu_ns() {
     printf '%s' "$total"
 }
 
-conn_run() { # WHO
-    local who=$1 out c0 c1 rate busy
+# quota_setup: make a cgroup that holds its processes to CPU_BUDGET % of one CPU (cgroup v1
+# "cpu" controller or cgroup v2 cpu.max; needs root). Sets QUOTA_GROUP, or returns 1.
+quota_setup() {
+    local g
+    QUOTA_GROUP=""
+    if [ -e /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
+        g=/sys/fs/cgroup/cpu/websocat-bench.$$
+        mkdir "$g" 2>/dev/null || return 1
+        QUOTA_GROUP=$g
+        { echo 100000 >"$g/cpu.cfs_period_us" && echo $((CPU_BUDGET * 1000)) >"$g/cpu.cfs_quota_us"; } 2>/dev/null || return 1
+    elif [ -e /sys/fs/cgroup/cgroup.controllers ] && grep -qw cpu /sys/fs/cgroup/cgroup.controllers; then
+        g=/sys/fs/cgroup/websocat-bench.$$
+        mkdir "$g" 2>/dev/null || return 1
+        QUOTA_GROUP=$g
+        echo "$((CPU_BUDGET * 1000)) 100000" >"$g/cpu.max" 2>/dev/null || return 1
+    else
+        return 1
+    fi
+}
+
+conn_run() { # WHO [MEASURE]: MEASURE conn (default) or conn_budget (server in QUOTA_GROUP)
+    local who=$1 measure=${2:-conn} out c0 c1 rate busy
     read -r SRV_PORT <<<"$(ports 1)"
     start_bg "${PIN_SERVER[@]}" "$(bin_of "$who")" "ws-l:127.0.0.1:$SRV_PORT" mirror:; SRV_PID=$BG_PID
+    if [ "$measure" = conn_budget ] && ! echo "$SRV_PID" >"$QUOTA_GROUP/cgroup.procs" 2>/dev/null; then
+        fail "$measure" "$who" "could not move the server into $QUOTA_GROUP"; stop_bg "$SRV_PID"; return
+    fi
     if ! wait_listen "$SRV_PORT" "$SRV_PID"; then
-        fail conn "$who" "server did not start listening"; stop_bg "$SRV_PID"; return
+        fail "$measure" "$who" "server did not start listening"; stop_bg "$SRV_PID"; return
     fi
     c0=$(cpu_ns "$SRV_PID")
     if [ -n "$CONNRATE" ]; then
@@ -425,11 +450,11 @@ conn_run() { # WHO
     if [ $? = 0 ]; then
         c1=$(cpu_ns "$SRV_PID")
         read -r rate busy <<<"$out"
-        record conn "$who" "$rate"
-        record conn_cpu "$who" "$(calc "($c1 - $c0) / 1000 / $CONN_N")"
-        [ -n "$busy" ] && record conn_client_busy "$who" "$busy"
+        record "$measure" "$who" "$rate"
+        [ -n "$busy" ] && record "${measure}_client_busy" "$who" "$busy"
+        [ "$measure" = conn ] && record conn_cpu "$who" "$(calc "($c1 - $c0) / 1000 / $CONN_N")"
     else
-        fail conn "$who" "$(head -3 "$WORK/err")"
+        fail "$measure" "$who" "$(head -3 "$WORK/err")"
     fi
     stop_bg "$SRV_PID"
 }
@@ -444,9 +469,17 @@ bench_conn() {
     if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
         PIN_SERVER=(taskset -c 0); PIN_CLIENT=(taskset -c 1)
     fi
+    local budget=0
+    if [ -n "$CONNRATE" ] && [ ${#PIN_SERVER[@]} -gt 0 ]; then
+        if quota_setup; then budget=1
+        else skip "connection rate at a CPU budget" "no writable cgroup CPU controller (needs root and cgroup v1 cpu or v2 cpu.max)"; fi
+    fi
     for ((r = 1; r <= ROUNDS; r++)); do
         log "   round $r/$ROUNDS"
-        for who in "${WHOS[@]}"; do conn_run "$who"; done
+        for who in "${WHOS[@]}"; do
+            conn_run "$who"
+            [ "$budget" = 1 ] && conn_run "$who" conn_budget
+        done
     done
 }
 
@@ -571,13 +604,18 @@ row tunnel "TCP tunnel over WebSocket, Gbit/s (higher is better)" "$refs"
 row pipe "Pipe throughput, $PIPE_MIB MiB, MiB/s (higher is better)" "—"
 row msgs "Small messages, $MSGS x 100 B echoed, messages/s (higher is better)" "—"
 row idle "Idle connections, server RSS per connection at $IDLE_N, KiB (lower is better)" "—"
-conn_refs="—"
-cb_o=$(median conn_client_busy ours); cb_b=$(median conn_client_busy baseline)
-if [ -n "$cb_o" ]; then
-    conn_refs="load generator busy $(awk -v v="$cb_o" 'BEGIN { printf "%.0f%%", v * 100 }') of the time with ours"
-    [ -n "$cb_b" ] && conn_refs="$conn_refs, $(awk -v v="$cb_b" 'BEGIN { printf "%.0f%%", v * 100 }') with the baseline"
-fi
-row conn "Connection rate, handshake + close, per s (higher is better)" "$conn_refs"
+# busy_refs MEASURE: "load generator busy …" for the references column, or "—".
+busy_refs() {
+    local o b pct='BEGIN { printf "%.0f%%", v * 100 }' text="—"
+    o=$(median "${1}_client_busy" ours); b=$(median "${1}_client_busy" baseline)
+    if [ -n "$o" ]; then
+        text="load generator busy $(awk -v v="$o" "$pct") of the time with ours"
+        [ -n "$b" ] && text="$text, $(awk -v v="$b" "$pct") with the baseline"
+    fi
+    printf '%s' "$text"
+}
+row conn "Connection rate, handshake + close, per s (higher is better)" "$(busy_refs conn)"
+row conn_budget "Connection rate, server held to $CPU_BUDGET % of one CPU, per s (higher is better)" "$(busy_refs conn_budget)"
 row conn_cpu "Server CPU per connection (handshake + close), µs (lower is better)" "—"
 row startup "Start-up, \`-b -u literal:x -\`, median of $STARTUP_RUNS, ms (lower is better)" "—"
 row rss_literal "Peak RSS, \`-b -u literal:x -\`, KiB (lower is better)" "—"
