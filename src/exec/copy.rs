@@ -11,10 +11,10 @@ use crate::error::Side;
 use crate::plan::CopyOptions;
 use futures::{FutureExt, SinkExt, StreamExt};
 use std::future::poll_fn;
-use std::sync::Mutex;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 
 /// An I/O error of one side of a session, saying whether it happened reading or writing.
@@ -288,7 +288,14 @@ async fn copy_message_session(
     let close = !opts.no_close;
     let mut t = join_directions(
         copy_messages(&left, &right, opts.max_messages, close, &fwd, Side::Left),
-        copy_messages(&right, &left, opts.max_messages_rev, close, &bwd, Side::Right),
+        copy_messages(
+            &right,
+            &left,
+            opts.max_messages_rev,
+            close,
+            &bwd,
+            Side::Right,
+        ),
         opts,
         [&fwd, &bwd],
     )
