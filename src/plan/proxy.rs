@@ -66,7 +66,7 @@ fn parse_proxy(text: &str, what: &str) -> Result<Proxy, Error> {
     };
     let rest = rest.trim_end_matches('/');
     let (auth, hostport) = match rest.rsplit_once('@') {
-        Some((a, h)) => (Some(a.to_string()), h),
+        Some((a, h)) => (Some(decode_userinfo(a).map_err(bad)?), h),
         None => (None, rest),
     };
     let default_port = if socks { 1080 } else { 80 };
@@ -85,6 +85,42 @@ fn parse_proxy(text: &str, what: &str) -> Result<Proxy, Error> {
         addr: hp.to_addr_string(),
         auth,
     })
+}
+
+/// Turns a URL's `user:password` into plain text: each part's `%XX` escapes are decoded (so
+/// `p%40ss` is the password `p@ss`), as curl and other HTTP_PROXY users do.
+fn decode_userinfo(userinfo: &str) -> Result<String, String> {
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    let user = percent_decode(user)?;
+    if user.contains(':') {
+        return Err("a proxy user name cannot contain `:`".into());
+    }
+    Ok(format!("{user}:{}", percent_decode(password)?))
+}
+
+/// Decodes `%XX` escapes; anything else is kept as it is.
+fn percent_decode(text: &str) -> Result<String, String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| {
+                    "a `%` in the user name or password must start an escape like `%40`".to_string()
+                })?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out)
+        .map_err(|_| "the user name or password decodes to bytes that are not UTF-8".into())
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -219,6 +255,18 @@ mod tests {
                 auth: Some("u:p".into())
             }
         );
+        let escaped = parse_proxy("http://us%65r:p%40ss%3aw@127.0.0.1:3128", "x").unwrap();
+        assert_eq!(escaped.auth.as_deref(), Some("user:p@ss:w"));
+        assert_eq!(
+            parse_proxy("http://u:p@ss@127.0.0.1:3128", "x")
+                .unwrap()
+                .auth
+                .as_deref(),
+            Some("u:p@ss"),
+            "the last @ ends the user part"
+        );
+        assert!(parse_proxy("http://u:50%@h:1", "x").is_err());
+        assert!(parse_proxy("http://a%3Ab:p@h:1", "x").is_err());
         assert_eq!(parse_proxy("proxy", "x").unwrap().addr, "proxy:80");
         assert_eq!(parse_proxy("[::1]", "x").unwrap().addr, "[::1]:80");
         let s = parse_proxy("socks5://h:9050", "x").unwrap();

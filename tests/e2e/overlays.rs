@@ -486,6 +486,25 @@ fn proxy_flag_uses_http_connect_with_basic_auth() {
 }
 
 #[test]
+fn proxy_credentials_in_the_url_are_percent_decoded() {
+    let (_server, ws_port) = start_listening(&["ws-l:127.0.0.1:0", "mirror:"]);
+    let (pport, seen) = http_proxy(ws_port);
+    // user name "user", password "p@ss", written escaped as a URL needs.
+    let proxy = format!("http://us%65r:p%40ss@127.0.0.1:{pport}");
+    let out = run_client(
+        &["ws://ws.example.invalid:8080/"],
+        b"escaped\n",
+        &[("HTTP_PROXY", &proxy)],
+    );
+    assert_eq!(out, b"escaped\n");
+    let head = seen.recv_timeout(T).unwrap();
+    assert!(
+        head.contains("\r\nProxy-Authorization: Basic dXNlcjpwQHNz\r\n"),
+        "{head}"
+    );
+}
+
+#[test]
 fn http_proxy_environment_variable_is_honoured() {
     let (_server, ws_port) = start_listening(&["ws-l:127.0.0.1:0", "mirror:"]);
     let (pport, seen) = http_proxy(ws_port);
