@@ -1,4 +1,4 @@
-//! Command-line arguments (clap derive). No logic here: [`crate::run`] turns them into plan
+//! Command-line arguments (clap derive). No logic here: [`crate::plan_options`] turns them into plan
 //! options.
 
 use clap::{ArgAction, Parser};

@@ -39,6 +39,12 @@
 //!   it used about 40% less CPU per connection than a two-worker pool (`bench/README.md`).
 //!   Blocking work (stdio, files) runs on blocking threads either way; chains (which may read
 //!   certificate files) are built before the event loop starts.
+//! - Two narrow channels between layers and transports, for per-connection cost
+//!   (`bench/README.md`, connection rate): a listener is bound with [`exec::conn::BindHints`]
+//!   from the layers above it (a WebSocket or TLS server lets TCP defer the accept until the
+//!   request arrives), and a layer may find the concrete stream under it
+//!   ([`exec::ByteStream::as_any_mut`]; the WebSocket layer sends its last Close with the FIN
+//!   on TCP). Both are optional fast paths: other transports behave as before.
 
 pub mod cli;
 pub mod error;
