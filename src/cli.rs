@@ -298,6 +298,9 @@ pub struct Cli {
     /// Send SIGHUP to an `exec:` / `sh-c:` child when its stdin is closed.
     #[arg(long = "exec-sighup-on-stdin-close")]
     pub exec_sighup_on_stdin_close: bool,
+    /// Send SIGHUP to an `exec:` / `sh-c:` child for each empty message sent to it (with -b).
+    #[arg(long = "exec-sighup-on-zero-msg")]
+    pub exec_sighup_on_zero_msg: bool,
     /// Kill an `exec:` / `sh-c:` child when its connection ends instead of letting it finish.
     #[arg(long = "exec-exit-on-disconnect")]
     pub exec_exit_on_disconnect: bool,
@@ -455,6 +458,7 @@ impl Cli {
             "--exec-sighup-on-stdin-close",
             self.exec_sighup_on_stdin_close,
         );
+        flag("--exec-sighup-on-zero-msg", self.exec_sighup_on_zero_msg);
         flag("--exec-exit-on-disconnect", self.exec_exit_on_disconnect);
         if !self.header_to_env.is_empty() {
             v.push(("--header-to-env", self.header_to_env.clone()));

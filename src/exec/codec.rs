@@ -218,11 +218,21 @@ impl ChunkStream {
     ) -> std::task::Poll<io::Result<()>> {
         use std::task::Poll;
         use tokio::io::AsyncWrite;
-        while !self.pending.is_empty() {
+        while let Some(front) = self.pending.front() {
+            if front.is_empty() {
+                match std::pin::Pin::new(&mut self.io).poll_write(cx, &[]) {
+                    Poll::Ready(Ok(_)) => {}
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => return Poll::Pending,
+                }
+                self.pending.pop_front();
+                continue;
+            }
             let slices: Vec<io::IoSlice<'_>> = self
                 .pending
                 .iter()
                 .take(64)
+                .take_while(|b| !b.is_empty())
                 .map(|b| io::IoSlice::new(b))
                 .collect();
             let n = match std::pin::Pin::new(&mut self.io).poll_write_vectored(cx, &slices) {
@@ -300,11 +310,11 @@ impl futures::Sink<Message> for ChunkStream {
     }
 
     fn start_send(mut self: std::pin::Pin<&mut Self>, item: Message) -> io::Result<()> {
+        // An empty message stays in the queue as an empty chunk: it becomes an empty write,
+        // which a byte stream may give a meaning (`exec:` with --exec-sighup-on-zero-msg).
         let payload = item.into_payload();
-        if !payload.is_empty() {
-            self.pending_len += payload.len();
-            self.pending.push_back(payload);
-        }
+        self.pending_len += payload.len();
+        self.pending.push_back(payload);
         Ok(())
     }
 

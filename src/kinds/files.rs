@@ -579,6 +579,9 @@ impl AsyncWrite for ThreadWriter {
                 "write after shutdown",
             )));
         };
+        if data.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
         ready!(tx.poll_reserve(cx)).map_err(|_| Self::gone())?;
         tx.send_item(WriteCmd::Data(data.to_vec()))
             .map_err(|_| Self::gone())?;

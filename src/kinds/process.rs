@@ -36,6 +36,12 @@ const SIGHUP_PARAM: ParamDef = ParamDef {
     flag: Some("--exec-sighup-on-stdin-close"),
     help: "send SIGHUP to the child when its stdin is closed",
 };
+const SIGHUP_ZERO_PARAM: ParamDef = ParamDef {
+    name: "sighup-on-zero-msg",
+    ty: ParamType::Bool,
+    flag: Some("--exec-sighup-on-zero-msg"),
+    help: "send SIGHUP to the child when an empty message arrives for it (binary mode)",
+};
 const KILL_PARAM: ParamDef = ParamDef {
     name: "exit-on-disconnect",
     ty: ParamType::Bool,
@@ -61,6 +67,7 @@ pub const EXEC: KindDef = KindDef {
         ENV_PARAM,
         HEADER_TO_ENV_PARAM,
         SIGHUP_PARAM,
+        SIGHUP_ZERO_PARAM,
         KILL_PARAM,
     ],
     summary: "run a program (no shell); its stdin/stdout are the connection",
@@ -83,7 +90,13 @@ pub const SH_C: KindDef = KindDef {
     role: Role::Leaf,
     shape: Shape::Bytes,
     arg: ArgType::Command,
-    params: &[ENV_PARAM, HEADER_TO_ENV_PARAM, SIGHUP_PARAM, KILL_PARAM],
+    params: &[
+        ENV_PARAM,
+        HEADER_TO_ENV_PARAM,
+        SIGHUP_PARAM,
+        SIGHUP_ZERO_PARAM,
+        KILL_PARAM,
+    ],
     summary: "run a shell command line (`sh -c`); its stdin/stdout are the connection",
     help: "Runs `sh -c COMMAND`; everything after `sh-c:` is the command line, colons \
            included. The child's stdin and stdout are the byte stream, stderr is inherited. \
@@ -109,6 +122,8 @@ pub struct ProcessSpec {
     pub header_to_env: Vec<String>,
     /// SIGHUP the child when its stdin is closed.
     pub sighup_on_stdin_close: bool,
+    /// SIGHUP the child for each empty write (an empty message in binary mode).
+    pub sighup_on_zero_msg: bool,
     /// Kill the child when the connection is dropped.
     pub kill_on_disconnect: bool,
 }
@@ -129,6 +144,7 @@ impl ProcessSpec {
             env,
             header_to_env,
             sighup_on_stdin_close: node.param_bool("sighup-on-stdin-close"),
+            sighup_on_zero_msg: node.param_bool("sighup-on-zero-msg"),
             kill_on_disconnect: node.param_bool("exit-on-disconnect"),
         }
     }
@@ -154,7 +170,7 @@ impl ProcessSpec {
             }
         }
         #[cfg(unix)]
-        if self.sighup_on_stdin_close {
+        if self.sighup_on_stdin_close || self.sighup_on_zero_msg {
             // A SIGHUP we were started with ignored (nohup, some service managers) would be
             // inherited and could not even be trapped by the child: give it the default.
             // SAFETY: only signal(2), which is async-signal-safe, runs between fork and exec.
@@ -176,6 +192,7 @@ impl ProcessSpec {
             stdout,
             pid: child.id(),
             sighup_on_stdin_close: self.sighup_on_stdin_close,
+            sighup_on_zero_msg: self.sighup_on_zero_msg,
             _guard: ChildGuard {
                 child: Some(child),
                 kill: self.kill_on_disconnect,
@@ -246,6 +263,7 @@ pub struct ChildConn {
     stdout: ChildStdout,
     pid: Option<u32>,
     sighup_on_stdin_close: bool,
+    sighup_on_zero_msg: bool,
     _guard: ChildGuard,
 }
 
@@ -326,6 +344,13 @@ impl AsyncWrite for ChildConn {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
+        // An empty write is how an empty message reaches a byte stream (see ChunkStream).
+        if data.is_empty() && self.sighup_on_zero_msg {
+            if let Some(pid) = self.pid {
+                sighup(pid);
+            }
+            return Poll::Ready(Ok(0));
+        }
         match self.stdin.as_mut() {
             Some(s) => Pin::new(s).poll_write(cx, data),
             None => Poll::Ready(Err(stdin_closed())),
@@ -368,6 +393,7 @@ mod tests {
             env: false,
             header_to_env: Vec::new(),
             sighup_on_stdin_close: false,
+            sighup_on_zero_msg: false,
             kill_on_disconnect: false,
         }
     }
@@ -437,6 +463,35 @@ mod tests {
         };
         let out = output(spec("env", &[]).spawn(&info).unwrap()).await;
         assert!(!String::from_utf8_lossy(&out).contains("WEBSOCAT_CLIENT"));
+    }
+
+    #[tokio::test]
+    async fn sighup_for_an_empty_write_when_asked() {
+        let mut s = spec(
+            "sh",
+            &[
+                "-c",
+                "trap 'echo HUP' HUP; echo ready; while :; do sleep 0.05; done",
+            ],
+        );
+        s.sighup_on_zero_msg = true;
+        s.kill_on_disconnect = true;
+        let mut c = s.spawn(&ConnInfo::default()).unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 64];
+        while !got.ends_with(b"ready\n") {
+            let n = c.read(&mut buf).await.unwrap();
+            assert!(n > 0, "child ended early");
+            got.extend_from_slice(&buf[..n]);
+        }
+        // Data is passed on as usual; only an empty write is the signal.
+        c.write_all(b"ignored by the script\n").await.unwrap();
+        assert_eq!(c.write(b"").await.unwrap(), 0);
+        let n = tokio::time::timeout(Duration::from_secs(5), c.read(&mut buf))
+            .await
+            .expect("the trap's output in time")
+            .unwrap();
+        assert_eq!(&buf[..n], b"HUP\n");
     }
 
     #[tokio::test]

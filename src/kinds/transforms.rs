@@ -502,7 +502,7 @@ impl AsyncWrite for Tap {
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         let n = std::task::ready!(Pin::new(&mut this.inner).poll_write(cx, data))?;
-        if let Some(f) = this.on_write.as_mut() {
+        if let Some(f) = this.on_write.as_mut().filter(|_| n > 0) {
             f(&data[..n]);
         }
         Poll::Ready(Ok(n))

@@ -200,6 +200,27 @@ mod processes {
     }
 
     #[test]
+    fn empty_binary_message_sends_sighup_to_the_child() {
+        let (_server, port) = server(&[
+            "-b",
+            "--exec-sighup-on-zero-msg",
+            "ws-l:127.0.0.1:0",
+            "sh-c:trap 'echo got-hup' HUP; echo ready; while :; do sleep 0.05; done",
+        ]);
+        let (mut ws, _) = ws_connect(port, "/", &[]);
+        let mut got = Vec::new();
+        while !got.ends_with(b"ready\n") {
+            got.extend(ws.recv().payload);
+        }
+        ws.send_binary(b"");
+        let mut after = Vec::new();
+        while !after.ends_with(b"got-hup\n") {
+            after.extend(ws.recv().payload);
+        }
+        assert_eq!(after, b"got-hup\n");
+    }
+
+    #[test]
     fn cmd_is_sh_c_and_keeps_colons() {
         let o = run(&["-b", "-", "cmd:printf %s a:b"], b"");
         assert_eq!(o.code(), 0, "{}", o.stderr);
