@@ -191,7 +191,10 @@ pub struct ChunkStream {
     read_buf: BytesMut,
     eof: bool,
     pending: std::collections::VecDeque<Bytes>,
+    /// Bytes queued, counting an empty chunk as one so that a flood of them is bounded too.
     pending_len: usize,
+    /// Empty messages become empty writes (see [`ChunkStream::with_empty_writes`]).
+    empty_writes: bool,
 }
 
 /// Queued bytes above which `poll_ready` first writes some out.
@@ -209,7 +212,16 @@ impl ChunkStream {
             eof: false,
             pending: std::collections::VecDeque::new(),
             pending_len: 0,
+            empty_writes: false,
         }
+    }
+
+    /// With `true`, an empty message is written as an empty write, in order, for a byte
+    /// stream that gives it a meaning (`exec:` with --exec-sighup-on-zero-msg); otherwise it
+    /// writes nothing.
+    pub fn with_empty_writes(mut self, on: bool) -> Self {
+        self.empty_writes = on;
+        self
     }
 
     fn poll_write_pending(
@@ -226,6 +238,7 @@ impl ChunkStream {
                     Poll::Pending => return Poll::Pending,
                 }
                 self.pending.pop_front();
+                self.pending_len -= 1;
                 continue;
             }
             let slices: Vec<io::IoSlice<'_>> = self
@@ -310,10 +323,11 @@ impl futures::Sink<Message> for ChunkStream {
     }
 
     fn start_send(mut self: std::pin::Pin<&mut Self>, item: Message) -> io::Result<()> {
-        // An empty message stays in the queue as an empty chunk: it becomes an empty write,
-        // which a byte stream may give a meaning (`exec:` with --exec-sighup-on-zero-msg).
         let payload = item.into_payload();
-        self.pending_len += payload.len();
+        if payload.is_empty() && !self.empty_writes {
+            return Ok(());
+        }
+        self.pending_len += payload.len().max(1);
         self.pending.push_back(payload);
         Ok(())
     }

@@ -72,6 +72,13 @@ pub const CHUNKS: KindDef = KindDef {
             flag: None,
             help: "`binary` (default) or `text`",
         },
+        ParamDef {
+            name: "empty-writes",
+            ty: ParamType::Bool,
+            flag: None,
+            help: "write an empty message as an empty write instead of nothing (set by the \
+                   planner over `exec:` with --exec-sighup-on-zero-msg)",
+        },
     ],
     summary: "binary mode codec: each read of the byte stream is one message",
     help: "Reading: whatever one read returns (at most `max` bytes) becomes one message. Writing: \
@@ -84,7 +91,8 @@ pub const CHUNKS: KindDef = KindDef {
 #[derive(Clone)]
 enum Codec {
     Lines(LineCodec),
-    Chunks(ChunkCodec),
+    /// The codec, and whether empty messages become empty writes.
+    Chunks(ChunkCodec, bool),
 }
 
 struct CodecLayer(Codec);
@@ -112,10 +120,13 @@ fn build_chunks(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, 
         other => return Err(format!("type `{other}` is not `binary` or `text`")),
     };
     let max = node.param_u64("max").map_or(DEFAULT_BUFFER, |v| v as usize);
-    Ok(Arc::new(CodecLayer(Codec::Chunks(ChunkCodec {
-        ty,
-        max_length: max.max(1),
-    }))))
+    Ok(Arc::new(CodecLayer(Codec::Chunks(
+        ChunkCodec {
+            ty,
+            max_length: max.max(1),
+        },
+        node.param_bool("empty-writes"),
+    ))))
 }
 
 impl ConnLayer for CodecLayer {
@@ -131,7 +142,9 @@ impl ConnLayer for CodecLayer {
             };
             let conn = match codec {
                 Codec::Lines(c) => framed(io, c, 16 * 1024),
-                Codec::Chunks(c) => Box::new(ChunkStream::new(io, c.ty, c.max_length)),
+                Codec::Chunks(c, empty_writes) => Box::new(
+                    ChunkStream::new(io, c.ty, c.max_length).with_empty_writes(empty_writes),
+                ),
             };
             Ok((Conn::Messages(conn), info))
         })

@@ -166,7 +166,8 @@ pub fn poll_write_before_fin(
         while !data.is_empty() {
             std::task::ready!(tcp.poll_write_ready(cx))?;
             let sent = tcp.try_io(tokio::io::Interest::WRITABLE, || {
-                socket2::SockRef::from(&*tcp).send_with_flags(data, libc::MSG_MORE)
+                socket2::SockRef::from(&*tcp)
+                    .send_with_flags(data, libc::MSG_MORE | libc::MSG_NOSIGNAL)
             });
             match sent {
                 Ok(n) => data.advance(n),

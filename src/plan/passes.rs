@@ -572,6 +572,14 @@ fn insert_codec(chain: &mut Chain, opts: &PlanOptions, fixups: &mut Vec<Fixup>) 
         if mode == DataMode::Text {
             n = n.with_param("type", "text");
         }
+        // A child that is to get SIGHUP for an empty message must see it as an empty write.
+        if chain
+            .nodes
+            .last()
+            .is_some_and(|leaf| leaf.param_bool("sighup-on-zero-msg"))
+        {
+            n = n.with_param("empty-writes", "true");
+        }
         if let Some(b) = opts.copy.buffer_size {
             n = n.with_param("max", b.to_string());
         }

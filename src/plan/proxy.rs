@@ -98,25 +98,26 @@ fn decode_userinfo(userinfo: &str) -> Result<String, String> {
     Ok(format!("{user}:{}", percent_decode(password)?))
 }
 
-/// Decodes `%XX` escapes; anything else is kept as it is.
+/// Decodes `%XX` escapes; anything else, a `%` not followed by two hex digits included, is
+/// kept as it is (so a password like `50%off` written unescaped still works).
 fn percent_decode(text: &str) -> Result<String, String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| {
-                    "a `%` in the user name or password must start an escape like `%40`".to_string()
-                })?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
+        let escape = bytes
+            .get(i + 1..i + 3)
+            .filter(|h| bytes[i] == b'%' && h.iter().all(u8::is_ascii_hexdigit));
+        match escape {
+            Some(h) => {
+                let digit = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
+                out.push(digit(h[0]) * 16 + digit(h[1]));
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
         }
     }
     String::from_utf8(out)
@@ -265,7 +266,14 @@ mod tests {
             Some("u:p@ss"),
             "the last @ ends the user part"
         );
-        assert!(parse_proxy("http://u:50%@h:1", "x").is_err());
+        assert_eq!(
+            parse_proxy("http://u:50%off%+A@h:1", "x")
+                .unwrap()
+                .auth
+                .as_deref(),
+            Some("u:50%off%+A"),
+            "a % that starts no escape is kept"
+        );
         assert!(parse_proxy("http://a%3Ab:p@h:1", "x").is_err());
         assert_eq!(parse_proxy("proxy", "x").unwrap().addr, "proxy:80");
         assert_eq!(parse_proxy("[::1]", "x").unwrap().addr, "[::1]:80");

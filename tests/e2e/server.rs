@@ -416,8 +416,17 @@ fn ws_listener_accepts_a_connection_once_the_request_arrives() {
         Some("03"),
         "a silent connection to ws-l: should wait in SYN_RECV"
     );
-    // A client that waits longer than the deferral period is still served.
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // A client that stays silent longer than the deferral period is accepted all the same
+    // (the kernel completes it after resending its SYN-ACK), then served.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while server_end_state(port, client_port).as_deref() != Some("01") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a silent connection was never established: {:?}",
+            server_end_state(port, client_port)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     s.write_all(crate::support::ws::upgrade_request(port, "/", &[]).as_bytes())
         .expect("sending the request");
     let mut head = Vec::new();
