@@ -399,14 +399,16 @@ build_connrate() {
     [ -x "$CONNRATE" ]
 }
 
-# cpu_ns PID: nanoseconds all threads of PID have spent on a CPU so far.
+# cpu_ns PID: nanoseconds of CPU time PID has used so far, threads that already ended
+# included (utime + stime from /proc/PID/stat, in clock ticks). Fails if it cannot be read.
+CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
 cpu_ns() {
-    local f total=0 ns rest
-    for f in /proc/"$1"/task/*/schedstat; do
-        read -r ns rest <"$f" 2>/dev/null || continue
-        total=$((total + ns))
-    done
-    printf '%s' "$total"
+    local line rest f
+    { read -r line <"/proc/$1/stat"; } 2>/dev/null || return 1
+    rest=${line##*) }
+    read -ra f <<<"$rest"
+    [ "${#f[@]}" -gt 12 ] || return 1
+    printf '%s' $(( (f[11] + f[12]) * (1000000000 / CLK_TCK) ))
 }
 
 # quota_setup: make a cgroup that holds its processes to CPU_BUDGET % of one CPU (cgroup v1
@@ -439,7 +441,7 @@ conn_run() { # WHO [MEASURE]: MEASURE conn (default) or conn_budget (server in Q
     if ! wait_listen "$SRV_PORT" "$SRV_PID"; then
         fail "$measure" "$who" "server did not start listening"; stop_bg "$SRV_PID"; return
     fi
-    c0=$(cpu_ns "$SRV_PID")
+    c0=$(cpu_ns "$SRV_PID") || { fail "$measure" "$who" "cannot read /proc/$SRV_PID/stat"; stop_bg "$SRV_PID"; return; }
     if [ -n "$CONNRATE" ]; then
         out=$(timeout 300 "${PIN_CLIENT[@]}" "$CONNRATE" --port "$SRV_PORT" --count "$CONN_N" \
             --concurrency "$CONN_CONCURRENCY" 2>"$WORK/err")
@@ -448,11 +450,11 @@ conn_run() { # WHO [MEASURE]: MEASURE conn (default) or conn_budget (server in Q
             --procs "$CONN_PROCS" 2>"$WORK/err")
     fi
     if [ $? = 0 ]; then
-        c1=$(cpu_ns "$SRV_PID")
+        c1=$(cpu_ns "$SRV_PID") || c1=""
         read -r rate busy <<<"$out"
         record "$measure" "$who" "$rate"
         [ -n "$busy" ] && record "${measure}_client_busy" "$who" "$busy"
-        [ "$measure" = conn ] && record conn_cpu "$who" "$(calc "($c1 - $c0) / 1000 / $CONN_N")"
+        [ "$measure" = conn ] && [ -n "$c1" ] && record conn_cpu "$who" "$(calc "($c1 - $c0) / 1000 / $CONN_N")"
     else
         fail "$measure" "$who" "$(head -3 "$WORK/err")"
     fi
@@ -472,7 +474,7 @@ bench_conn() {
     local budget=0
     if [ -n "$CONNRATE" ] && [ ${#PIN_SERVER[@]} -gt 0 ]; then
         if quota_setup; then budget=1
-        else skip "connection rate at a CPU budget" "no writable cgroup CPU controller (needs root and cgroup v1 cpu or v2 cpu.max)"; fi
+        else skip "connection rate at a CPU budget" "could not set a CPU quota (needs root and the cgroup v1 cpu controller, or cgroup v2 with cpu enabled for child groups)"; fi
     fi
     for ((r = 1; r <= ROUNDS; r++)); do
         log "   round $r/$ROUNDS"
