@@ -253,19 +253,22 @@ pub(crate) mod fd {
 
         /// Uses a duplicate of an inherited descriptor.
         pub fn from_inherited(fd: i32) -> io::Result<Self> {
-            // SAFETY: dup takes an integer; on success we own the new descriptor.
-            let new = unsafe { libc::dup(fd) };
-            if new < 0 {
-                let e = io::Error::last_os_error();
-                return Err(io::Error::new(
-                    e.kind(),
-                    format!("file descriptor {fd}: {e}"),
-                ));
-            }
-            // SAFETY: `new` is a freshly duplicated descriptor that nothing else owns.
-            let owned = unsafe { OwnedFd::from_raw_fd(new) };
+            let owned = duplicate(fd)
+                .map_err(|e| io::Error::new(e.kind(), format!("file descriptor {fd}: {e}")))?;
             Self::new(std::fs::File::from(owned), &format!("file descriptor {fd}"))
         }
+    }
+
+    /// A duplicate of an inherited descriptor (such as stdin or stdout) that we own and may
+    /// close without closing the original. A descriptor that is not open gives `EBADF`.
+    pub fn duplicate(fd: i32) -> io::Result<OwnedFd> {
+        // SAFETY: dup takes an integer; on success we own the new descriptor.
+        let new = unsafe { libc::dup(fd) };
+        if new < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `new` is a freshly duplicated descriptor that nothing else owns.
+        Ok(unsafe { OwnedFd::from_raw_fd(new) })
     }
 
     impl AsyncRead for FdStream {

@@ -103,17 +103,10 @@ fn polled(_fd: i32) -> Option<tokio::io::Stdin> {
 #[cfg(unix)]
 fn unbuffered_stdout() -> Option<tokio::fs::File> {
     use std::io::IsTerminal;
-    use std::os::fd::{FromRawFd, OwnedFd};
     if io::stdout().is_terminal() {
         return None;
     }
-    // SAFETY: dup takes an integer; on success we own the new descriptor.
-    let new = unsafe { libc::dup(1) };
-    if new < 0 {
-        return None;
-    }
-    // SAFETY: `new` is a freshly duplicated descriptor that nothing else owns.
-    let owned = unsafe { OwnedFd::from_raw_fd(new) };
+    let owned = super::files::fd::duplicate(1).ok()?;
     Some(tokio::fs::File::from_std(std::fs::File::from(owned)))
 }
 
