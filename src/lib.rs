@@ -124,6 +124,13 @@ where
     plan::plan(&cli.specs, &plan_options(&cli))
 }
 
+/// Test helper: the planned left and right chains of a command line, as specifier strings.
+#[cfg(test)]
+pub(crate) fn planned_specs(args: &[&str]) -> (String, String) {
+    let plan = plan_from_args(args.iter().copied()).unwrap();
+    (plan.left.to_spec_string(), plan.right.to_spec_string())
+}
+
 /// Renders an error as the binary prints it: without colour at a fixed width (for tests and
 /// non-terminals), or with colour on a terminal.
 pub fn render_error(err: &dyn miette::Diagnostic, color: bool) -> String {

@@ -499,12 +499,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for HttpResponseStream<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::planned_specs as planned;
     use tokio::io::AsyncReadExt;
-
-    fn planned(args: &[&str]) -> (String, String) {
-        let plan = crate::plan_from_args(args.iter().copied()).unwrap();
-        (plan.left.to_spec_string(), plan.right.to_spec_string())
-    }
 
     #[test]
     fn http_argument_forms() {

@@ -429,12 +429,8 @@ impl Accept for SeqAccept {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::planned_specs as planned;
     use futures::SinkExt;
-
-    fn planned(args: &[&str]) -> (String, String) {
-        let plan = crate::plan_from_args(args.iter().copied()).unwrap();
-        (plan.left.to_spec_string(), plan.right.to_spec_string())
-    }
 
     #[test]
     fn aliases_plan_as_websocat_1x() {

@@ -591,13 +591,9 @@ mod accept_from_fd_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::planned_specs as planned;
     use futures::{SinkExt, StreamExt};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    fn planned(args: &[&str]) -> (String, String) {
-        let plan = crate::plan_from_args(args.iter().copied()).unwrap();
-        (plan.left.to_spec_string(), plan.right.to_spec_string())
-    }
 
     #[test]
     fn aliases_and_shorthands_plan_as_websocat_1x() {
