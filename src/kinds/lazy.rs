@@ -7,7 +7,7 @@
 
 use super::share::{client_conn, into_messages};
 use crate::exec::build::BuildCtx;
-use crate::exec::{Conn, ConnInfo, Connect, ConnectorLayer, Message};
+use crate::exec::{Conn, ConnInfo, Connect, ConnectorLayer, Message, MessageStream};
 use crate::plan::PlanNode;
 use crate::registry::{ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape};
 use futures::future::BoxFuture;
@@ -142,25 +142,45 @@ impl Connect for Lazy {
     }
 }
 
+/// The client's first message; `None` when the client ends or goes away before sending one.
+async fn first_message(
+    from_client: &mut mpsc::Receiver<Message>,
+    to_client: &mpsc::Sender<io::Result<Message>>,
+) -> Option<Message> {
+    tokio::select! {
+        m = from_client.recv() => m,
+        _ = to_client.closed() => None,
+    }
+}
+
+/// Opens the inner connection as messages; a failure is handed to the client instead.
+async fn connect_or_report(
+    inner: &Arc<dyn Connect>,
+    info: &ConnInfo,
+    to_client: &mpsc::Sender<io::Result<Message>>,
+) -> Option<Box<dyn MessageStream>> {
+    match inner.connect(info).await {
+        Ok(c) => Some(into_messages(c).1),
+        Err(e) => {
+            let _ = to_client.send(Err(e)).await;
+            None
+        }
+    }
+}
+
 async fn wait_for_data(
     inner: Arc<dyn Connect>,
     info: ConnInfo,
     mut from_client: mpsc::Receiver<Message>,
     to_client: mpsc::Sender<io::Result<Message>>,
 ) {
-    let first = tokio::select! {
-        m = from_client.recv() => m,
-        _ = to_client.closed() => return,
+    let Some(first) = first_message(&mut from_client, &to_client).await else {
+        return;
     };
-    let Some(first) = first else { return };
-    let conn = match inner.connect(&info).await {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = to_client.send(Err(e)).await;
-            return;
-        }
+    let Some(conn) = connect_or_report(&inner, &info, &to_client).await else {
+        return;
     };
-    let (mut sink, mut stream) = into_messages(conn).1.split();
+    let (mut sink, mut stream) = conn.split();
     let writer = async move {
         let mut next = Some(first);
         while let Some(m) = next {
@@ -190,19 +210,12 @@ async fn each_message(
     to_client: mpsc::Sender<io::Result<Message>>,
     wait_read: bool,
 ) {
-    let mut next = tokio::select! {
-        m = from_client.recv() => m,
-        _ = to_client.closed() => return,
-    };
+    let mut next = first_message(&mut from_client, &to_client).await;
     while let Some(m) = next.take() {
-        let conn = match inner.connect(&info).await {
-            Ok(c) => c,
-            Err(e) => {
-                let _ = to_client.send(Err(e)).await;
-                return;
-            }
+        let Some(conn) = connect_or_report(&inner, &info, &to_client).await else {
+            return;
         };
-        let (mut sink, mut stream) = into_messages(conn).1.split();
+        let (mut sink, mut stream) = conn.split();
         if let Err(e) = async {
             sink.send(m).await?;
             sink.close().await
