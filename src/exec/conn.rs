@@ -294,8 +294,10 @@ pub type BoxMessageStream = std::pin::Pin<Box<dyn Stream<Item = io::Result<Messa
 /// A boxed sink of messages, for building [`MessagePair`]s.
 pub type BoxMessageSink = std::pin::Pin<Box<dyn Sink<Message, Error = io::Error> + Send>>;
 
-/// A bounded in-memory channel of messages as a (sink, stream) pair.
-pub fn message_channel(capacity: usize) -> (BoxMessageSink, BoxMessageStream) {
+/// A bounded in-memory channel of messages as a (sink, stream) pair (for tests that play
+/// the peer of a message connection).
+#[cfg(test)]
+pub(crate) fn message_channel(capacity: usize) -> (BoxMessageSink, BoxMessageStream) {
     use futures::{SinkExt, StreamExt};
     let (tx, rx) = futures::channel::mpsc::channel::<Message>(capacity);
     let sink = tx.sink_map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "channel closed"));
