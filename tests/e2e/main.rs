@@ -19,3 +19,4 @@ mod overlays;
 mod relay;
 mod server;
 mod tls;
+mod violations;
