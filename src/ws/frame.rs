@@ -121,8 +121,8 @@ pub struct Utf8Stream {
 }
 
 impl Utf8Stream {
-    /// Checks the next piece; an error means the text can no longer become valid UTF-8.
-    pub fn feed(&mut self, mut data: &[u8]) -> Result<(), ()> {
+    /// Checks the next piece; false means the text can no longer become valid UTF-8.
+    pub fn feed(&mut self, mut data: &[u8]) -> bool {
         if self.pending_len > 0 {
             let width = match self.pending[0] {
                 0xc0..=0xdf => 2,
@@ -139,19 +139,19 @@ impl Utf8Stream {
             }
             match std::str::from_utf8(&self.pending[..self.pending_len]) {
                 Ok(_) => self.pending_len = 0,
-                Err(e) if e.error_len().is_none() => return Ok(()),
-                Err(_) => return Err(()),
+                Err(e) if e.error_len().is_none() => return true,
+                Err(_) => return false,
             }
         }
         match std::str::from_utf8(data) {
-            Ok(_) => Ok(()),
+            Ok(_) => true,
             Err(e) if e.error_len().is_none() => {
                 let rest = &data[e.valid_up_to()..];
                 self.pending[..rest.len()].copy_from_slice(rest);
                 self.pending_len = rest.len();
-                Ok(())
+                true
             }
-            Err(_) => Err(()),
+            Err(_) => false,
         }
     }
 
@@ -330,7 +330,7 @@ impl WsCodec {
                     }
                     f.done += n;
                     f.remaining -= n;
-                    if p.is_text && p.utf8.feed(&piece).is_err() {
+                    if p.is_text && !p.utf8.feed(&piece) {
                         self.skip = f.remaining as u64;
                         return Err(invalid_text());
                     }
