@@ -295,13 +295,20 @@ async fn copy_message_session(
     let (left, right) = (Mutex::new(left), Mutex::new(right));
     let close = !opts.no_close;
     let mut t = join_directions(
-        copy_messages(&left, &right, opts.max_messages, close, &fwd, Side::Left),
         copy_messages(
-            &right,
-            &left,
+            (&left, &right),
+            opts.max_messages,
+            close,
+            &fwd,
+            bwd.closed_by_peer.as_deref(),
+            Side::Left,
+        ),
+        copy_messages(
+            (&right, &left),
             opts.max_messages_rev,
             close,
             &bwd,
+            fwd.closed_by_peer.as_deref(),
             Side::Right,
         ),
         opts,
@@ -337,12 +344,15 @@ fn lock(s: &SharedStream) -> std::sync::MutexGuard<'_, Box<dyn MessageStream>> {
 }
 
 /// Copies messages, flushing only when no further message is ready (write coalescing).
+/// `writer_peer` is where the writer records its own peer's Close or violation: a WebSocket
+/// connection failed because of its peer is always closed (its Close answers the violation),
+/// even with `-n`.
 async fn copy_messages(
-    reader: &SharedStream,
-    writer: &SharedStream,
+    (reader, writer): (&SharedStream, &SharedStream),
     max: Option<u64>,
     close: bool,
     control: &DirectionControl,
+    writer_peer: Option<&PeerClose>,
     from: Side,
 ) -> io::Result<u64> {
     let to = from.other();
@@ -390,7 +400,8 @@ async fn copy_messages(
             None => break,
         }
     }
-    let end = if close {
+    let writer_failed = writer_peer.is_some_and(|p| p.failure().is_some());
+    let end = if close || writer_failed {
         poll_fn(|cx| lock(writer).poll_close_unpin(cx)).await
     } else {
         poll_fn(|cx| lock(writer).poll_flush_unpin(cx)).await

@@ -450,6 +450,7 @@ impl WsCodec {
                 utf8: Utf8Stream::default(),
                 frame: None,
             });
+            p.data.reserve(len.min(MAX_READ_BUFFER));
             p.frame = Some(FrameRest {
                 fin: h.fin,
                 mask: h.mask,
