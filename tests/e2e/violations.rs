@@ -290,3 +290,24 @@ fn client_answers_the_servers_close_at_once_when_it_has_nothing_to_send() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(out.stdout, b"hello\n");
 }
+
+#[test]
+fn server_answers_the_clients_close_at_once_when_its_backend_is_silent() {
+    // A TCP backend that accepts and never sends: nothing is queued for the client.
+    let backend = RawServer::bind();
+    let target = format!("tcp:127.0.0.1:{}", backend.port());
+    let (_p, port) = server(&["ws-l:127.0.0.1:0", &target]);
+    let (mut ws, _) = ws_connect(port, "/", &[]);
+    let _b = backend.accept_tcp();
+    std::thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    ws.send_close(Some((1000, "")));
+    let close = ws.recv();
+    let took = started.elapsed();
+    assert_eq!(close, close_frame(1000, "", false));
+    assert!(
+        took < Duration::from_millis(700),
+        "the Close was answered after {took:?}"
+    );
+    ws.expect_eof();
+}
