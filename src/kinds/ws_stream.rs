@@ -152,7 +152,7 @@ pub struct WsMessages {
     failure: Option<Violation>,
     /// After failing the connection: how long we still wait for the peer's Close.
     failure_wait: Option<Pin<Box<tokio::time::Sleep>>>,
-    /// Filled when the peer's Close arrives.
+    /// Filled when the peer's Close arrives, or when we fail the connection because of the peer.
     pub report: Arc<PeerClose>,
 }
 
