@@ -11,7 +11,9 @@
 //! ```
 //!
 //! Code map:
-//! - [`cli`]: clap derive, no logic.
+//! - [`cli`]: clap derive, no logic; [`plan_options`] turns it into typed [`PlanOptions`] in
+//!   one place (node flags by the registry's `ParamDef::flag`, copy/serve options by
+//!   [`plan::ir::SESSION_OPTIONS`]).
 //! - [`error`]: `SpecError` / `PlanError` / `RunError`, miette diagnostics.
 //! - [`spec`]: AST, the nom grammar (`grammar/specifier.ebnf`), typed leaf arguments.
 //! - [`registry`]: the `KINDS` table: names, synonyms, role, shape, argument, parameters, help,
@@ -68,10 +70,10 @@ pub const EXIT_RUN_FAILED: i32 = 1;
 /// Exit code for a bad command line or specifier.
 pub const EXIT_USAGE: i32 = 2;
 
-/// Options that fill no node parameter and are no [`plan::ir::SESSION_OPTIONS`] entry:
-/// [`plan_options`] and [`main_with_args`] read them from [`Cli`] themselves. Together with
-/// the registry's `ParamDef::flag`s and the session options, this list accounts for every
-/// clap option (a test checks it).
+/// Options that [`plan_options`] and [`main_with_args`] read from [`Cli`] themselves (not
+/// through [`plan::ir::SESSION_OPTIONS`]). Together with the registry's `ParamDef::flag`s and
+/// the session options, this list accounts for every clap option (a test checks it). A node
+/// flag listed here has a meaning of its own, so it is never reported as having no effect.
 pub const CLI_OPTIONS: &[&str] = &[
     "help",
     "long-help",
