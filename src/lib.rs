@@ -14,11 +14,12 @@
 //! - [`cli`]: clap derive, no logic.
 //! - [`error`]: `SpecError` / `PlanError` / `RunError`, miette diagnostics.
 //! - [`spec`]: AST, the nom grammar (`grammar/specifier.ebnf`), typed leaf arguments.
-//! - [`registry`]: the `KINDS` table: names, synonyms, role, shape, argument, parameters, help,
-//!   build function. `--help=doc` and did-you-mean read it.
+//! - [`registry`]: the types describing a kind (`KindDef`): names, synonyms, role, shape,
+//!   traits the planner asks about, argument, parameters, help, build function.
 //! - [`plan`]: IR, ordered passes, checks, `--dump-spec`.
 //! - [`exec`]: `Conn` and the traits kinds implement, codecs, the copy engine, the accept loop.
-//! - [`kinds`]: one module per kind or family.
+//! - [`kinds`]: one module per kind or family, and the `KINDS` table of them all (which
+//!   `--help=doc`, did-you-mean and the planner's look-ups read).
 //! - [`help`]: help texts generated from clap and the registry.
 //! - [`ws`]: the WebSocket protocol: handshakes and the frame codec.
 //!

@@ -1,5 +1,6 @@
 //! Connection types and the traits every kind implements.
 
+use crate::registry::KindDef;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::{Sink, Stream};
@@ -81,6 +82,23 @@ impl Conn {
         match self {
             Conn::Bytes(_) => "bytes",
             Conn::Messages(_) => "messages",
+        }
+    }
+
+    /// The byte stream an overlay of `kind` wraps. Anything else is a planner bug (the
+    /// registry declares what the kind takes), reported with the kind's name.
+    pub fn into_bytes_for(self, kind: &KindDef) -> io::Result<Box<dyn ByteStream>> {
+        match self {
+            Conn::Bytes(b) => Ok(b),
+            other => Err(shape_error(kind, "a byte stream", &other)),
+        }
+    }
+
+    /// The message stream an overlay of `kind` wraps; see [`Conn::into_bytes_for`].
+    pub fn into_messages_for(self, kind: &KindDef) -> io::Result<Box<dyn MessageStream>> {
+        match self {
+            Conn::Messages(m) => Ok(m),
+            other => Err(shape_error(kind, "messages", &other)),
         }
     }
 }
@@ -224,7 +242,8 @@ pub trait ConnectorLayer: Send + Sync {
 }
 
 /// An error for a connection of the wrong shape reaching a kind (a planner bug).
-pub fn shape_error(kind: &str, expected: &str, got: &Conn) -> io::Error {
+fn shape_error(kind: &KindDef, expected: &str, got: &Conn) -> io::Error {
+    let kind = kind.name;
     io::Error::other(format!(
         "internal error: `{kind}:` expects {expected} but got {}",
         got.shape_name()

@@ -9,7 +9,7 @@ use super::share::{client_conn, into_messages};
 use crate::exec::build::BuildCtx;
 use crate::exec::{Conn, ConnInfo, Connect, ConnectorLayer, Message, MessageStream};
 use crate::plan::PlanNode;
-use crate::registry::{ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape};
+use crate::registry::{ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape, Trait};
 use futures::future::BoxFuture;
 use futures::{SinkExt, StreamExt};
 use std::io;
@@ -31,6 +31,7 @@ pub const WAITFORDATA: KindDef = KindDef {
     synonyms: &["wait-for-data"],
     role: Role::ConnectorOverlay,
     shape: Shape::Preserve,
+    traits: &[Trait::ShapeFromInner],
     arg: ArgType::None,
     params: &[SHAPE_PARAM],
     summary: "open the inner connection only when the first data is written",
@@ -47,6 +48,7 @@ pub const FOREACHMSG: KindDef = KindDef {
     synonyms: &[],
     role: Role::ConnectorOverlay,
     shape: Shape::Preserve,
+    traits: &[Trait::ShapeFromInner],
     arg: ArgType::None,
     params: &[
         SHAPE_PARAM,

@@ -28,6 +28,7 @@ pub const MIRROR: KindDef = KindDef {
     synonyms: &[],
     role: Role::Leaf,
     shape: Shape::Any,
+    traits: &[],
     arg: ArgType::None,
     params: &[SHAPE_PARAM],
     summary: "echo: everything written is read back",

@@ -4,10 +4,9 @@
 use super::ws_stream::{WsMessages, WsSettings, COMMON_PARAMS};
 use crate::error::SpecProblem;
 use crate::exec::build::BuildCtx;
-use crate::exec::conn::shape_error;
 use crate::exec::{Conn, ConnInfo, ConnLayer};
 use crate::plan::{Origin, PlanNode};
-use crate::registry::{self, ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape};
+use crate::registry::{ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape, Trait};
 use crate::ws::frame::Role as WsRole;
 use crate::ws::handshake::{self, ClientRequest};
 use base64::Engine;
@@ -70,6 +69,7 @@ pub const WS_CLIENT: KindDef = KindDef {
     synonyms: &["ws-connect", "connect-ws", "c-ws"],
     role: Role::Overlay,
     shape: Shape::BytesToMessages,
+    traits: &[Trait::WebSocket],
     arg: ArgType::None,
     params: &PARAMS,
     summary: "WebSocket client handshake over the byte stream under it",
@@ -165,20 +165,13 @@ pub fn lower_url(url: &str, origin: Origin) -> Result<Vec<PlanNode>, SpecProblem
         )
         .label("invalid host"));
     }
-    let mut nodes = vec![PlanNode::new(registry::kind("ws-c"), "", origin).with_param("uri", url)];
+    let mut nodes = vec![PlanNode::new(&WS_CLIENT, "", origin).with_param("uri", url)];
     if secure {
-        let Some(tls) = registry::lookup("tls-c") else {
-            return Err(SpecProblem::new(
-                "websocat::spec::no_tls",
-                "wss:// needs TLS, which this build does not include yet",
-                0,
-                scheme_len,
-            )
-            .label("TLS not available"));
-        };
-        nodes.push(PlanNode::new(tls, "", origin).with_param("domain", bare_host));
+        nodes.push(
+            PlanNode::new(&super::tls::TLS_CONNECT, "", origin).with_param("domain", bare_host),
+        );
     }
-    nodes.push(PlanNode::new(registry::kind("tcp"), tcp_arg, origin));
+    nodes.push(PlanNode::new(&super::tcp::TCP_CONNECT, tcp_arg, origin));
     Ok(nodes)
 }
 
@@ -257,9 +250,7 @@ impl ConnLayer for WsClient {
         let request = self.request.clone();
         let settings = self.settings.clone();
         Box::pin(async move {
-            let Conn::Bytes(mut stream) = inner else {
-                return Err(shape_error("ws-c", "a byte stream", &inner));
-            };
+            let mut stream = inner.into_bytes_for(&WS_CLIENT)?;
             let leftover = handshake::connect(&mut stream, &request)
                 .await
                 .map_err(|e| {
