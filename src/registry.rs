@@ -6,10 +6,9 @@
 //! argument types, parameters and expansions; `--help=doc`, did-you-mean and the fuzz
 //! dictionary list it; the executor calls each entry's build function.
 
-use crate::error::SpecProblem;
-use crate::exec::build::BuildCtx;
-use crate::exec::{ConnLayer, Connect, ConnectorLayer, Listen};
-use crate::plan::PlanNode;
+use crate::error::{Side, SpecProblem};
+use crate::exec::conn::{ConnLayer, Connect, ConnectorLayer, Listen};
+use crate::plan::ir::PlanNode;
 use std::sync::Arc;
 
 /// Where a kind may stand in a chain.
@@ -209,6 +208,13 @@ pub struct Expansion {
     pub overlays: &'static [&'static str],
     /// The leaf kind that takes the sugar's address argument (when not a sub-specifier).
     pub leaf: &'static str,
+}
+
+/// What a kind's build function may know besides its own node.
+#[derive(Debug, Clone)]
+pub struct BuildCtx {
+    /// Which side is being built.
+    pub side: Side,
 }
 
 /// A build function: makes a `T` from a plan node, or says why it cannot.

@@ -1,6 +1,5 @@
 //! Connection types and the traits every kind implements.
 
-use crate::registry::KindDef;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::{Sink, Stream};
@@ -85,9 +84,9 @@ impl Conn {
         }
     }
 
-    /// The byte stream an overlay of `kind` wraps. Anything else is a planner bug (the
-    /// registry declares what the kind takes), reported with the kind's name.
-    pub fn into_bytes_for(self, kind: &KindDef) -> io::Result<Box<dyn ByteStream>> {
+    /// The byte stream an overlay wraps; `kind` is its registry name (`KIND.name`). Anything
+    /// else is a planner bug (the registry declares what the kind takes), reported so.
+    pub fn into_bytes_for(self, kind: &str) -> io::Result<Box<dyn ByteStream>> {
         match self {
             Conn::Bytes(b) => Ok(b),
             other => Err(shape_error(kind, "a byte stream", &other)),
@@ -95,7 +94,7 @@ impl Conn {
     }
 
     /// The message stream an overlay of `kind` wraps; see [`Conn::into_bytes_for`].
-    pub fn into_messages_for(self, kind: &KindDef) -> io::Result<Box<dyn MessageStream>> {
+    pub fn into_messages_for(self, kind: &str) -> io::Result<Box<dyn MessageStream>> {
         match self {
             Conn::Messages(m) => Ok(m),
             other => Err(shape_error(kind, "messages", &other)),
@@ -242,8 +241,7 @@ pub trait ConnectorLayer: Send + Sync {
 }
 
 /// An error for a connection of the wrong shape reaching a kind (a planner bug).
-fn shape_error(kind: &KindDef, expected: &str, got: &Conn) -> io::Error {
-    let kind = kind.name;
+fn shape_error(kind: &str, expected: &str, got: &Conn) -> io::Error {
     io::Error::other(format!(
         "internal error: `{kind}:` expects {expected} but got {}",
         got.shape_name()

@@ -142,7 +142,7 @@ impl ConnLayer for CodecLayer {
                 Codec::Lines(_) => &LINES,
                 Codec::Chunks(..) => &CHUNKS,
             };
-            let io = inner.into_bytes_for(kind)?;
+            let io = inner.into_bytes_for(kind.name)?;
             let conn = match codec {
                 Codec::Lines(c) => framed(io, c, 16 * 1024),
                 Codec::Chunks(c, empty_writes) => Box::new(

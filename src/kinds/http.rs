@@ -255,7 +255,7 @@ impl ConnLayer for HttpRequest {
         let what = self.what.clone();
         let eager = self.eager;
         Box::pin(async move {
-            let mut io = inner.into_bytes_for(&HTTP_REQUEST)?;
+            let mut io = inner.into_bytes_for(HTTP_REQUEST.name)?;
             send_head(&mut io, &head, &what).await?;
             let mut r = HttpResponseStream::new(io, what);
             if eager {

@@ -197,7 +197,7 @@ impl ConnLayer for PostSse {
     ) -> BoxFuture<'static, io::Result<(Conn, ConnInfo)>> {
         let binary = self.binary;
         Box::pin(async move {
-            let mut io = inner.into_bytes_for(&HTTP_POST_SSE)?;
+            let mut io = inner.into_bytes_for(HTTP_POST_SSE.name)?;
             let (method, rest) = read_request_head(&mut io)
                 .await
                 .map_err(|e| io::Error::new(e.kind(), format!("http-post-sse: {e}")))?;

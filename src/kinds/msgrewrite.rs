@@ -252,7 +252,7 @@ impl ConnLayer for PrefixLayer {
     ) -> BoxFuture<'static, io::Result<(Conn, ConnInfo)>> {
         let cfg = self.0.clone();
         Box::pin(async move {
-            let m = inner.into_messages_for(&TYPE_PREFIX)?;
+            let m = inner.into_messages_for(TYPE_PREFIX.name)?;
             let (a, b) = (cfg.clone(), cfg);
             Ok((
                 Conn::Messages(Box::new(MapMessages {

@@ -200,7 +200,7 @@ impl ConnLayer for ProxyHop {
                 ProxyProto::Socks5 => (&SOCKS5_CONNECT, "SOCKS5 proxy"),
                 ProxyProto::HttpConnect => (&HTTP_CONNECT, "HTTP proxy"),
             };
-            let mut io = inner.into_bytes_for(kind)?;
+            let mut io = inner.into_bytes_for(kind.name)?;
             let result = match proto {
                 ProxyProto::Socks5 => socks5_handshake(&mut io, &dest, auth.as_ref()).await,
                 ProxyProto::HttpConnect => {
@@ -250,7 +250,7 @@ impl ConnLayer for Socks5Bind {
         let auth = self.auth.clone();
         let script = self.script.clone();
         Box::pin(async move {
-            let mut io = inner.into_bytes_for(&SOCKS5_BIND)?;
+            let mut io = inner.into_bytes_for(SOCKS5_BIND.name)?;
             let ctx = |e: io::Error| {
                 io::Error::new(
                     e.kind(),

@@ -464,7 +464,7 @@ impl ConnLayer for TlsClient {
         let domain = self.domain.clone();
         let limit = self.limit;
         Box::pin(async move {
-            let stream = inner.into_bytes_for(&TLS_CONNECT)?;
+            let stream = inner.into_bytes_for(TLS_CONNECT.name)?;
             // Without a domain SNI and the name check are off, so the name is unused.
             let name = domain.as_deref().unwrap_or("domain-verification-disabled");
             let handshake = async {
@@ -522,7 +522,7 @@ impl ConnLayer for TlsServer {
         let acceptor = self.acceptor.clone();
         let limit = self.limit;
         Box::pin(async move {
-            let stream = inner.into_bytes_for(&TLS_ACCEPT)?;
+            let stream = inner.into_bytes_for(TLS_ACCEPT.name)?;
             // Turned into text only when a message needs it.
             let peer = || info.peer.as_ref().map_or("?".into(), ToString::to_string);
             let handshake = async {

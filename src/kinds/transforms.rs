@@ -163,7 +163,7 @@ impl ConnLayer for Msg2Line {
     ) -> BoxFuture<'static, io::Result<(Conn, ConnInfo)>> {
         let separator = self.separator;
         Box::pin(async move {
-            let m = inner.into_messages_for(&MSG2LINE)?;
+            let m = inner.into_messages_for(MSG2LINE.name)?;
             let (sink, stream) = m.split();
             let mut codec = LineCodec::new(separator, false, DEFAULT_MAX_LINE);
             let stream = stream.map(move |r| {
@@ -291,7 +291,7 @@ impl ConnLayer for LengthLayer {
     ) -> BoxFuture<'static, io::Result<(Conn, ConnInfo)>> {
         let codec = self.0.clone();
         Box::pin(async move {
-            let io = inner.into_bytes_for(&LENGTH_PREFIXED)?;
+            let io = inner.into_bytes_for(LENGTH_PREFIXED.name)?;
             Ok((Conn::Messages(framed(io, codec, 16 * 1024)), info))
         })
     }
@@ -428,7 +428,7 @@ impl ConnLayer for ExitOnByte {
     ) -> BoxFuture<'static, io::Result<(Conn, ConnInfo)>> {
         let byte = self.byte;
         Box::pin(async move {
-            let b = inner.into_bytes_for(&EXIT_ON_BYTE)?;
+            let b = inner.into_bytes_for(EXIT_ON_BYTE.name)?;
             Ok((
                 Conn::Bytes(Box::new(Tap {
                     inner: b,

@@ -76,7 +76,7 @@ impl ConnLayer for LowLevel {
                 WsRole::Client => &WS_LL_CLIENT,
                 WsRole::Server => &WS_LL_SERVER,
             };
-            let stream = inner.into_bytes_for(kind)?;
+            let stream = inner.into_bytes_for(kind.name)?;
             let ws = WsMessages::new(stream, BytesMut::new(), role, settings);
             Ok((Conn::Messages(Box::new(ws)), info))
         })

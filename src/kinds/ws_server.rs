@@ -118,7 +118,7 @@ impl ConnLayer for WsServer {
         let policy = self.policy.clone();
         let settings = self.settings.clone();
         Box::pin(async move {
-            let mut stream = inner.into_bytes_for(&WS_UPGRADE)?;
+            let mut stream = inner.into_bytes_for(WS_UPGRADE.name)?;
             let accepted = handshake::accept(&mut stream, &policy).await?;
             tracing::info!("WebSocket request for {}", accepted.head.uri());
             info.request = Some(accepted.head);

@@ -9,6 +9,7 @@ pub mod ir;
 pub mod passes;
 pub mod proxy;
 pub mod proxy_env;
+pub mod url;
 
 pub use ir::{
     Chain, CopyOptions, DataMode, Fixup, Origin, Plan, PlanNode, PlanOptions, ServeOptions,

@@ -291,7 +291,7 @@ fn lower_spec(spec: &Spec) -> Result<Vec<PlanNode>, SpecProblem> {
             Origin::Written(*span),
         )),
         Leaf::Url { url, span } => {
-            let lowered = crate::kinds::ws_client::lower_url(url, Origin::Expanded(*span))
+            let lowered = super::url::lower_url(url, Origin::Expanded(*span))
                 .map_err(|p| p.shifted(span.start))?;
             nodes.extend(lowered);
         }
