@@ -851,3 +851,53 @@ fn preamble_into(chain: &mut Chain, texts: &[String], fixups: &mut Vec<Fixup>) {
     )));
     chain.nodes.insert(at, node);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_fixups_turns_off_exactly_the_fixup_passes() {
+        let gated: Vec<&str> = PASSES.iter().filter(|p| p.fixup).map(|p| p.name).collect();
+        assert_eq!(gated, ["cat-mode", "broadcast", "share-file", "bridge"]);
+    }
+
+    #[test]
+    fn every_fixup_carries_the_name_of_the_pass_that_made_it() {
+        let opts = PlanOptions {
+            server_mode: true,
+            preamble: vec!["hello".into()],
+            ..PlanOptions::default()
+        };
+        let plan = plan(&["8080".to_string()], &opts).expect("plans");
+        let labels: Vec<&str> = plan.fixups.iter().map(|f| f.pass).collect();
+        assert_eq!(
+            labels,
+            [
+                "simple-mode",
+                "simple-mode",
+                "broadcast",
+                "bridge",
+                "preamble"
+            ]
+        );
+    }
+
+    #[test]
+    fn without_fixups_no_fixup_pass_leaves_a_trace() {
+        let args = [
+            "tcp-l:127.0.0.1:1".to_string(),
+            "writefile:/tmp/x".to_string(),
+        ];
+        let with = plan(&args, &PlanOptions::default()).expect("plans");
+        assert_eq!(with.fixups.len(), 1);
+        assert_eq!(with.fixups[0].pass, "share-file");
+        let opts = PlanOptions {
+            no_fixups: true,
+            ..PlanOptions::default()
+        };
+        let without = plan(&args, &opts).expect("plans");
+        assert!(without.fixups.is_empty(), "{:?}", without.fixups);
+        assert_eq!(without.right.nodes.len(), 1);
+    }
+}
