@@ -3,11 +3,12 @@
 //!
 //! - `simple-mode` (before lowering): one argument, `-s`;
 //! - `lower`: synonyms, sugar (`ws-l:`), URLs, argument and parameter checks;
-//! - [`PASSES`], each one function over a [`Draft`]: routing URLs through proxies, CLI flags
-//!   filling node parameters, `-s` implying `-E`, then the fix-ups (`cat-mode`, `broadcast`,
-//!   `share-file`: one shared right side behind a listener; `bridge`: a codec where bytes meet
-//!   messages), then the shape the lazy overlays hand out, and the options that insert named
-//!   kinds (`ws-options`, `jsonrpc`, `preamble`).
+//! - [`PASSES`], each one function over a [`Draft`]: `proxy` (URLs through proxies), `flags`
+//!   (CLI flags fill node parameters), `simple-mode` (`-s` implies `-E`); the fix-ups
+//!   `cat-mode`, `broadcast` and `share-file` (one shared right side behind a listener) and
+//!   `bridge` (a codec where bytes meet messages); `shapes-meet` (with `--no-fixups`, an error
+//!   where they still meet); `bridge` again for the shape the lazy overlays hand out; and the
+//!   options that insert named kinds: `ws-options`, `jsonrpc`, `preamble`.
 //!
 //! Passes decide by what a kind declares ([`crate::registry::Trait`], role, shape), never by
 //! its name; only the kinds they insert are named. A fix-up records each change as a
