@@ -16,11 +16,12 @@
 //!   [`plan::ir::SESSION_OPTIONS`]).
 //! - [`error`]: `SpecError` / `PlanError` / `RunError`, miette diagnostics.
 //! - [`spec`]: AST, the nom grammar (`grammar/specifier.ebnf`), typed leaf arguments.
-//! - [`registry`]: the `KINDS` table: names, synonyms, role, shape, argument, parameters, help,
-//!   build function. `--help=doc` and did-you-mean read it.
+//! - [`registry`]: the types describing a kind (`KindDef`): names, synonyms, role, shape,
+//!   traits the planner asks about, argument, parameters, help, build function.
 //! - [`plan`]: IR, ordered passes, checks, `--dump-spec`.
 //! - [`exec`]: `Conn` and the traits kinds implement, codecs, the copy engine, the accept loop.
-//! - [`kinds`]: one module per kind or family.
+//! - [`kinds`]: one module per kind or family, and the `KINDS` table of them all (which
+//!   `--help=doc`, did-you-mean and the planner's look-ups read).
 //! - [`help`]: help texts generated from clap and the registry.
 //! - [`ws`]: the WebSocket protocol: handshakes and the frame codec.
 //!
@@ -148,7 +149,7 @@ fn given_values(matches: &clap::ArgMatches, arg: &clap::Arg, flag: &str) -> Opti
 /// flag the registry names is read from clap's matches by its long name.
 pub fn node_flag_values(matches: &clap::ArgMatches) -> BTreeMap<&'static str, Vec<String>> {
     let command = <Cli as clap::CommandFactory>::command();
-    let flags = registry::KINDS
+    let flags = kinds::KINDS
         .iter()
         .flat_map(|k| k.params.iter())
         .filter_map(|p| p.flag);
@@ -400,7 +401,7 @@ mod option_tests {
 
     /// Every (kind, parameter, flag) of the registry.
     fn registry_flags() -> Vec<(&'static str, &'static str, &'static str)> {
-        registry::KINDS
+        kinds::KINDS
             .iter()
             .flat_map(|k| {
                 k.params

@@ -83,6 +83,23 @@ impl Conn {
             Conn::Messages(_) => "messages",
         }
     }
+
+    /// The byte stream an overlay wraps; `kind` is its registry name (`KIND.name`). Anything
+    /// else is a planner bug (the registry declares what the kind takes), reported so.
+    pub fn into_bytes_for(self, kind: &str) -> io::Result<Box<dyn ByteStream>> {
+        match self {
+            Conn::Bytes(b) => Ok(b),
+            other => Err(shape_error(kind, "a byte stream", &other)),
+        }
+    }
+
+    /// The message stream an overlay of `kind` wraps; see [`Conn::into_bytes_for`].
+    pub fn into_messages_for(self, kind: &str) -> io::Result<Box<dyn MessageStream>> {
+        match self {
+            Conn::Messages(m) => Ok(m),
+            other => Err(shape_error(kind, "messages", &other)),
+        }
+    }
 }
 
 /// The peer's Close as seen by a message stream: set once, read by the copy engine.
@@ -224,7 +241,7 @@ pub trait ConnectorLayer: Send + Sync {
 }
 
 /// An error for a connection of the wrong shape reaching a kind (a planner bug).
-pub fn shape_error(kind: &str, expected: &str, got: &Conn) -> io::Error {
+fn shape_error(kind: &str, expected: &str, got: &Conn) -> io::Error {
     io::Error::other(format!(
         "internal error: `{kind}:` expects {expected} but got {}",
         got.shape_name()

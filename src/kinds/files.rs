@@ -6,7 +6,7 @@
 use crate::exec::build::BuildCtx;
 use crate::exec::{Conn, ConnInfo, Connect};
 use crate::plan::PlanNode;
-use crate::registry::{ArgType, Build, Expansion, KindDef, Role, Shape};
+use crate::registry::{ArgType, Build, Expansion, KindDef, Role, Shape, Sharing, Trait};
 use futures::future::BoxFuture;
 use std::future::Future;
 use std::io::{self, Read, Write};
@@ -24,6 +24,7 @@ pub const READFILE: KindDef = KindDef {
     synonyms: &[],
     role: Role::Leaf,
     shape: Shape::Bytes,
+    traits: &[],
     arg: ArgType::Path,
     params: &[],
     summary: "read a file; what is written is discarded",
@@ -42,6 +43,7 @@ pub const WRITEFILE: KindDef = KindDef {
     synonyms: &[],
     role: Role::Leaf,
     shape: Shape::Bytes,
+    traits: &[Trait::SharedBehindListener(Sharing::OpenOnce)],
     arg: ArgType::Path,
     params: &[],
     summary: "write a file (created or truncated); reading gives end of file",
@@ -58,6 +60,7 @@ pub const APPENDFILE: KindDef = KindDef {
     synonyms: &[],
     role: Role::Leaf,
     shape: Shape::Bytes,
+    traits: &[Trait::SharedBehindListener(Sharing::OpenOnce)],
     arg: ArgType::Path,
     params: &[],
     summary: "append to a file (created if missing); reading gives end of file",
@@ -73,6 +76,7 @@ pub const OPEN_ASYNC: KindDef = KindDef {
     synonyms: &[],
     role: Role::Leaf,
     shape: Shape::Bytes,
+    traits: &[],
     arg: ArgType::Path,
     params: &[],
     summary: "open a FIFO, device or socket file read-write, non-blocking",
@@ -90,6 +94,7 @@ pub const OPEN_FD: KindDef = KindDef {
     synonyms: &[],
     role: Role::Leaf,
     shape: Shape::Bytes,
+    traits: &[],
     arg: ArgType::Number,
     params: &[],
     summary: "use an inherited file descriptor, non-blocking",
@@ -106,6 +111,10 @@ pub const THREADED_STDIO: KindDef = KindDef {
     synonyms: &[],
     role: Role::Leaf,
     shape: Shape::Bytes,
+    traits: &[
+        Trait::Stdio,
+        Trait::SharedBehindListener(Sharing::Broadcast),
+    ],
     arg: ArgType::None,
     params: &[],
     summary: "standard input and output, each served by its own thread",
@@ -122,6 +131,7 @@ pub const INETD_WS: KindDef = KindDef {
     synonyms: &["ws-inetd"],
     role: Role::ListenerAlias,
     shape: Shape::Expands,
+    traits: &[],
     arg: ArgType::None,
     params: super::ws_server::WS_UPGRADE.params,
     summary: "WebSocket server on stdin/stdout: `ws-upgrade:stdio:`",

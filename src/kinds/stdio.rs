@@ -3,7 +3,7 @@
 use crate::exec::build::BuildCtx;
 use crate::exec::{Conn, ConnInfo, Connect};
 use crate::plan::PlanNode;
-use crate::registry::{ArgType, Build, KindDef, Role, Shape};
+use crate::registry::{ArgType, Build, KindDef, Role, Shape, Sharing, Trait};
 use futures::future::BoxFuture;
 use std::io;
 use std::sync::Arc;
@@ -14,6 +14,10 @@ pub const STDIO: KindDef = KindDef {
     synonyms: &["inetd", "asyncstdio"],
     role: Role::Leaf,
     shape: Shape::Bytes,
+    traits: &[
+        Trait::Stdio,
+        Trait::SharedBehindListener(Sharing::Broadcast),
+    ],
     arg: ArgType::None,
     params: &[],
     summary: "standard input and output (also written `-`)",

@@ -79,6 +79,7 @@ pub const UDP_CONNECT: KindDef = KindDef {
     synonyms: &["udp-connect", "connect-udp", "udp-c", "c-udp"],
     role: Role::Leaf,
     shape: Shape::Messages,
+    traits: &[],
     arg: ArgType::HostPort,
     params: &[
         TYPE_PARAM,
@@ -108,6 +109,7 @@ pub const UDP_LISTEN: KindDef = KindDef {
     synonyms: &["udp-l", "listen-udp", "l-udp"],
     role: Role::Leaf,
     shape: Shape::Messages,
+    traits: &[],
     arg: ArgType::ListenAddr,
     params: &[
         TYPE_PARAM,

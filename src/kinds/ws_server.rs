@@ -4,10 +4,11 @@
 use super::ws_client::header_pairs;
 use super::ws_stream::{WsMessages, WsSettings, COMMON_PARAMS};
 use crate::exec::build::BuildCtx;
-use crate::exec::conn::shape_error;
 use crate::exec::{Conn, ConnInfo, ConnLayer};
 use crate::plan::PlanNode;
-use crate::registry::{ArgType, Build, Expansion, KindDef, ParamDef, ParamType, Role, Shape};
+use crate::registry::{
+    ArgType, Build, Expansion, KindDef, ParamDef, ParamType, Role, Shape, Trait,
+};
 use crate::ws::frame::Role as WsRole;
 use crate::ws::handshake::{self, ServerPolicy};
 use futures::future::BoxFuture;
@@ -48,6 +49,7 @@ pub const WS_UPGRADE: KindDef = KindDef {
     synonyms: &["ws-u", "u-ws", "upgrade-ws", "ws-accept"],
     role: Role::Overlay,
     shape: Shape::BytesToMessages,
+    traits: &[Trait::WebSocket],
     arg: ArgType::None,
     params: &PARAMS,
     summary: "WebSocket server handshake over each connection under it",
@@ -68,6 +70,7 @@ pub const WS_LISTEN: KindDef = KindDef {
     synonyms: &["ws-l", "l-ws", "listen-ws"],
     role: Role::ListenerAlias,
     shape: Shape::Expands,
+    traits: &[],
     arg: ArgType::ListenAddr,
     params: &PARAMS,
     summary: "WebSocket server: `ws-upgrade:` over `tcp-l:` or over a sub-specifier",
@@ -115,9 +118,7 @@ impl ConnLayer for WsServer {
         let policy = self.policy.clone();
         let settings = self.settings.clone();
         Box::pin(async move {
-            let Conn::Bytes(mut stream) = inner else {
-                return Err(shape_error("ws-upgrade", "a byte stream", &inner));
-            };
+            let mut stream = inner.into_bytes_for(WS_UPGRADE.name)?;
             let accepted = handshake::accept(&mut stream, &policy).await?;
             tracing::info!("WebSocket request for {}", accepted.head.uri());
             info.request = Some(accepted.head);
