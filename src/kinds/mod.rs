@@ -32,4 +32,3 @@ pub mod unix;
 pub mod ws_client;
 pub mod ws_lowlevel;
 pub mod ws_server;
-pub mod ws_stream;

@@ -1,7 +1,6 @@
 //! `ws-c:` (WebSocket client handshake over any byte stream) and the lowering of
 //! `ws://` / `wss://` URLs into `ws-c:` over `tcp:` (and TLS).
 
-use super::ws_stream::{WsMessages, WsSettings, COMMON_PARAMS};
 use crate::error::SpecProblem;
 use crate::exec::build::BuildCtx;
 use crate::exec::conn::shape_error;
@@ -10,6 +9,7 @@ use crate::plan::{Origin, PlanNode};
 use crate::registry::{self, ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape};
 use crate::ws::frame::Role as WsRole;
 use crate::ws::handshake::{self, ClientRequest};
+use crate::ws::stream::{WsMessages, WsSettings, COMMON_PARAMS};
 use base64::Engine;
 use futures::future::BoxFuture;
 use std::io;

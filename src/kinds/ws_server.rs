@@ -2,7 +2,6 @@
 //! its sugar `ws-l:` / `ws-listen:` (= `ws-upgrade:tcp-l:ADDR`, or over a sub-specifier).
 
 use super::ws_client::header_pairs;
-use super::ws_stream::{WsMessages, WsSettings, COMMON_PARAMS};
 use crate::exec::build::BuildCtx;
 use crate::exec::conn::shape_error;
 use crate::exec::{Conn, ConnInfo, ConnLayer};
@@ -10,6 +9,7 @@ use crate::plan::PlanNode;
 use crate::registry::{ArgType, Build, Expansion, KindDef, ParamDef, ParamType, Role, Shape};
 use crate::ws::frame::Role as WsRole;
 use crate::ws::handshake::{self, ServerPolicy};
+use crate::ws::stream::{WsMessages, WsSettings, COMMON_PARAMS};
 use futures::future::BoxFuture;
 use std::io;
 use std::sync::Arc;
