@@ -51,6 +51,7 @@ pub mod error;
 pub mod exec;
 pub mod help;
 pub mod kinds;
+pub mod net;
 pub mod plan;
 pub mod registry;
 pub mod spec;

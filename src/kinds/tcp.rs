@@ -150,37 +150,6 @@ fn interleave_families(addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
     out
 }
 
-/// Writes `data`, the last bytes before our FIN, so that they leave in one segment with it:
-/// on a TCP stream (Linux) they are sent with `MSG_MORE`, which holds them back until the
-/// shutdown that must follow. Returns `Ready(Ok(false))`, having written nothing, for any other
-/// stream; the caller then writes as usual. Used for the WebSocket Close that answers the
-/// peer's: one packet less per connection for both ends.
-pub fn poll_write_before_fin(
-    stream: &mut dyn crate::exec::ByteStream,
-    data: &mut bytes::BytesMut,
-    cx: &mut std::task::Context<'_>,
-) -> std::task::Poll<io::Result<bool>> {
-    #[cfg(target_os = "linux")]
-    if let Some(tcp) = stream.as_any_mut().downcast_mut::<TcpStream>() {
-        use bytes::Buf;
-        while !data.is_empty() {
-            std::task::ready!(tcp.poll_write_ready(cx))?;
-            let sent = tcp.try_io(tokio::io::Interest::WRITABLE, || {
-                socket2::SockRef::from(&*tcp)
-                    .send_with_flags(data, libc::MSG_MORE | libc::MSG_NOSIGNAL)
-            });
-            match sent {
-                Ok(n) => data.advance(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) => return std::task::Poll::Ready(Err(e)),
-            }
-        }
-        return std::task::Poll::Ready(Ok(true));
-    }
-    let _ = (stream, data, cx);
-    std::task::Poll::Ready(Ok(false))
-}
-
 /// Linux copies TCP_NODELAY from a listening socket to the sockets it accepts, so setting it
 /// once on the listener saves a system call per connection.
 const NODELAY_INHERITED: bool = cfg!(target_os = "linux");

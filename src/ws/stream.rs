@@ -10,7 +10,7 @@
 use crate::exec::conn::PeerClose;
 use crate::exec::Message;
 use crate::exec::{ByteStream, MessageStream};
-use crate::kinds::tcp::poll_write_before_fin;
+use crate::net::poll_write_before_fin;
 use crate::plan::PlanNode;
 use crate::registry::{ParamDef, ParamType};
 use crate::ws::frame::{Event, Frame, Role, WsCodec};
