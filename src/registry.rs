@@ -149,6 +149,37 @@ pub struct ParamDef {
     pub help: &'static str,
 }
 
+/// Joins two parameter lists at compile time, for a kind whose parameters are its own followed
+/// by a shared set (such as the WebSocket ones), without copying entries by index:
+/// `const PARAMS: [ParamDef; OWN.len() + SHARED.len()] = concat_params(OWN, &SHARED);`
+pub const fn concat_params<const N: usize>(
+    first: &[ParamDef],
+    second: &[ParamDef],
+) -> [ParamDef; N] {
+    assert!(
+        first.len() + second.len() == N,
+        "concat_params: the result length must be the sum of both lists"
+    );
+    let filler = ParamDef {
+        name: "",
+        ty: ParamType::Text,
+        flag: None,
+        help: "",
+    };
+    let mut out = [filler; N];
+    let mut i = 0;
+    while i < first.len() {
+        out[i] = first[i];
+        i += 1;
+    }
+    let mut j = 0;
+    while j < second.len() {
+        out[first.len() + j] = second[j];
+        j += 1;
+    }
+    out
+}
+
 /// How sugar kinds expand into real ones.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct Expansion {

@@ -18,7 +18,8 @@ use std::sync::Arc;
 /// Default request URI of `ws-c:` when neither `uri=` nor `--ws-c-uri` is given.
 pub const DEFAULT_URI: &str = "ws://0.0.0.0/";
 
-const PARAMS: [ParamDef; 12] = [
+/// The parameters of `ws-c:` alone; the shared WebSocket ones ([`COMMON_PARAMS`]) follow.
+const CLIENT_PARAMS: &[ParamDef] = &[
     ParamDef {
         name: "uri",
         ty: ParamType::Text,
@@ -56,13 +57,10 @@ const PARAMS: [ParamDef; 12] = [
         flag: Some("--basic-auth"),
         help: "`user:password` sent as HTTP basic authorization",
     },
-    COMMON_PARAMS[0],
-    COMMON_PARAMS[1],
-    COMMON_PARAMS[2],
-    COMMON_PARAMS[3],
-    COMMON_PARAMS[4],
-    COMMON_PARAMS[5],
 ];
+
+const PARAMS: [ParamDef; CLIENT_PARAMS.len() + COMMON_PARAMS.len()] =
+    registry::concat_params(CLIENT_PARAMS, &COMMON_PARAMS);
 
 /// Registry entry for `ws-c:`.
 pub const WS_CLIENT: KindDef = KindDef {
@@ -327,6 +325,28 @@ mod tests {
         assert_eq!(
             lowered("ws:///x"),
             vec!["bad URL `ws:///x`: invalid format"]
+        );
+    }
+
+    #[test]
+    fn params_are_its_own_then_the_shared_websocket_ones() {
+        let names: Vec<&str> = WS_CLIENT.params.iter().map(|p| p.name).collect();
+        assert_eq!(
+            names,
+            [
+                "uri",
+                "protocol",
+                "header",
+                "origin",
+                "ua",
+                "basic-auth",
+                "max-message",
+                "max-frame",
+                "ping-interval",
+                "ping-timeout",
+                "close-code",
+                "close-reason"
+            ]
         );
     }
 

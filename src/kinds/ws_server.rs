@@ -6,7 +6,7 @@ use crate::exec::build::BuildCtx;
 use crate::exec::conn::shape_error;
 use crate::exec::{Conn, ConnInfo, ConnLayer};
 use crate::plan::PlanNode;
-use crate::registry::{ArgType, Build, Expansion, KindDef, ParamDef, ParamType, Role, Shape};
+use crate::registry::{self, ArgType, Build, Expansion, KindDef, ParamDef, ParamType, Role, Shape};
 use crate::ws::frame::Role as WsRole;
 use crate::ws::handshake::{self, ServerPolicy};
 use crate::ws::stream::{WsMessages, WsSettings, COMMON_PARAMS};
@@ -14,7 +14,9 @@ use futures::future::BoxFuture;
 use std::io;
 use std::sync::Arc;
 
-const PARAMS: [ParamDef; 9] = [
+/// The parameters of `ws-upgrade:` (and its sugar) alone; the shared WebSocket ones
+/// ([`COMMON_PARAMS`]) follow.
+const SERVER_PARAMS: &[ParamDef] = &[
     ParamDef {
         name: "protocol",
         ty: ParamType::Text,
@@ -34,13 +36,10 @@ const PARAMS: [ParamDef; 9] = [
         flag: Some("--restrict-uri"),
         help: "answer 400 unless the request target (path and query) is exactly this",
     },
-    COMMON_PARAMS[0],
-    COMMON_PARAMS[1],
-    COMMON_PARAMS[2],
-    COMMON_PARAMS[3],
-    COMMON_PARAMS[4],
-    COMMON_PARAMS[5],
 ];
+
+const PARAMS: [ParamDef; SERVER_PARAMS.len() + COMMON_PARAMS.len()] =
+    registry::concat_params(SERVER_PARAMS, &COMMON_PARAMS);
 
 /// Registry entry for `ws-upgrade:`.
 pub const WS_UPGRADE: KindDef = KindDef {
