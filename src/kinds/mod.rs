@@ -5,7 +5,6 @@ pub mod assert;
 pub mod autoreconnect;
 pub mod broadcast;
 pub mod codecs;
-pub mod dgram;
 pub mod files;
 pub mod http;
 pub mod http_sse;
@@ -21,8 +20,8 @@ pub mod random;
 pub mod reuse;
 #[cfg(target_os = "linux")]
 pub mod seqpacket;
-pub mod share;
 pub mod stdio;
+pub mod support;
 pub mod tcp;
 pub mod tls;
 pub mod transforms;
