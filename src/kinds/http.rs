@@ -181,7 +181,7 @@ fn checked_method(node: &PlanNode) -> Result<String, String> {
 
 /// The written headers plus `Authorization` from `basic-auth`.
 fn node_headers(node: &PlanNode) -> Result<Vec<(String, String)>, String> {
-    let mut headers = super::ws_client::header_pairs(node.params_all("header"))?;
+    let mut headers = crate::ws::handshake::header_pairs(node.params_all("header"))?;
     if let Some(auth) = node.param("basic-auth") {
         let token = base64::engine::general_purpose::STANDARD.encode(auth.as_bytes());
         headers.push(("Authorization".into(), format!("Basic {token}")));

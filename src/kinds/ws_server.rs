@@ -1,14 +1,13 @@
 //! `ws-upgrade:` (server side of the WebSocket handshake over each accepted connection) and
 //! its sugar `ws-l:` / `ws-listen:` (= `ws-upgrade:tcp-l:ADDR`, or over a sub-specifier).
 
-use super::ws_client::header_pairs;
 use crate::exec::build::BuildCtx;
 use crate::exec::conn::shape_error;
 use crate::exec::{Conn, ConnInfo, ConnLayer};
 use crate::plan::PlanNode;
 use crate::registry::{self, ArgType, Build, Expansion, KindDef, ParamDef, ParamType, Role, Shape};
 use crate::ws::frame::Role as WsRole;
-use crate::ws::handshake::{self, ServerPolicy};
+use crate::ws::handshake::{self, header_pairs, ServerPolicy};
 use crate::ws::stream::{WsMessages, WsSettings, COMMON_PARAMS};
 use futures::future::BoxFuture;
 use std::io;
