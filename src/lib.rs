@@ -17,10 +17,15 @@
 //! - [`registry`]: the `KINDS` table: names, synonyms, role, shape, argument, parameters, help,
 //!   build function. `--help=doc` and did-you-mean read it.
 //! - [`plan`]: IR, ordered passes, checks, `--dump-spec`.
-//! - [`exec`]: `Conn` and the traits kinds implement, codecs, the copy engine, the accept loop.
-//! - [`kinds`]: one module per kind or family.
+//! - [`exec`]: `Conn` and the traits kinds implement, codecs, shape conversions
+//!   ([`exec::share`]), the copy engine, the accept loop.
+//! - [`kinds`]: one module per kind or family; helpers several kinds share in
+//!   [`kinds::support`].
 //! - [`help`]: help texts generated from clap and the registry.
-//! - [`ws`]: the WebSocket protocol: handshakes and the frame codec.
+//! - [`ws`]: the whole WebSocket protocol: handshakes, the frame codec and the connection state
+//!   machine (ping/pong, keep-alive, Close), with the parameters shared by the WebSocket kinds.
+//!   Nothing outside it parses or builds frames; `kinds/ws_*.rs` are thin registry entries.
+//! - [`net`]: fast paths for one transport that a layer above it may take (the TCP FIN).
 //!
 //! Architecture invariants:
 //! - The grammar does no I/O and never resolves names; neither does the planner.
@@ -44,7 +49,8 @@
 //!   from the layers above it (a WebSocket or TLS server lets TCP defer the accept until the
 //!   request arrives), and a layer may find the concrete stream under it
 //!   ([`exec::ByteStream::as_any_mut`]; the WebSocket layer sends its last Close with the FIN
-//!   on TCP). Both are optional fast paths: other transports behave as before.
+//!   on TCP, [`net::poll_write_before_fin`]). Both are optional fast paths: other transports
+//!   behave as before.
 
 pub mod cli;
 pub mod error;

@@ -1,5 +1,6 @@
 //! One module per specifier kind (or small family): its registry entry, build function and
-//! unit tests.
+//! unit tests. Helpers several kinds share, which are not kinds, are in [`support`]; the
+//! WebSocket protocol the `ws_*` kinds use is in [`crate::ws`].
 
 pub mod assert;
 pub mod autoreconnect;

@@ -1,4 +1,4 @@
-//! The WebSocket message adapter shared by `ws-c:` and `ws-upgrade:`.
+//! The WebSocket message adapter shared by `ws-c:`, `ws-upgrade:` and `ws-lowlevel-*:`.
 //!
 //! Wraps a byte stream framed by [`crate::ws::frame::WsCodec`] into our [`MessageStream`]:
 //! pings are answered with the same payload, our own keep-alive pings are sent every
