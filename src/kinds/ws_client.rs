@@ -59,8 +59,9 @@ const CLIENT_PARAMS: &[ParamDef] = &[
     },
 ];
 
-const PARAMS: [ParamDef; CLIENT_PARAMS.len() + COMMON_PARAMS.len()] =
-    registry::concat_params(CLIENT_PARAMS, &COMMON_PARAMS);
+const PARAM_LISTS: &[&[ParamDef]] = &[CLIENT_PARAMS, &COMMON_PARAMS];
+const PARAMS: [ParamDef; crate::registry::params_len(PARAM_LISTS)] =
+    crate::registry::concat_params(PARAM_LISTS);
 
 /// Registry entry for `ws-c:`.
 pub const WS_CLIENT: KindDef = KindDef {

@@ -5,7 +5,7 @@ use crate::exec::build::BuildCtx;
 use crate::exec::conn::shape_error;
 use crate::exec::{Conn, ConnInfo, ConnLayer};
 use crate::plan::PlanNode;
-use crate::registry::{self, ArgType, Build, Expansion, KindDef, ParamDef, ParamType, Role, Shape};
+use crate::registry::{ArgType, Build, Expansion, KindDef, ParamDef, ParamType, Role, Shape};
 use crate::ws::frame::Role as WsRole;
 use crate::ws::handshake::{self, header_pairs, ServerPolicy};
 use crate::ws::stream::{WsMessages, WsSettings, COMMON_PARAMS};
@@ -37,8 +37,9 @@ const SERVER_PARAMS: &[ParamDef] = &[
     },
 ];
 
-const PARAMS: [ParamDef; SERVER_PARAMS.len() + COMMON_PARAMS.len()] =
-    registry::concat_params(SERVER_PARAMS, &COMMON_PARAMS);
+const PARAM_LISTS: &[&[ParamDef]] = &[SERVER_PARAMS, &COMMON_PARAMS];
+const PARAMS: [ParamDef; crate::registry::params_len(PARAM_LISTS)] =
+    crate::registry::concat_params(PARAM_LISTS);
 
 /// Registry entry for `ws-upgrade:`.
 pub const WS_UPGRADE: KindDef = KindDef {
