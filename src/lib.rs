@@ -25,7 +25,8 @@
 //! - [`ws`]: the whole WebSocket protocol: handshakes, the frame codec and the connection state
 //!   machine (ping/pong, keep-alive, Close), with the parameters shared by the WebSocket kinds.
 //!   Nothing outside it parses or builds frames; `kinds/ws_*.rs` are thin registry entries.
-//! - [`net`]: fast paths for one transport that a layer above it may take (the TCP FIN).
+//! - [`net`]: TCP plumbing more than one kind uses (happy-eyeballs connect, sending the last
+//!   bytes with the FIN), so that no kind imports another kind's transport.
 //!
 //! Architecture invariants:
 //! - The grammar does no I/O and never resolves names; neither does the planner.

@@ -294,7 +294,7 @@ struct HttpConnect {
 impl Connect for HttpConnect {
     fn connect<'a>(&'a self, _info: &'a ConnInfo) -> BoxFuture<'a, io::Result<Conn>> {
         Box::pin(async move {
-            let mut s = super::tcp::connect_tcp(&self.target.addr).await?;
+            let mut s = crate::net::connect_tcp(&self.target.addr).await?;
             send_head(&mut s, &self.head, &self.what).await?;
             let mut r = HttpResponseStream::new(s, self.what.clone());
             if self.eager {
