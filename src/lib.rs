@@ -19,11 +19,17 @@
 //! - [`registry`]: the types describing a kind (`KindDef`): names, synonyms, role, shape,
 //!   traits the planner asks about, argument, parameters, help, build function.
 //! - [`plan`]: IR, ordered passes, checks, `--dump-spec`.
-//! - [`exec`]: `Conn` and the traits kinds implement, codecs, the copy engine, the accept loop.
+//! - [`exec`]: `Conn` and the traits kinds implement, codecs, shape conversions
+//!   ([`exec::share`]), the copy engine, the accept loop.
 //! - [`kinds`]: one module per kind or family, and the `KINDS` table of them all (which
-//!   `--help=doc`, did-you-mean and the planner's look-ups read).
+//!   `--help=doc`, did-you-mean and the planner's look-ups read); helpers several kinds share
+//!   in [`kinds::support`].
 //! - [`help`]: help texts generated from clap and the registry.
-//! - [`ws`]: the WebSocket protocol: handshakes and the frame codec.
+//! - [`ws`]: the whole WebSocket protocol: handshakes, the frame codec and the connection state
+//!   machine (ping/pong, keep-alive, Close), with the parameters shared by the WebSocket kinds.
+//!   Nothing outside it parses or builds frames; `kinds/ws_*.rs` are thin registry entries.
+//! - [`net`]: TCP plumbing more than one kind uses (happy-eyeballs connect, sending the last
+//!   bytes with the FIN), so that no kind imports another kind's transport.
 //!
 //! Architecture invariants:
 //! - The grammar does no I/O and never resolves names; neither does the planner.
@@ -47,13 +53,15 @@
 //!   from the layers above it (a WebSocket or TLS server lets TCP defer the accept until the
 //!   request arrives), and a layer may find the concrete stream under it
 //!   ([`exec::ByteStream::as_any_mut`]; the WebSocket layer sends its last Close with the FIN
-//!   on TCP). Both are optional fast paths: other transports behave as before.
+//!   on TCP, [`net::poll_write_before_fin`]). Both are optional fast paths: other transports
+//!   behave as before.
 
 pub mod cli;
 pub mod error;
 pub mod exec;
 pub mod help;
 pub mod kinds;
+pub mod net;
 pub mod plan;
 pub mod registry;
 pub mod spec;

@@ -201,6 +201,46 @@ pub struct ParamDef {
     pub help: &'static str,
 }
 
+/// The number of parameters in `lists` together: the length of [`concat_params`]'s result.
+pub const fn params_len(lists: &[&[ParamDef]]) -> usize {
+    let mut total = 0;
+    let mut i = 0;
+    while i < lists.len() {
+        total += lists[i].len();
+        i += 1;
+    }
+    total
+}
+
+/// Joins parameter lists, in order, at compile time: for a kind whose parameters are its own
+/// plus a shared set (such as the WebSocket ones), without copying entries by index:
+/// `const PARAMS: [ParamDef; params_len(LISTS)] = concat_params(LISTS);`
+pub const fn concat_params<const N: usize>(lists: &[&[ParamDef]]) -> [ParamDef; N] {
+    assert!(
+        params_len(lists) == N,
+        "concat_params: the result length must be params_len of the lists"
+    );
+    let filler = ParamDef {
+        name: "",
+        ty: ParamType::Text,
+        flag: None,
+        help: "",
+    };
+    let mut out = [filler; N];
+    let mut at = 0;
+    let mut i = 0;
+    while i < lists.len() {
+        let mut j = 0;
+        while j < lists[i].len() {
+            out[at] = lists[i][j];
+            at += 1;
+            j += 1;
+        }
+        i += 1;
+    }
+    out
+}
+
 /// How sugar kinds expand into real ones.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct Expansion {

@@ -35,7 +35,7 @@ impl Message {
 /// A byte stream: anything readable and writable, boxed.
 pub trait ByteStream: AsyncRead + AsyncWrite + Send + Unpin + std::any::Any {
     /// The concrete stream, for a layer that has a fast path for one transport (see
-    /// [`crate::kinds::tcp::poll_write_before_fin`]).
+    /// [`crate::net::poll_write_before_fin`]).
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
 }
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> ByteStream for T {

@@ -1,8 +1,8 @@
 //! `broadcast:`: many connections share one inner connection. Whatever the inner connection
 //! sends goes to every current client; whatever any client sends goes to the inner one.
 
-use super::share::{client_conn, into_messages};
 use crate::exec::build::BuildCtx;
+use crate::exec::share::{client_conn, into_messages};
 use crate::exec::{Conn, ConnInfo, Connect, ConnectorLayer, Message};
 use crate::plan::PlanNode;
 use crate::registry::{ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape, Trait};

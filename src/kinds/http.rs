@@ -115,7 +115,7 @@ fn checked_method(node: &PlanNode) -> Result<String, String> {
 
 /// The written headers plus `Authorization` from `basic-auth`.
 fn node_headers(node: &PlanNode) -> Result<Vec<(String, String)>, String> {
-    let mut headers = super::ws_client::header_pairs(node.params_all("header"))?;
+    let mut headers = crate::ws::handshake::header_pairs(node.params_all("header"))?;
     if let Some(auth) = node.param("basic-auth") {
         let token = base64::engine::general_purpose::STANDARD.encode(auth.as_bytes());
         headers.push(("Authorization".into(), format!("Basic {token}")));
@@ -228,7 +228,7 @@ struct HttpConnect {
 impl Connect for HttpConnect {
     fn connect<'a>(&'a self, _info: &'a ConnInfo) -> BoxFuture<'a, io::Result<Conn>> {
         Box::pin(async move {
-            let mut s = super::tcp::connect_tcp(&self.target.addr).await?;
+            let mut s = crate::net::connect_tcp(&self.target.addr).await?;
             send_head(&mut s, &self.head, &self.what).await?;
             let mut r = HttpResponseStream::new(s, self.what.clone());
             if self.eager {

@@ -9,8 +9,8 @@
 //!
 //! Any other method is answered `405` and the connection fails.
 
-use super::dgram::{binary_messages, TYPE_PARAM};
 use super::http::MAX_RESPONSE_HEAD;
+use super::support::dgram::{binary_messages, TYPE_PARAM};
 use crate::exec::build::BuildCtx;
 use crate::exec::conn::{ByteStream, MessagePair};
 use crate::exec::{Conn, ConnInfo, ConnLayer, Message};

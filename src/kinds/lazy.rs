@@ -5,8 +5,8 @@
 //! Both hand out a connection before any inner one exists, so they need to know its shape:
 //! the planner records it in their `shape` parameter (pass `bridge`).
 
-use super::share::{client_conn, into_messages};
 use crate::exec::build::BuildCtx;
+use crate::exec::share::{client_conn, into_messages};
 use crate::exec::{Conn, ConnInfo, Connect, ConnectorLayer, Message, MessageStream};
 use crate::plan::PlanNode;
 use crate::registry::{

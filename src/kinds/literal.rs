@@ -23,7 +23,7 @@ pub const LITERAL: KindDef = KindDef {
     shape: Shape::Messages,
     traits: &[],
     arg: ArgType::Text,
-    params: &[super::dgram::TYPE_PARAM],
+    params: &[super::support::dgram::TYPE_PARAM],
     summary: "sends the given text as one message, then EOF; input is discarded",
     help: "Produces one message holding the argument (text, or binary with -b) and then end \
            of stream; anything written is discarded. Opposite a byte stream in text mode the \
@@ -70,7 +70,7 @@ pub const CLOGGED: KindDef = KindDef {
 
 fn build_literal(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn Connect>, String> {
     let data = Bytes::from(node.arg.clone());
-    let msg = if super::dgram::binary_messages(node)? {
+    let msg = if super::support::dgram::binary_messages(node)? {
         Message::Binary(data)
     } else {
         Message::Text(data)

@@ -1,5 +1,7 @@
 //! One module per specifier kind (or small family): its registry entry, build function and
-//! unit tests; and [`KINDS`], the table of them all, with the look-ups by name.
+//! unit tests; and [`KINDS`], the table of them all, with the look-ups by name. Helpers several
+//! kinds share, which are not kinds, are in [`support`]; the WebSocket protocol the `ws_*`
+//! kinds use is in [`crate::ws`].
 //!
 //! Adding a kind: its module (a [`KindDef`] const, its build function, tests), its `pub mod`
 //! line and its line in [`KINDS`] here, and a `grammar/cases/*.case` file.
@@ -8,7 +10,6 @@ pub mod assert;
 pub mod autoreconnect;
 pub mod broadcast;
 pub mod codecs;
-pub mod dgram;
 pub mod files;
 pub mod http;
 pub mod http_sse;
@@ -24,8 +25,8 @@ pub mod random;
 pub mod reuse;
 #[cfg(target_os = "linux")]
 pub mod seqpacket;
-pub mod share;
 pub mod stdio;
+pub mod support;
 pub mod tcp;
 pub mod tls;
 pub mod transforms;
@@ -35,7 +36,6 @@ pub mod unix;
 pub mod ws_client;
 pub mod ws_lowlevel;
 pub mod ws_server;
-pub mod ws_stream;
 
 use crate::registry::KindDef;
 

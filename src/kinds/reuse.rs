@@ -3,9 +3,9 @@
 //! sends goes to whichever client reads next (exactly one of them), so nothing is copied and
 //! nothing is dropped: a slow client only slows the shared connection down.
 
-use super::share::{client_conn, into_messages};
 use crate::exec::build::BuildCtx;
 use crate::exec::conn::BoxMessageStream;
+use crate::exec::share::{client_conn, into_messages};
 use crate::exec::{Conn, ConnInfo, Connect, ConnectorLayer, Message};
 use crate::plan::PlanNode;
 use crate::registry::{ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape, Trait};

@@ -7,7 +7,7 @@
 //! shutdown). Sockets are switched to `SO_PASSCRED`: the kernel then attaches credentials to
 //! every packet it really delivers, and none at end of stream, which tells the two apart.
 
-use super::dgram::{binary_messages, TYPE_PARAM};
+use super::support::dgram::{binary_messages, TYPE_PARAM};
 use super::unix::UNLINK_PARAM;
 use crate::exec::build::BuildCtx;
 use crate::exec::conn::{BindHints, BoundAddr, MessagePair, Peer};

@@ -176,7 +176,7 @@ impl ConnLayer for Msg2Line {
             let sink = sink.with(|m: Message| {
                 futures::future::ready(Ok::<_, io::Error>(Message::Text(m.into_payload())))
             });
-            Ok((super::share::client_conn(true, stream, sink), info))
+            Ok((crate::exec::share::client_conn(true, stream, sink), info))
         })
     }
 }

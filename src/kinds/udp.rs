@@ -5,7 +5,7 @@
 //! As in websocat 1.x, `udp-l:` is not a multi-connection listener: the whole socket lifetime
 //! is one connection, so it binds when that connection is opened.
 
-use super::dgram::{binary_messages, datagram_conn, Datagrams, TYPE_PARAM};
+use super::support::dgram::{binary_messages, datagram_conn, Datagrams, TYPE_PARAM};
 use crate::exec::build::BuildCtx;
 use crate::exec::{Conn, ConnInfo, Connect};
 use crate::plan::PlanNode;

@@ -3,7 +3,7 @@
 //! `unix-dgram:` / `abstract-dgram:` (datagram sockets, one message per datagram), and the
 //! shorthands `l-ws-unix:` / `l-ws-abstract:` (WebSocket server over a unix listener).
 
-use super::dgram::{binary_messages, datagram_conn, Datagrams, TYPE_PARAM};
+use super::support::dgram::{binary_messages, datagram_conn, Datagrams, TYPE_PARAM};
 use crate::exec::build::BuildCtx;
 use crate::exec::conn::{BindHints, BoundAddr, Peer};
 use crate::exec::{Accept, Conn, ConnInfo, Connect, Listen};

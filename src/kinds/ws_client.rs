@@ -1,13 +1,13 @@
 //! `ws-c:` (WebSocket client handshake over any byte stream) and the lowering of
 //! `ws://` / `wss://` URLs into `ws-c:` over `tcp:` (and TLS).
 
-use super::ws_stream::{WsMessages, WsSettings, COMMON_PARAMS};
 use crate::exec::build::BuildCtx;
 use crate::exec::{Conn, ConnInfo, ConnLayer};
 use crate::plan::PlanNode;
 use crate::registry::{ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape, Trait};
 use crate::ws::frame::Role as WsRole;
-use crate::ws::handshake::{self, ClientRequest};
+use crate::ws::handshake::{self, header_pairs, ClientRequest};
+use crate::ws::stream::{WsMessages, WsSettings, COMMON_PARAMS};
 use base64::Engine;
 use futures::future::BoxFuture;
 use std::io;
@@ -16,7 +16,8 @@ use std::sync::Arc;
 /// Default request URI of `ws-c:` when neither `uri=` nor `--ws-c-uri` is given.
 pub const DEFAULT_URI: &str = "ws://0.0.0.0/";
 
-const PARAMS: [ParamDef; 12] = [
+/// The parameters of `ws-c:` alone; the shared WebSocket ones ([`COMMON_PARAMS`]) follow.
+const CLIENT_PARAMS: &[ParamDef] = &[
     ParamDef {
         name: "uri",
         ty: ParamType::Text,
@@ -54,13 +55,11 @@ const PARAMS: [ParamDef; 12] = [
         flag: Some("--basic-auth"),
         help: "`user:password` sent as HTTP basic authorization",
     },
-    COMMON_PARAMS[0],
-    COMMON_PARAMS[1],
-    COMMON_PARAMS[2],
-    COMMON_PARAMS[3],
-    COMMON_PARAMS[4],
-    COMMON_PARAMS[5],
 ];
+
+const PARAM_LISTS: &[&[ParamDef]] = &[CLIENT_PARAMS, &COMMON_PARAMS];
+const PARAMS: [ParamDef; crate::registry::params_len(PARAM_LISTS)] =
+    crate::registry::concat_params(PARAM_LISTS);
 
 /// Registry entry for `ws-c:`.
 pub const WS_CLIENT: KindDef = KindDef {
@@ -86,28 +85,6 @@ pub const WS_CLIENT: KindDef = KindDef {
 struct WsClient {
     request: ClientRequest,
     settings: WsSettings,
-}
-
-/// Splits `Name: value` at the first colon; one space after the colon is dropped.
-fn header_pair(raw: &str) -> Result<(String, String), String> {
-    let (name, value) = raw
-        .split_once(':')
-        .ok_or_else(|| format!("header `{raw}` must contain `:` (write `Name: value`)"))?;
-    let value = value.strip_prefix(' ').unwrap_or(value);
-    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(format!("`{name}` is not a valid header name"));
-    }
-    if value.bytes().any(|b| b == b'\r' || b == b'\n') {
-        return Err(format!("header `{name}` has a line break in its value"));
-    }
-    Ok((name.to_string(), value.to_string()))
-}
-
-/// Parses repeated `Name: value` parameters into header pairs.
-pub fn header_pairs<'a>(
-    raw: impl Iterator<Item = &'a str>,
-) -> Result<Vec<(String, String)>, String> {
-    raw.map(header_pair).collect()
 }
 
 fn build(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, String> {
@@ -178,8 +155,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn header_needs_a_colon() {
-        assert!(header_pair("X-A: b").is_ok());
-        assert!(header_pair("nocolon").is_err());
+    fn params_are_its_own_then_the_shared_websocket_ones() {
+        let names: Vec<&str> = WS_CLIENT.params.iter().map(|p| p.name).collect();
+        assert_eq!(
+            names,
+            [
+                "uri",
+                "protocol",
+                "header",
+                "origin",
+                "ua",
+                "basic-auth",
+                "max-message",
+                "max-frame",
+                "ping-interval",
+                "ping-timeout",
+                "close-code",
+                "close-reason"
+            ]
+        );
     }
 }

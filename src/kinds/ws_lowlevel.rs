@@ -1,12 +1,12 @@
 //! `ws-lowlevel-client:` and `ws-lowlevel-server:`: WebSocket framing over a byte stream with no
 //! HTTP handshake (for streams where the handshake already happened or is not wanted).
 
-use super::ws_stream::{WsMessages, WsSettings, COMMON_PARAMS};
 use crate::exec::build::BuildCtx;
 use crate::exec::{Conn, ConnInfo, ConnLayer};
 use crate::plan::PlanNode;
 use crate::registry::{ArgType, Build, KindDef, Role, Shape};
 use crate::ws::frame::Role as WsRole;
+use crate::ws::stream::{WsMessages, WsSettings, COMMON_PARAMS};
 use bytes::BytesMut;
 use futures::future::BoxFuture;
 use std::io;

@@ -1,8 +1,6 @@
 //! `ws-upgrade:` (server side of the WebSocket handshake over each accepted connection) and
 //! its sugar `ws-l:` / `ws-listen:` (= `ws-upgrade:tcp-l:ADDR`, or over a sub-specifier).
 
-use super::ws_client::header_pairs;
-use super::ws_stream::{WsMessages, WsSettings, COMMON_PARAMS};
 use crate::exec::build::BuildCtx;
 use crate::exec::{Conn, ConnInfo, ConnLayer};
 use crate::plan::PlanNode;
@@ -10,12 +8,15 @@ use crate::registry::{
     ArgType, Build, Expansion, KindDef, ParamDef, ParamType, Role, Shape, Trait,
 };
 use crate::ws::frame::Role as WsRole;
-use crate::ws::handshake::{self, ServerPolicy};
+use crate::ws::handshake::{self, header_pairs, ServerPolicy};
+use crate::ws::stream::{WsMessages, WsSettings, COMMON_PARAMS};
 use futures::future::BoxFuture;
 use std::io;
 use std::sync::Arc;
 
-const PARAMS: [ParamDef; 9] = [
+/// The parameters of `ws-upgrade:` (and its sugar) alone; the shared WebSocket ones
+/// ([`COMMON_PARAMS`]) follow.
+const SERVER_PARAMS: &[ParamDef] = &[
     ParamDef {
         name: "protocol",
         ty: ParamType::Text,
@@ -35,13 +36,11 @@ const PARAMS: [ParamDef; 9] = [
         flag: Some("--restrict-uri"),
         help: "answer 400 unless the request target (path and query) is exactly this",
     },
-    COMMON_PARAMS[0],
-    COMMON_PARAMS[1],
-    COMMON_PARAMS[2],
-    COMMON_PARAMS[3],
-    COMMON_PARAMS[4],
-    COMMON_PARAMS[5],
 ];
+
+const PARAM_LISTS: &[&[ParamDef]] = &[SERVER_PARAMS, &COMMON_PARAMS];
+const PARAMS: [ParamDef; crate::registry::params_len(PARAM_LISTS)] =
+    crate::registry::concat_params(PARAM_LISTS);
 
 /// Registry entry for `ws-upgrade:`.
 pub const WS_UPGRADE: KindDef = KindDef {

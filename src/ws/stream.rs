@@ -1,4 +1,4 @@
-//! The WebSocket message adapter shared by `ws-c:` and `ws-upgrade:`.
+//! The WebSocket message adapter shared by `ws-c:`, `ws-upgrade:` and `ws-lowlevel-*:`.
 //!
 //! Wraps a byte stream framed by [`crate::ws::frame::WsCodec`] into our [`MessageStream`]:
 //! pings are answered with the same payload, our own keep-alive pings are sent every
@@ -10,7 +10,7 @@
 use crate::exec::conn::PeerClose;
 use crate::exec::Message;
 use crate::exec::{ByteStream, MessageStream};
-use crate::kinds::tcp::poll_write_before_fin;
+use crate::net::poll_write_before_fin;
 use crate::plan::PlanNode;
 use crate::registry::{ParamDef, ParamType};
 use crate::ws::frame::{Event, Frame, Role, WsCodec};
