@@ -273,12 +273,26 @@ pub fn main_with_args(args: Vec<std::ffi::OsString>) -> i32 {
         Ok(()) => EXIT_OK,
         Err(e) => {
             eprint!("{}", render_error(&e, color));
-            match e {
-                Error::Spec(_) | Error::Plan(_) | Error::Usage(_) => EXIT_USAGE,
-                Error::Run(_) => EXIT_RUN_FAILED,
-            }
+            exit_code(&e)
         }
     };
+    // `run_plan` has joined every connection task, or cut and reported those still open at
+    // the shutdown deadline. What may remain are helpers of shared connections (`reuse-raw:`,
+    // `broadcast:`), which end with their sockets, and blocking reads of a terminal or file,
+    // which nothing can interrupt: waiting for the runtime could only delay the exit.
+    let left = runtime.metrics().num_alive_tasks();
+    if left > 0 {
+        tracing::debug!("{left} background tasks end with the process");
+    }
     runtime.shutdown_background();
     code
+}
+
+/// The exit code for an error, by the stage that found it: [`EXIT_USAGE`] for the command
+/// line and the specifiers, [`EXIT_RUN_FAILED`] for everything that failed while running.
+pub fn exit_code(e: &Error) -> i32 {
+    match e {
+        Error::Spec(_) | Error::Plan(_) | Error::Usage(_) => EXIT_USAGE,
+        Error::Run(_) => EXIT_RUN_FAILED,
+    }
 }
