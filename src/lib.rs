@@ -22,6 +22,21 @@
 //! - [`help`]: help texts generated from clap and the registry.
 //! - [`ws`]: the WebSocket protocol: handshakes and the frame codec.
 //!
+//! Running and stopping ([`exec::serve`]): a connecting left side runs one session; a
+//! listening one is bound, then handed to a `Listener` (after mini-redis's accept loop) that
+//! takes a `--conncap` permit before each accept and runs every connection in a `Handler` task
+//! (handshakes, connecting the right side, the copy), kept in a `JoinSet`. The first Ctrl-C or
+//! SIGTERM cancels one shutdown token: the listener stops accepting and closes its socket,
+//! connections still in their handshake are dropped, and each session finishes: a direction
+//! ends once its source has been silent for [`exec::copy::SHUTDOWN_IDLE`] and closes its
+//! writer, a WebSocket with 1001 "going away". What is still open after
+//! [`exec::serve::SHUTDOWN_DEADLINE`], or at a second signal, is cut with a warning.
+//!
+//! Exit codes by stage: [`EXIT_USAGE`] for the command line, the specifiers and the plan
+//! (`Error::Spec`, `Error::Plan`, `Error::Usage`), [`EXIT_RUN_FAILED`] for anything that failed
+//! while running (`Error::Run`, including our own internal failures), [`EXIT_OK`] otherwise,
+//! also after a shutdown by signal.
+//!
 //! Architecture invariants:
 //! - The grammar does no I/O and never resolves names; neither does the planner.
 //! - The executor never reads CLI arguments and never matches kind names: each kind is built

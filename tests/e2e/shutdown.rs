@@ -40,7 +40,7 @@ fn pattern(len: usize) -> Vec<u8> {
 
 #[test]
 fn ws_client_of_a_mirror_server_gets_close_1001_on_sigterm() {
-    let (mut p, port) = server(&["ws-l:127.0.0.1:0", "mirror:"]);
+    let (p, port) = server(&["ws-l:127.0.0.1:0", "mirror:"]);
     let (mut ws, _) = ws_connect(port, "/", &[]);
     ws.send_text("before");
     assert_eq!(ws.recv().payload, b"before");
@@ -60,7 +60,7 @@ fn ws_client_of_a_mirror_server_gets_close_1001_on_sigterm() {
 #[test]
 fn ws_to_tcp_tunnel_closes_both_ends_on_ctrl_c() {
     let (back, back_port) = backend();
-    let (mut p, port) = server(&[
+    let (p, port) = server(&[
         "ws-l:127.0.0.1:0".to_string(),
         format!("tcp:127.0.0.1:{back_port}"),
     ]);
@@ -103,7 +103,7 @@ fn tunnel_in_progress_delivers_every_byte_and_the_listener_stops_accepting() {
     const TOTAL: usize = 16 << 20;
     const CHUNK: usize = 64 << 10;
     let (back, back_port) = backend();
-    let (mut p, port) = server(&[
+    let (p, port) = server(&[
         "tcp-l:127.0.0.1:0".to_string(),
         format!("tcp:127.0.0.1:{back_port}"),
     ]);
@@ -231,7 +231,7 @@ fn the_deadline_cuts_a_session_that_cannot_finish() {
 #[test]
 fn ws_client_sends_close_1001_on_sigterm() {
     let srv = RawServer::bind();
-    let mut p = crate::support::Proc::spawn(&[&srv.url("/")]);
+    let p = crate::support::Proc::spawn(&[&srv.url("/")]);
     let (mut ws, _) = srv.accept_ws(&[]);
     ws.send_text("hello");
     p.wait_stdout("the message", |b| b == b"hello\n");
