@@ -479,6 +479,41 @@ mod tests {
         assert_eq!((t.forward, t.backward), (4, 4));
     }
 
+    // Paused time: the timers fire in order however slow the machine is.
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_keeps_moving_what_the_source_sends_then_ends_when_it_is_idle() {
+        let (a, mut a_peer) = duplex(1024);
+        let (b, mut b_peer) = duplex(1024);
+        let shutdown = CancellationToken::new();
+        let token = shutdown.clone();
+        let session = tokio::spawn(async move {
+            let opts = CopyOptions::default();
+            copy_session(
+                Conn::Bytes(Box::new(a)),
+                Conn::Bytes(Box::new(b)),
+                &opts,
+                &token,
+            )
+            .await
+        });
+        a_peer.write_all(b"queued").await.unwrap();
+        shutdown.cancel();
+        // A source that keeps sending, with pauses shorter than the idle limit, is not cut.
+        for part in [&b" more"[..], b" and more"] {
+            tokio::time::sleep(SHUTDOWN_IDLE / 2).await;
+            a_peer.write_all(part).await.unwrap();
+        }
+        let mut got = Vec::new();
+        b_peer.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"queued more and more");
+        // The idle direction ended too, with an EOF for its writer.
+        let mut back = Vec::new();
+        a_peer.read_to_end(&mut back).await.unwrap();
+        assert_eq!(back, b"");
+        let t = session.await.unwrap().unwrap();
+        assert_eq!((t.forward, t.backward), (20, 0));
+    }
+
     #[tokio::test]
     async fn exit_on_eof_ends_session_after_one_direction() {
         let (a, mut a_peer) = duplex(1024);
