@@ -159,6 +159,11 @@ impl StopSignal {
         self.raise(Self::WHEN_IDLE);
     }
 
+    /// True once a stop of either kind was asked for.
+    fn requested(&self) -> bool {
+        self.state.load(Ordering::SeqCst) != 0
+    }
+
     fn raise(&self, state: u8) {
         self.state.fetch_max(state, Ordering::SeqCst);
         self.notify.notify_waiters();
@@ -308,15 +313,22 @@ async fn copy_bytes(
 ) -> io::Result<u64> {
     let mut buf = vec![0u8; size];
     let mut total = 0u64;
+    // One wait for the whole copy, not one per read: this is the hot loop of byte tunnels.
+    let stopped = stop.stopped();
+    tokio::pin!(stopped);
     loop {
         // Biased: bytes that are ready are still moved after a stop; only a wait ends.
         let n = tokio::select! {
             biased;
             r = reader.read(&mut buf) => r.map_err(|e| tag(from, true, e))?,
-            () = stop.stopped() => break,
+            () = &mut stopped => break,
         };
         if n == 0 {
             break;
+        }
+        if stop.requested() {
+            // The source is not idle: its idle time starts again at the next wait.
+            stopped.set(stop.stopped());
         }
         let to = from.other();
         writer
