@@ -8,9 +8,9 @@
 //! The first Ctrl-C or SIGTERM starts a graceful shutdown: the listener stops accepting, a
 //! connection still in its handshake is dropped, and every session finishes (each direction
 //! ends once its source has been silent for [`SHUTDOWN_IDLE`](super::copy::SHUTDOWN_IDLE); a
-//! WebSocket peer gets a Close
-//! 1001 "going away"). What still runs after [`SHUTDOWN_DEADLINE`], or when a second signal
-//! arrives, is cut, with a warning. A single session finishes the same way.
+//! WebSocket peer gets a Close 1001 "going away"). What still runs after [`SHUTDOWN_DEADLINE`],
+//! or when a second signal arrives, is cut, with a warning. A single session finishes the same
+//! way.
 
 use super::build::{apply_layers, build_chain, into_connector, Endpoint};
 use super::conn::{bind_hints, Accept, BoundAddr, Conn, ConnInfo, ConnLayer, Connect, Peer};
