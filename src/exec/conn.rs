@@ -102,11 +102,14 @@ impl Conn {
     }
 }
 
-/// The peer's Close as seen by a message stream: set once, read by the copy engine.
+/// The close state a message stream shares with the copy engine: the stream records the
+/// peer's Close (set once, read by the engine); the engine records a session that ends
+/// because the process shuts down, so that the stream's own Close says "going away".
 #[derive(Debug, Default)]
 pub struct PeerClose {
     closed: std::sync::atomic::AtomicBool,
     echo: std::sync::atomic::AtomicBool,
+    going_away: std::sync::atomic::AtomicBool,
     frame: std::sync::Mutex<Option<(Option<u16>, String)>>,
 }
 
@@ -130,6 +133,18 @@ impl PeerClose {
     /// The status code and reason of the peer's Close, if it arrived.
     pub fn frame(&self) -> Option<(Option<u16>, String)> {
         self.frame.lock().ok().and_then(|f| f.clone())
+    }
+
+    /// Records that the session ends because the process shuts down (set by the copy
+    /// engine): a WebSocket then closes with 1001 "going away".
+    pub fn mark_going_away(&self) {
+        self.going_away
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// True once [`PeerClose::mark_going_away`] was called.
+    pub fn is_going_away(&self) -> bool {
+        self.going_away.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The code and reason when the peer closed with a failure status (not 1000, 1001 or

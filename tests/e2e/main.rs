@@ -18,4 +18,5 @@ mod more;
 mod overlays;
 mod relay;
 mod server;
+mod shutdown;
 mod tls;
