@@ -18,5 +18,6 @@ mod more;
 mod overlays;
 mod relay;
 mod server;
+mod shutdown;
 mod tls;
 mod violations;
