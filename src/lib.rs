@@ -58,7 +58,9 @@
 //!   tungstenite answers a peer's Close at once and then refuses to send, which loses replies
 //!   still in flight (`echo hi | websocat ws://echo-server` would print nothing). Ours treats
 //!   Close as a half-close; the copy engine answers it once the other direction has sent what
-//!   it has ready (giving up on a direction stuck for [`exec::copy::CLOSE_LINGER`]). A
+//!   it has ready, and, where that direction's source may still answer our half-close (a
+//!   backend, a process; not stdio), once that source ends or has been silent for
+//!   [`exec::copy::CLOSE_LINGER`] (giving up on a direction stuck that long). A
 //!   protocol violation ends the reading side like a Close would, so accepted messages still
 //!   go out before our failing Close (1002/1007/1009). tungstenite is kept for its key
 //!   derivation.

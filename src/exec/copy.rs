@@ -141,14 +141,16 @@ struct DirectionControl {
 /// a cancellation token it needs no allocation per session.
 #[derive(Default)]
 struct StopSignal {
-    /// Running (0), [`StopSignal::WHEN_IDLE`] or [`StopSignal::NOW`]; only ever rises.
+    /// Running (0), [`StopSignal::AFTER_LINGER`], [`StopSignal::WHEN_IDLE`] or
+    /// [`StopSignal::NOW`]; only ever rises.
     state: AtomicU8,
     notify: tokio::sync::Notify,
 }
 
 impl StopSignal {
-    const WHEN_IDLE: u8 = 1;
-    const NOW: u8 = 2;
+    const AFTER_LINGER: u8 = 1;
+    const WHEN_IDLE: u8 = 2;
+    const NOW: u8 = 3;
 
     /// Stops the direction the next time it waits for its source.
     fn stop(&self) {
@@ -161,7 +163,13 @@ impl StopSignal {
         self.raise(Self::WHEN_IDLE);
     }
 
-    /// True once a stop of either kind was asked for.
+    /// Stops the direction once its source has been silent for [`CLOSE_LINGER`]: a reply to
+    /// our half-close (a backend's answer, a process's last output) still goes out.
+    fn stop_after_linger(&self) {
+        self.raise(Self::AFTER_LINGER);
+    }
+
+    /// True once a stop of any kind was asked for.
     fn requested(&self) -> bool {
         self.state.load(Ordering::SeqCst) != 0
     }
@@ -180,6 +188,10 @@ impl StopSignal {
                 Self::NOW => return,
                 Self::WHEN_IDLE => tokio::select! {
                     () = tokio::time::sleep(SHUTDOWN_IDLE) => return,
+                    () = notified => {}
+                },
+                Self::AFTER_LINGER => tokio::select! {
+                    () = tokio::time::sleep(CLOSE_LINGER) => return,
                     () = notified => {}
                 },
                 _ => notified.await,
@@ -265,12 +277,19 @@ where
                 None
             };
             if let Some(dir) = start {
-                // One side's peer closed: the other direction sends what is ready for it
-                // and then answers with its Close, without waiting for more.
+                // One side's peer closed: the other direction sends what is ready for it and
+                // then answers with its Close. A source that may still answer our half-close
+                // (a backend, a process) gets until it has been silent for CLOSE_LINGER; one
+                // that cannot (stdio) is not waited for.
                 if (dir == 0 && !forward_on) || (dir == 1 && !backward_on) {
                     break;
                 }
-                controls[dir].stop.stop();
+                let may_answer = opts.source_may_answer[dir];
+                if may_answer {
+                    controls[dir].stop.stop_after_linger();
+                } else {
+                    controls[dir].stop.stop();
+                }
                 // Usually it is done at once (an echo, nothing left to send): poll it once
                 // before arming the linger timer, which costs a timer registration and a
                 // wake-up of the event loop on every connection.
@@ -284,8 +303,15 @@ where
                     break;
                 }
                 linger = Some((dir, controls[dir].progress.load(Ordering::Relaxed)));
+                // A source waited for may be silent for CLOSE_LINGER before its stop: only
+                // no progress for longer than that means the writer is stuck.
+                let first_check = if may_answer {
+                    2 * CLOSE_LINGER
+                } else {
+                    CLOSE_LINGER
+                };
                 tick.as_mut()
-                    .reset(tokio::time::Instant::now() + CLOSE_LINGER);
+                    .reset(tokio::time::Instant::now() + first_check);
             }
         }
     }

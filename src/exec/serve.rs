@@ -17,6 +17,7 @@ use super::conn::{bind_hints, Accept, BoundAddr, Conn, ConnInfo, ConnLayer, Conn
 use super::copy::{copy_session, error_side};
 use crate::error::{Error, RunError, Side};
 use crate::plan::{CopyOptions, Plan};
+use crate::registry::Trait;
 use std::future::Future;
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -140,7 +141,7 @@ impl Listener {
                 layers,
                 right,
                 right_source: plan.right.source.clone(),
-                copy: plan.copy.clone(),
+                copy: session_copy_options(plan),
             }),
             cap: plan.serve.conncap.map(|n| Arc::new(Semaphore::new(n))),
             oneshot: plan.serve.oneshot,
@@ -354,7 +355,7 @@ async fn single_session(
     if plan.serve.interactive {
         status_line(&format!("websocat: connected to {}", plan.right.source));
     }
-    let t = copy_session(l, r, &plan.copy, shutdown)
+    let t = copy_session(l, r, &session_copy_options(plan), shutdown)
         .await
         .map_err(|e| {
             let side = error_side(&e).unwrap_or(Side::Left);
@@ -509,4 +510,12 @@ async fn next_signal(signal: &mut Option<tokio::signal::unix::Signal>) {
         }
     }
     std::future::pending::<()>().await;
+}
+
+/// The plan's copy options, with what the executor derives from the leaves: whether each side's
+/// source may answer our half-close (everything but stdio).
+fn session_copy_options(plan: &Plan) -> CopyOptions {
+    let mut copy = plan.copy.clone();
+    copy.source_may_answer = [&plan.left, &plan.right].map(|c| !c.leaf().kind.has(Trait::Stdio));
+    copy
 }

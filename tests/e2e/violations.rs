@@ -1,7 +1,7 @@
 //! Failing a WebSocket connection (RFC 6455 section 7.1.7) and closing promptly: for every
 //! protocol violation the peer gets the exact Close that names it (1002, 1007, 1009; masked
 //! from a client), after everything it sent before the violation was delivered; a peer's Close
-//! is answered at once when nothing is left to send.
+//! is answered at once when nothing is left to send, and after what a backend still answers.
 
 use crate::support::ws::{
     ws_connect, Frame, WsConn, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_TEXT,
@@ -291,14 +291,68 @@ fn client_answers_the_servers_close_at_once_when_it_has_nothing_to_send() {
     assert_eq!(out.stdout, b"hello\n");
 }
 
-#[test]
-fn server_answers_the_clients_close_at_once_when_its_backend_is_silent() {
-    // A TCP backend that accepts and never sends: nothing is queued for the client.
+/// A WebSocket server in front of a TCP backend, with a client connected and the backend's
+/// side of the connection accepted.
+fn relay_with_backend() -> (Proc, WsConn, std::net::TcpStream) {
     let backend = RawServer::bind();
     let target = format!("tcp:127.0.0.1:{}", backend.port());
-    let (_p, port) = server(&["ws-l:127.0.0.1:0", &target]);
-    let (mut ws, _) = ws_connect(port, "/", &[]);
-    let _b = backend.accept_tcp();
+    let (p, port) = server(&["ws-l:127.0.0.1:0", &target]);
+    let (ws, _) = ws_connect(port, "/", &[]);
+    let b = backend.accept_tcp();
+    (p, ws, b)
+}
+
+#[test]
+fn server_delivers_the_backend_reply_that_follows_the_clients_close() {
+    // `echo request | websocat ws://server/` in front of a backend (or a websocketd-style
+    // `sh-c:` handler) that answers a little later: the client's Close follows its request at
+    // once, and the answer must still reach it (websocat 1.x delivers it too).
+    use std::io::{Read, Write};
+    let (_p, mut ws, mut b) = relay_with_backend();
+    ws.send_text("request\n");
+    ws.send_close(Some((1000, "")));
+    let mut got = Vec::new();
+    b.read_to_end(&mut got)
+        .expect("the backend reads until our half-close");
+    assert_eq!(got, b"request\n");
+    std::thread::sleep(Duration::from_millis(300));
+    b.write_all(b"answer\n").expect("the backend answers");
+    drop(b);
+    let answer = ws.recv();
+    assert_eq!(
+        (answer.opcode, answer.payload),
+        (OP_TEXT, b"answer\n".to_vec())
+    );
+    assert_eq!(ws.recv(), close_frame(1000, "", false));
+    ws.expect_eof();
+}
+
+#[test]
+fn server_answers_the_clients_close_at_once_when_its_backend_closes_in_turn() {
+    use std::io::Read;
+    let (_p, mut ws, mut b) = relay_with_backend();
+    std::thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    ws.send_close(Some((1000, "")));
+    let mut got = Vec::new();
+    b.read_to_end(&mut got)
+        .expect("the backend reads until our half-close");
+    drop(b);
+    let close = ws.recv();
+    let took = started.elapsed();
+    assert_eq!(close, close_frame(1000, "", false));
+    assert!(
+        took < Duration::from_millis(700),
+        "the Close was answered after {took:?}"
+    );
+    ws.expect_eof();
+}
+
+#[test]
+fn server_answers_the_clients_close_once_a_silent_backend_was_quiet_for_the_linger() {
+    // A backend that neither answers nor closes: the Close goes out after CLOSE_LINGER (1 s)
+    // of silence, not never, and not at once (an answer could still have been on its way).
+    let (_p, mut ws, _b) = relay_with_backend();
     std::thread::sleep(Duration::from_millis(100));
     let started = Instant::now();
     ws.send_close(Some((1000, "")));
@@ -306,7 +360,7 @@ fn server_answers_the_clients_close_at_once_when_its_backend_is_silent() {
     let took = started.elapsed();
     assert_eq!(close, close_frame(1000, "", false));
     assert!(
-        took < Duration::from_millis(700),
+        took >= Duration::from_millis(900) && took < Duration::from_millis(2500),
         "the Close was answered after {took:?}"
     );
     ws.expect_eof();
