@@ -82,7 +82,13 @@ pub async fn apply_layers(
     mut info: ConnInfo,
 ) -> io::Result<(Conn, ConnInfo)> {
     for layer in layers {
-        (conn, info) = layer.wrap(conn, info).await?;
+        (conn, info) = crate::ws::handshake::within(
+            layer.connect_timeout(),
+            || "the WebSocket handshake".to_string(),
+            "--connect-timeout",
+            layer.wrap(conn, info),
+        )
+        .await?;
     }
     Ok((conn, info))
 }
@@ -94,11 +100,17 @@ struct Layered {
 
 impl Connect for Layered {
     fn connect<'a>(&'a self, info: &'a ConnInfo) -> BoxFuture<'a, io::Result<Conn>> {
-        Box::pin(async move {
+        let connect = async move {
             let conn = self.inner.connect(info).await?;
             let (conn, _) = self.layer.wrap(conn, info.clone()).await?;
             Ok(conn)
-        })
+        };
+        Box::pin(crate::ws::handshake::within(
+            self.layer.connect_timeout(),
+            || "the connection and WebSocket handshake".to_string(),
+            "--connect-timeout",
+            connect,
+        ))
     }
 }
 

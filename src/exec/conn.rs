@@ -208,6 +208,13 @@ pub trait ConnLayer: Send + Sync {
     fn peer_speaks_first(&self) -> bool {
         false
     }
+
+    /// How long opening a connection through this layer may take in all, the connects under
+    /// it included (`--connect-timeout` of `ws-c:`); over an accepted connection it bounds
+    /// [`ConnLayer::wrap`] alone. `None` = no limit of its own.
+    fn connect_timeout(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 /// The hints a listener gets from the layers over it, innermost first.

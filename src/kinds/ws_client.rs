@@ -14,11 +14,12 @@ use base64::Engine;
 use futures::future::BoxFuture;
 use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Default request URI of `ws-c:` when neither `uri=` nor `--ws-c-uri` is given.
 pub const DEFAULT_URI: &str = "ws://0.0.0.0/";
 
-const PARAMS: [ParamDef; 12] = [
+const PARAMS: [ParamDef; 13] = [
     ParamDef {
         name: "uri",
         ty: ParamType::Text,
@@ -62,6 +63,13 @@ const PARAMS: [ParamDef; 12] = [
     COMMON_PARAMS[3],
     COMMON_PARAMS[4],
     COMMON_PARAMS[5],
+    ParamDef {
+        name: "connect-timeout",
+        ty: ParamType::Uint,
+        flag: Some("--connect-timeout"),
+        help: "seconds connecting (TCP, proxy, TLS) and the WebSocket handshake may take \
+               together (default 30; 0 = no limit)",
+    },
 ];
 
 /// Registry entry for `ws-c:`.
@@ -185,6 +193,7 @@ pub fn lower_url(url: &str, origin: Origin) -> Result<Vec<PlanNode>, SpecProblem
 struct WsClient {
     request: ClientRequest,
     settings: WsSettings,
+    connect_timeout: Option<Duration>,
 }
 
 /// Splits `Name: value` at the first colon; one space after the colon is dropped.
@@ -245,10 +254,21 @@ fn build(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, String>
     Ok(Arc::new(WsClient {
         request: ClientRequest { uri, headers },
         settings,
+        connect_timeout: match node.param_u64("connect-timeout") {
+            Some(0) => None,
+            Some(n) => Some(Duration::from_secs(n)),
+            None => Some(Duration::from_secs(
+                handshake::DEFAULT_CLIENT_CONNECT_TIMEOUT,
+            )),
+        },
     }))
 }
 
 impl ConnLayer for WsClient {
+    fn connect_timeout(&self) -> Option<Duration> {
+        self.connect_timeout
+    }
+
     fn wrap(
         &self,
         inner: Conn,
@@ -260,6 +280,7 @@ impl ConnLayer for WsClient {
             let Conn::Bytes(mut stream) = inner else {
                 return Err(shape_error("ws-c", "a byte stream", &inner));
             };
+            // The time limit (`connect_timeout`) is applied around this by the executor.
             let leftover = handshake::connect(&mut stream, &request)
                 .await
                 .map_err(|e| {

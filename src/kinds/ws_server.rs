@@ -13,8 +13,9 @@ use crate::ws::handshake::{self, ServerPolicy};
 use futures::future::BoxFuture;
 use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 
-const PARAMS: [ParamDef; 9] = [
+const PARAMS: [ParamDef; 10] = [
     ParamDef {
         name: "protocol",
         ty: ParamType::Text,
@@ -40,6 +41,12 @@ const PARAMS: [ParamDef; 9] = [
     COMMON_PARAMS[3],
     COMMON_PARAMS[4],
     COMMON_PARAMS[5],
+    ParamDef {
+        name: "handshake-timeout",
+        ty: ParamType::Uint,
+        flag: Some("--handshake-timeout"),
+        help: "seconds a client may take to send its request head (default 15; 0 = no limit)",
+    },
 ];
 
 /// Registry entry for `ws-upgrade:`.
@@ -89,6 +96,7 @@ pub const WS_LISTEN: KindDef = KindDef {
 struct WsServer {
     policy: ServerPolicy,
     settings: WsSettings,
+    handshake_timeout: Option<Duration>,
 }
 
 fn build(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, String> {
@@ -99,6 +107,13 @@ fn build(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, String>
             restrict_uri: node.param("restrict-uri").map(str::to_string),
         },
         settings: WsSettings::from_node(node)?,
+        handshake_timeout: match node.param_u64("handshake-timeout") {
+            Some(0) => None,
+            Some(n) => Some(Duration::from_secs(n)),
+            None => Some(Duration::from_secs(
+                handshake::DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
+            )),
+        },
     }))
 }
 
@@ -114,11 +129,18 @@ impl ConnLayer for WsServer {
     ) -> BoxFuture<'static, io::Result<(Conn, ConnInfo)>> {
         let policy = self.policy.clone();
         let settings = self.settings.clone();
+        let limit = self.handshake_timeout;
         Box::pin(async move {
             let Conn::Bytes(mut stream) = inner else {
                 return Err(shape_error("ws-upgrade", "a byte stream", &inner));
             };
-            let accepted = handshake::accept(&mut stream, &policy).await?;
+            let accepted = handshake::within(
+                limit,
+                || "the client's WebSocket handshake".to_string(),
+                "--handshake-timeout",
+                handshake::accept(&mut stream, &policy),
+            )
+            .await?;
             tracing::info!("WebSocket request for {}", accepted.head.uri());
             info.request = Some(accepted.head);
             let ws = WsMessages::new(stream, accepted.leftover, WsRole::Server, settings);

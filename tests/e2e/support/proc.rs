@@ -272,6 +272,11 @@ impl Proc {
         port
     }
 
+    /// The child's process id (for reading /proc/PID/status).
+    pub fn pid(&self) -> u32 {
+        self.child.lock().unwrap_or_else(|e| e.into_inner()).id()
+    }
+
     /// True while the child runs.
     pub fn is_running(&self) -> bool {
         let mut c = self.child.lock().unwrap_or_else(|e| e.into_inner());
