@@ -532,6 +532,60 @@ mod tests {
         );
     }
 
+    /// Runs [`check_upgrade_answer`] on the header lines of `head` for the RFC's sample key.
+    fn check(head: &str, offered: &[(&str, &str)]) -> Result<(), String> {
+        let full = format!("HTTP/1.1 101 Switching Protocols\r\n{head}\r\n");
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut resp = httparse::Response::new(&mut headers);
+        assert!(resp.parse(full.as_bytes()).unwrap().is_complete());
+        let offered: Vec<(String, String)> = offered
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        check_upgrade_answer(resp.headers, "dGhlIHNhbXBsZSBub25jZQ==", &offered)
+    }
+
+    const GOOD: &str = "Upgrade: websocket\r\nConnection: Upgrade\r\n\
+        Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n";
+
+    #[test]
+    fn a_correct_answer_passes_and_names_match_in_any_case() {
+        assert_eq!(check(GOOD, &[]), Ok(()));
+        let shouting = GOOD
+            .replace("Upgrade: websocket", "UPGRADE: WEBSOCKET")
+            .replace("Connection: Upgrade", "connection: keep-alive,upgrade");
+        assert_eq!(check(&shouting, &[]), Ok(()));
+    }
+
+    #[test]
+    fn a_server_must_choose_exactly_one_offered_subprotocol() {
+        let offer = [
+            ("Sec-WebSocket-Protocol", "a, b"),
+            ("sec-websocket-protocol", "c"),
+        ];
+        let answer = |p: &str| format!("{GOOD}Sec-WebSocket-Protocol: {p}\r\n");
+        assert_eq!(check(&answer("c"), &offer), Ok(()));
+        assert_eq!(
+            check(&answer("a, b"), &offer),
+            Err("the server answered with several subprotocols (a, b); it must choose one".into())
+        );
+        assert_eq!(
+            check(&answer("d"), &offer),
+            Err("the server chose subprotocol `d`, which is not one we offered (a, b, c)".into())
+        );
+    }
+
+    #[test]
+    fn an_extension_is_accepted_only_when_offered() {
+        let answer = format!("{GOOD}Sec-WebSocket-Extensions: x-test; level=1\r\n");
+        assert_eq!(
+            check(&answer, &[]),
+            Err("the server enabled extension `x-test`, which we did not offer".into())
+        );
+        let offer = [("Sec-WebSocket-Extensions", "x-other, X-Test; level=2")];
+        assert_eq!(check(&answer, &offer), Ok(()));
+    }
+
     #[tokio::test]
     async fn accept_refuses_a_wrong_version_with_426() {
         let (ours, mut peer) = tokio::io::duplex(4096);
