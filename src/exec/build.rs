@@ -82,7 +82,7 @@ pub async fn apply_layers(
     mut info: ConnInfo,
 ) -> io::Result<(Conn, ConnInfo)> {
     for layer in layers {
-        (conn, info) = crate::ws::handshake::within(
+        (conn, info) = super::conn::within_time_limit(
             layer.connect_timeout(),
             || "the WebSocket handshake".to_string(),
             "--connect-timeout",
@@ -105,7 +105,7 @@ impl Connect for Layered {
             let (conn, _) = self.layer.wrap(conn, info.clone()).await?;
             Ok(conn)
         };
-        Box::pin(crate::ws::handshake::within(
+        Box::pin(super::conn::within_time_limit(
             self.layer.connect_timeout(),
             || "the connection and WebSocket handshake".to_string(),
             "--connect-timeout",

@@ -217,6 +217,29 @@ pub trait ConnLayer: Send + Sync {
     }
 }
 
+/// Runs `fut` under an optional time limit; on expiry the error says which `step` took
+/// longer than the limit and which option sets it.
+pub async fn within_time_limit<T>(
+    limit: Option<std::time::Duration>,
+    step: impl FnOnce() -> String,
+    option: &str,
+    fut: impl std::future::Future<Output = io::Result<T>>,
+) -> io::Result<T> {
+    match limit {
+        None => fut.await,
+        Some(d) => tokio::time::timeout(d, fut).await.unwrap_or_else(|_| {
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "{} did not complete within {} s ({option})",
+                    step(),
+                    d.as_secs_f64()
+                ),
+            ))
+        }),
+    }
+}
+
 /// The hints a listener gets from the layers over it, innermost first.
 pub fn bind_hints(layers: &[std::sync::Arc<dyn ConnLayer>]) -> BindHints {
     BindHints {

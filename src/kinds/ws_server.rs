@@ -134,7 +134,7 @@ impl ConnLayer for WsServer {
             let Conn::Bytes(mut stream) = inner else {
                 return Err(shape_error("ws-upgrade", "a byte stream", &inner));
             };
-            let accepted = handshake::within(
+            let accepted = crate::exec::conn::within_time_limit(
                 limit,
                 || "the client's WebSocket handshake".to_string(),
                 "--handshake-timeout",

@@ -28,29 +28,6 @@ pub const DEFAULT_SERVER_HANDSHAKE_TIMEOUT: u64 = 15;
 /// told otherwise (`--connect-timeout`).
 pub const DEFAULT_CLIENT_CONNECT_TIMEOUT: u64 = 30;
 
-/// Runs `fut` under an optional time limit; on expiry the error says which `step` took
-/// longer than the limit and which option sets it.
-pub async fn within<T>(
-    limit: Option<std::time::Duration>,
-    step: impl FnOnce() -> String,
-    option: &str,
-    fut: impl std::future::Future<Output = io::Result<T>>,
-) -> io::Result<T> {
-    match limit {
-        None => fut.await,
-        Some(d) => tokio::time::timeout(d, fut).await.unwrap_or_else(|_| {
-            Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!(
-                    "{} did not complete within {} s ({option})",
-                    step(),
-                    d.as_secs_f64()
-                ),
-            ))
-        }),
-    }
-}
-
 /// Reads until the end of an HTTP head; returns the buffer and the head's length. Callers
 /// bound the time it may take.
 async fn read_head(stream: &mut Box<dyn ByteStream>, what: &str) -> io::Result<(BytesMut, usize)> {
