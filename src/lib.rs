@@ -11,7 +11,9 @@
 //! ```
 //!
 //! Code map:
-//! - [`cli`]: clap derive, no logic.
+//! - [`cli`]: clap derive, no logic; [`plan_options`] turns it into typed [`PlanOptions`] in
+//!   one place (node flags by the registry's `ParamDef::flag`, copy/serve options by
+//!   [`plan::ir::SESSION_OPTIONS`]).
 //! - [`error`]: `SpecError` / `PlanError` / `RunError`, miette diagnostics.
 //! - [`spec`]: AST, the nom grammar (`grammar/specifier.ebnf`), typed leaf arguments.
 //! - [`registry`]: the `KINDS` table: names, synonyms, role, shape, argument, parameters, help,
@@ -56,10 +58,10 @@ pub mod registry;
 pub mod spec;
 pub mod ws;
 
-use clap::Parser;
 use cli::{Cli, DumpFormat};
 use error::Error;
 use plan::{CopyOptions, DataMode, PlanOptions, ServeOptions};
+use std::collections::BTreeMap;
 
 /// Exit code for success.
 pub const EXIT_OK: i32 = 0;
@@ -68,8 +70,106 @@ pub const EXIT_RUN_FAILED: i32 = 1;
 /// Exit code for a bad command line or specifier.
 pub const EXIT_USAGE: i32 = 2;
 
-/// Turns parsed arguments into planner options.
-pub fn plan_options(cli: &Cli) -> PlanOptions {
+/// Options that [`plan_options`] and [`main_with_args`] read from [`Cli`] themselves (not
+/// through [`plan::ir::SESSION_OPTIONS`]). Together with the registry's `ParamDef::flag`s and
+/// the session options, this list accounts for every clap option (a test checks it). A node
+/// flag listed here has a meaning of its own, so it is never reported as having no effect.
+pub const CLI_OPTIONS: &[&str] = &[
+    "help",
+    "long-help",
+    "version",
+    "text",
+    // Also a node flag: `-b` fills `type=binary` of datagram kinds.
+    "binary",
+    "no-line",
+    "null-terminated",
+    "linemode-strip-newlines",
+    // Accepted for compatibility and ignored.
+    "strict",
+    "jsonrpc",
+    "socks5",
+    "proxy",
+    "preamble",
+    "preamble-reverse",
+    "dump-spec",
+    "no-fixups",
+    "threads",
+    "verbose",
+    "quiet",
+    "completions",
+    "man",
+];
+
+/// Parses arguments (with the program name) into the typed [`Cli`] and clap's matches, which
+/// [`plan_options`] reads node flags from by name.
+pub fn parse_args<I, S>(argv: I) -> Result<(Cli, clap::ArgMatches), clap::Error>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<std::ffi::OsString> + Clone,
+{
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().try_get_matches_from(argv)?;
+    let cli = Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut Cli::command()))?;
+    Ok((cli, matches))
+}
+
+/// The value a switch gives the node parameters it fills: `true`, except `-b`, which fills
+/// the `type` of datagram kinds with `binary`.
+fn switch_value(flag: &str) -> &'static str {
+    if flag == "--binary" {
+        "binary"
+    } else {
+        "true"
+    }
+}
+
+/// The values given on the command line for one clap option, as the strings node parameters
+/// hold (numbers as parsed, so `--queue-len=007` gives `7`).
+fn given_values(matches: &clap::ArgMatches, arg: &clap::Arg, flag: &str) -> Option<Vec<String>> {
+    let id = arg.get_id().as_str();
+    if matches.value_source(id) != Some(clap::parser::ValueSource::CommandLine) {
+        return None;
+    }
+    if matches!(arg.get_action(), clap::ArgAction::SetTrue) {
+        return Some(vec![switch_value(flag).to_string()]);
+    }
+    macro_rules! typed {
+        ($($t:ty),*) => {$(
+            if let Ok(Some(values)) = matches.try_get_many::<$t>(id) {
+                return Some(values.map(ToString::to_string).collect());
+            }
+        )*};
+    }
+    typed!(String, u64, u32, u16, u8, usize);
+    None
+}
+
+/// The values of the node flags given on the command line, keyed by `ParamDef::flag`: every
+/// flag the registry names is read from clap's matches by its long name.
+pub fn node_flag_values(matches: &clap::ArgMatches) -> BTreeMap<&'static str, Vec<String>> {
+    let command = <Cli as clap::CommandFactory>::command();
+    let flags = registry::KINDS
+        .iter()
+        .flat_map(|k| k.params.iter())
+        .filter_map(|p| p.flag);
+    let mut values = BTreeMap::new();
+    for flag in flags {
+        let arg = flag
+            .strip_prefix("--")
+            .and_then(|long| command.get_arguments().find(|a| a.get_long() == Some(long)));
+        let Some(arg) = arg else {
+            continue; // the test `registry_flags_are_clap_options` fails for it
+        };
+        if let Some(v) = given_values(matches, arg, flag) {
+            values.insert(flag, v);
+        }
+    }
+    values
+}
+
+/// Turns parsed arguments into planner options: the one place where command-line arguments
+/// become typed decisions (the planner never looks an option up by its spelling).
+pub fn plan_options(cli: &Cli, matches: &clap::ArgMatches) -> PlanOptions {
     let mode = if cli.binary {
         Some(DataMode::Binary)
     } else if cli.text {
@@ -77,7 +177,23 @@ pub fn plan_options(cli: &Cli) -> PlanOptions {
     } else {
         None
     };
-    let one = if cli.one_message { Some(1) } else { None };
+    let mut copy = CopyOptions::default();
+    let mut serve = ServeOptions::default();
+    for option in plan::ir::SESSION_OPTIONS {
+        (option.apply)(cli, &mut copy, &mut serve);
+    }
+    let flags = node_flag_values(matches);
+    // A flag with a meaning of its own (`-b`, `--stdout-announce-listening-ports`) does
+    // something even when no node takes it.
+    let has_own_meaning = |flag: &str| {
+        let long = flag.trim_start_matches('-');
+        CLI_OPTIONS.contains(&long) || plan::ir::SESSION_OPTIONS.iter().any(|o| o.long == long)
+    };
+    let flags_warned_if_unused = flags
+        .keys()
+        .copied()
+        .filter(|f| !has_own_meaning(f))
+        .collect();
     PlanOptions {
         mode,
         no_line: cli.no_line,
@@ -85,30 +201,23 @@ pub fn plan_options(cli: &Cli) -> PlanOptions {
         strip_newlines: cli.strip_newlines,
         server_mode: cli.server_mode,
         no_fixups: cli.no_fixups,
-        flags: cli.node_flags().into_iter().collect(),
+        flags,
+        flags_warned_if_unused,
+        exec_args_given: !cli.exec_args.is_empty(),
+        tls_server_identity_given: cli.pkcs12_der.is_some() || cli.tls_cert.is_some(),
+        tls_domain: cli.tls_domain.clone(),
+        type_prefix_given: cli.text_prefix.is_some()
+            || cli.binary_prefix.is_some()
+            || cli.base64
+            || cli.base64_text,
         jsonrpc: cli.jsonrpc,
         socks5: cli.socks5.clone(),
         proxy: cli.proxy.clone(),
         proxy_env: plan::ProxyEnv::default(),
         preamble: cli.preamble.clone(),
         preamble_reverse: cli.preamble_reverse.clone(),
-        copy: CopyOptions {
-            unidirectional: cli.unidirectional,
-            unidirectional_reverse: cli.unidirectional_reverse,
-            exit_on_eof: cli.exit_on_eof,
-            no_close: cli.no_close,
-            max_messages: cli.max_messages.or(one),
-            max_messages_rev: cli.max_messages_rev.or(one),
-            buffer_size: cli.buffer_size,
-        },
-        serve: ServeOptions {
-            oneshot: cli.oneshot,
-            conncap: cli.conncap,
-            announce: cli.announce,
-            server_banner: cli.server_mode,
-            interactive: false,
-            server_banner_tls: false,
-        },
+        copy,
+        serve,
     }
 }
 
@@ -120,8 +229,8 @@ where
 {
     let argv = std::iter::once(std::ffi::OsString::from("websocat"))
         .chain(args.into_iter().map(Into::into));
-    let cli = Cli::try_parse_from(argv).map_err(|e| Error::Usage(e.to_string()))?;
-    plan::plan(&cli.specs, &plan_options(&cli))
+    let (cli, matches) = parse_args(argv).map_err(|e| Error::Usage(e.to_string()))?;
+    plan::plan(&cli.specs, &plan_options(&cli, &matches))
 }
 
 /// Test helper: the planned left and right chains of a command line, as specifier strings.
@@ -175,8 +284,8 @@ fn init_logging(cli: &Cli) {
 /// Runs the command line (without the program name); returns the process exit code.
 pub fn main_with_args(args: Vec<std::ffi::OsString>) -> i32 {
     let argv = std::iter::once(std::ffi::OsString::from("websocat")).chain(args);
-    let cli = match Cli::try_parse_from(argv) {
-        Ok(c) => c,
+    let (cli, matches) = match parse_args(argv) {
+        Ok(parsed) => parsed,
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
@@ -213,7 +322,7 @@ pub fn main_with_args(args: Vec<std::ffi::OsString>) -> i32 {
     init_logging(&cli);
     let color = std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::env::var_os("NO_COLOR").is_none();
-    let mut opts = plan_options(&cli);
+    let mut opts = plan_options(&cli, &matches);
     // The planner does no I/O: the proxy environment is read here.
     opts.proxy_env = plan::ProxyEnv::from_env();
     opts.serve.interactive = !cli.quiet
@@ -281,4 +390,162 @@ pub fn main_with_args(args: Vec<std::ffi::OsString>) -> i32 {
     };
     runtime.shutdown_background();
     code
+}
+
+#[cfg(test)]
+mod option_tests {
+    use super::*;
+    use clap::CommandFactory;
+    use plan::ir::SESSION_OPTIONS;
+
+    /// Every (kind, parameter, flag) of the registry.
+    fn registry_flags() -> Vec<(&'static str, &'static str, &'static str)> {
+        registry::KINDS
+            .iter()
+            .flat_map(|k| {
+                k.params
+                    .iter()
+                    .filter_map(move |p| p.flag.map(|f| (k.name, p.name, f)))
+            })
+            .collect()
+    }
+
+    fn clap_option(command: &clap::Command, long: &str) -> Option<clap::Arg> {
+        command
+            .get_arguments()
+            .find(|a| a.get_long() == Some(long))
+            .cloned()
+    }
+
+    #[test]
+    fn registry_flags_are_clap_options() {
+        let command = Cli::command();
+        for (kind, param, flag) in registry_flags() {
+            let long = flag.strip_prefix("--");
+            assert!(
+                long.and_then(|l| clap_option(&command, l)).is_some(),
+                "`{kind}[{param}]` is filled by {flag}, which is no clap option"
+            );
+        }
+    }
+
+    #[test]
+    fn every_clap_option_is_connected() {
+        let command = Cli::command();
+        let node_flags: Vec<&str> = registry_flags()
+            .iter()
+            .filter_map(|(_, _, f)| f.strip_prefix("--"))
+            .collect();
+        for arg in command.get_arguments().filter(|a| !a.is_positional()) {
+            let Some(long) = arg.get_long() else {
+                panic!("option `{}` has no long name", arg.get_id());
+            };
+            let connected = node_flags.contains(&long)
+                || SESSION_OPTIONS.iter().any(|o| o.long == long)
+                || CLI_OPTIONS.contains(&long);
+            assert!(
+                connected,
+                "--{long} is connected to nothing: give it a ParamDef::flag, an entry in \
+                 plan::ir::SESSION_OPTIONS or a line in CLI_OPTIONS"
+            );
+        }
+    }
+
+    #[test]
+    fn option_lists_name_clap_options_once() {
+        let command = Cli::command();
+        for o in SESSION_OPTIONS {
+            let arg = clap_option(&command, o.long)
+                .unwrap_or_else(|| panic!("SESSION_OPTIONS names --{}, no clap option", o.long));
+            assert_eq!(arg.get_short(), o.short, "short name of --{}", o.long);
+            assert!(
+                !CLI_OPTIONS.contains(&o.long),
+                "--{} is in SESSION_OPTIONS and CLI_OPTIONS",
+                o.long
+            );
+        }
+        for long in CLI_OPTIONS {
+            assert!(
+                clap_option(&command, long).is_some(),
+                "CLI_OPTIONS names --{long}, no clap option"
+            );
+        }
+    }
+
+    #[test]
+    fn every_node_flag_gives_its_value() {
+        let command = Cli::command();
+        let mut flags: Vec<&str> = registry_flags().into_iter().map(|(_, _, f)| f).collect();
+        flags.sort_unstable();
+        flags.dedup();
+        let mut argv = vec!["websocat".to_string()];
+        let mut takes_rest = Vec::new();
+        let mut expected = BTreeMap::new();
+        for flag in flags {
+            let arg = clap_option(&command, &flag[2..]).expect("a clap option");
+            if matches!(arg.get_action(), clap::ArgAction::SetTrue) {
+                argv.push(flag.to_string());
+                expected.insert(flag, vec![switch_value(flag).to_string()]);
+            } else {
+                if arg.get_num_args().is_some_and(|n| n.max_values() > 1) {
+                    takes_rest.push(flag.to_string());
+                    takes_rest.push("7".to_string());
+                } else {
+                    argv.push(format!("{flag}=7"));
+                }
+                expected.insert(flag, vec!["7".to_string()]);
+            }
+        }
+        argv.extend(takes_rest);
+        let (_, matches) = parse_args(&argv).unwrap();
+        assert_eq!(node_flag_values(&matches), expected);
+    }
+
+    #[test]
+    fn node_flag_numbers_keep_their_parsed_form() {
+        let (_, matches) = parse_args(["websocat", "--queue-len=007", "-b", "-H", "a: b"]).unwrap();
+        let values = node_flag_values(&matches);
+        assert_eq!(values["--queue-len"], ["7"]);
+        assert_eq!(values["--binary"], ["binary"]);
+        assert_eq!(values["--header"], ["a: b"]);
+        assert_eq!(values.len(), 3, "{values:?}");
+    }
+
+    #[test]
+    fn session_options_are_written_back_in_order() {
+        let args = [
+            "websocat",
+            "-1",
+            "--oneshot",
+            "-n",
+            "-E",
+            "-U",
+            "-u",
+            "--conncap=6",
+            "-B",
+            "5",
+            "--stdout-announce-listening-ports",
+            "--max-messages-rev=4",
+            "-s",
+        ];
+        let (cli, matches) = parse_args(args).unwrap();
+        let opts = plan_options(&cli, &matches);
+        assert!(opts.serve.server_banner);
+        assert_eq!(
+            plan::ir::session_args(&opts.copy, &opts.serve),
+            [
+                "-u",
+                "-U",
+                "-E",
+                "-n",
+                "--max-messages=1",
+                "--max-messages-rev=4",
+                "--buffer-size=5",
+                "--oneshot",
+                "--conncap=6",
+                "--stdout-announce-listening-ports",
+            ]
+        );
+        assert!(opts.flags_warned_if_unused.is_empty());
+    }
 }

@@ -161,7 +161,7 @@ fn tls_client_without_domain(plan: &mut Plan) {
 /// `--tls-domain` cannot change a domain already set, e.g. by a `wss://` URL (whose host is
 /// checked, as in websocat 1.x); say so instead of silently ignoring it.
 fn tls_domain_flag_overridden(plan: &mut Plan, opts: &PlanOptions) {
-    let Some(flag) = opts.flags.get("--tls-domain").and_then(|v| v.last()) else {
+    let Some(flag) = &opts.tls_domain else {
         return;
     };
     let domains: Vec<&str> = [&plan.left, &plan.right]
@@ -193,9 +193,6 @@ fn stdio_twice(plan: &Plan) -> Result<(), Error> {
     Ok(())
 }
 
-/// Flags that also have a global meaning, so no node taking them is not worth a warning.
-const GLOBAL_FLAGS: &[&str] = &["--binary", "--stdout-announce-listening-ports"];
-
 /// `--exec-args` cannot say which of two `exec:` nodes it is for (websocat 1.x refuses too).
 fn exec_twice(plan: &Plan) -> Result<(), Error> {
     let is_exec = |c: &Chain| c.leaf().kind.name == "exec";
@@ -210,7 +207,7 @@ fn exec_twice(plan: &Plan) -> Result<(), Error> {
 }
 
 fn unused_flags(plan: &mut Plan, opts: &PlanOptions) {
-    for flag in opts.flags.keys().filter(|f| !GLOBAL_FLAGS.contains(f)) {
+    for flag in &opts.flags_warned_if_unused {
         let used = [&plan.left, &plan.right].iter().any(|c| {
             c.nodes
                 .iter()

@@ -1,6 +1,6 @@
 //! `--dump-spec`: the plan as a command line that plans back to the same plan, and as JSON.
 
-use super::ir::{Chain, Plan};
+use super::ir::{session_args, Chain, Plan};
 use serde_json::json;
 
 /// Quotes an argument for a POSIX shell when needed.
@@ -19,40 +19,7 @@ pub fn shell_quote(s: &str) -> String {
 
 /// The options of the plan that are not inside the chains, as CLI arguments.
 pub fn global_args(plan: &Plan) -> Vec<String> {
-    let mut a = Vec::new();
-    let c = &plan.copy;
-    if c.unidirectional {
-        a.push("-u".to_string());
-    }
-    if c.unidirectional_reverse {
-        a.push("-U".to_string());
-    }
-    if c.exit_on_eof {
-        a.push("-E".to_string());
-    }
-    if c.no_close {
-        a.push("-n".to_string());
-    }
-    if let Some(n) = c.max_messages {
-        a.push(format!("--max-messages={n}"));
-    }
-    if let Some(n) = c.max_messages_rev {
-        a.push(format!("--max-messages-rev={n}"));
-    }
-    if let Some(n) = c.buffer_size {
-        a.push(format!("--buffer-size={n}"));
-    }
-    let s = &plan.serve;
-    if s.oneshot {
-        a.push("--oneshot".to_string());
-    }
-    if let Some(n) = s.conncap {
-        a.push(format!("--conncap={n}"));
-    }
-    if s.announce {
-        a.push("--stdout-announce-listening-ports".to_string());
-    }
-    a
+    session_args(&plan.copy, &plan.serve)
 }
 
 /// The canonical argument vector (without the program name) for this plan.

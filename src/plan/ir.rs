@@ -1,5 +1,6 @@
 //! The plan: resolved chains of kinds with their parameters, and the session options.
 
+use crate::cli::Cli;
 use crate::error::Side;
 use crate::registry::{KindDef, Role};
 use crate::spec::Span;
@@ -205,6 +206,141 @@ pub struct ServeOptions {
     pub server_banner_tls: bool,
 }
 
+/// How the plan holds one [`SessionOption`], for writing it back as an argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written {
+    /// At its default: not written.
+    Absent,
+    /// A switch that is on: written as `-s` (its short name) or `--long`.
+    Switch,
+    /// A value: written as `--long=VALUE`.
+    Value(String),
+}
+
+/// One option of the copy engine or the accept loop, defined once: its name on the command
+/// line, how the parsed command line sets it, and how `--dump-spec` writes it back.
+pub struct SessionOption {
+    /// Long name of its clap option, without `--`.
+    pub long: &'static str,
+    /// Its clap short name; `--dump-spec` writes a switch that has one by it.
+    pub short: Option<char>,
+    /// Sets it from the parsed command line (applied in table order).
+    pub apply: fn(&Cli, &mut CopyOptions, &mut ServeOptions),
+    /// What the plan holds, for `--dump-spec` and plan equality.
+    pub written: fn(&CopyOptions, &ServeOptions) -> Written,
+}
+
+fn switch(on: bool) -> Written {
+    if on {
+        Written::Switch
+    } else {
+        Written::Absent
+    }
+}
+
+fn value<T: ToString>(v: Option<T>) -> Written {
+    v.map_or(Written::Absent, |v| Written::Value(v.to_string()))
+}
+
+/// The copy and accept loop options, in the order `--dump-spec` writes them. Adding one: a
+/// clap field, a field of [`CopyOptions`] or [`ServeOptions`], one entry here.
+pub const SESSION_OPTIONS: &[SessionOption] = &[
+    SessionOption {
+        long: "unidirectional",
+        short: Some('u'),
+        apply: |cli, c, _| c.unidirectional = cli.unidirectional,
+        written: |c, _| switch(c.unidirectional),
+    },
+    SessionOption {
+        long: "unidirectional-reverse",
+        short: Some('U'),
+        apply: |cli, c, _| c.unidirectional_reverse = cli.unidirectional_reverse,
+        written: |c, _| switch(c.unidirectional_reverse),
+    },
+    SessionOption {
+        long: "exit-on-eof",
+        short: Some('E'),
+        apply: |cli, c, _| c.exit_on_eof = cli.exit_on_eof,
+        written: |c, _| switch(c.exit_on_eof),
+    },
+    SessionOption {
+        long: "no-close",
+        short: Some('n'),
+        apply: |cli, c, _| c.no_close = cli.no_close,
+        written: |c, _| switch(c.no_close),
+    },
+    SessionOption {
+        long: "max-messages",
+        short: None,
+        apply: |cli, c, _| c.max_messages = cli.max_messages,
+        written: |c, _| value(c.max_messages),
+    },
+    SessionOption {
+        long: "max-messages-rev",
+        short: None,
+        apply: |cli, c, _| c.max_messages_rev = cli.max_messages_rev,
+        written: |c, _| value(c.max_messages_rev),
+    },
+    SessionOption {
+        long: "one-message",
+        short: Some('1'),
+        // After the two above: an explicit count wins. Written back as those two.
+        apply: |cli, c, _| {
+            if cli.one_message {
+                c.max_messages.get_or_insert(1);
+                c.max_messages_rev.get_or_insert(1);
+            }
+        },
+        written: |_, _| Written::Absent,
+    },
+    SessionOption {
+        long: "buffer-size",
+        short: Some('B'),
+        apply: |cli, c, _| c.buffer_size = cli.buffer_size,
+        written: |c, _| value(c.buffer_size),
+    },
+    SessionOption {
+        long: "oneshot",
+        short: None,
+        apply: |cli, _, s| s.oneshot = cli.oneshot,
+        written: |_, s| switch(s.oneshot),
+    },
+    SessionOption {
+        long: "conncap",
+        short: None,
+        apply: |cli, _, s| s.conncap = cli.conncap,
+        written: |_, s| value(s.conncap),
+    },
+    SessionOption {
+        long: "stdout-announce-listening-ports",
+        short: None,
+        apply: |cli, _, s| s.announce = cli.announce,
+        written: |_, s| switch(s.announce),
+    },
+    SessionOption {
+        long: "server-mode",
+        short: Some('s'),
+        // The banner only decorates stderr; what `-s` means for the plan is in the chains.
+        apply: |cli, _, s| s.server_banner = cli.server_mode,
+        written: |_, _| Written::Absent,
+    },
+];
+
+/// The session options that differ from the defaults, as command-line arguments.
+pub fn session_args(copy: &CopyOptions, serve: &ServeOptions) -> Vec<String> {
+    SESSION_OPTIONS
+        .iter()
+        .filter_map(|o| match (o.written)(copy, serve) {
+            Written::Absent => None,
+            Written::Switch => Some(match o.short {
+                Some(c) => format!("-{c}"),
+                None => format!("--{}", o.long),
+            }),
+            Written::Value(v) => Some(format!("--{}={v}", o.long)),
+        })
+        .collect()
+}
+
 /// Everything the planner needs besides the two specifier strings.
 #[derive(Debug, Clone, Default)]
 pub struct PlanOptions {
@@ -220,8 +356,20 @@ pub struct PlanOptions {
     pub server_mode: bool,
     /// `--no-fixups`: skip automatic changes (cat mode, broadcast, codecs).
     pub no_fixups: bool,
-    /// Values of CLI flags that fill node parameters, by flag name (e.g. `--protocol`).
+    /// Values of CLI flags that fill node parameters, by the registry's `ParamDef::flag`
+    /// (e.g. `--protocol`).
     pub flags: BTreeMap<&'static str, Vec<String>>,
+    /// The node flags given that mean nothing besides filling node parameters: each is
+    /// warned about when no node of the plan takes it.
+    pub flags_warned_if_unused: Vec<&'static str>,
+    /// `--exec-args` was given (it swallows every argument after it, specifiers included).
+    pub exec_args_given: bool,
+    /// A TLS server identity was given (`--pkcs12-der` or `--tls-cert`).
+    pub tls_server_identity_given: bool,
+    /// `--tls-domain`: the name a TLS client checks.
+    pub tls_domain: Option<String>,
+    /// `--text-prefix`, `--binary-prefix`, `--base64` or `--base64-text` was given.
+    pub type_prefix_given: bool,
     /// `--jsonrpc`: put `jsonrpc:` over the stdio side.
     pub jsonrpc: bool,
     /// `-p`: texts sent first on every new right-side connection.
@@ -268,12 +416,10 @@ pub struct Plan {
 
 impl PartialEq for Plan {
     fn eq(&self, other: &Self) -> bool {
-        // `server_banner` only decorates stderr (`-s` prints `Listening on …`); the canonical
-        // command line has no flag for it, so it is not part of what a plan means.
-        let serve = |s: &ServeOptions| (s.oneshot, s.conncap, s.announce);
+        // The session options mean what the canonical command line writes of them (the `-s`
+        // banner and the interactive status lines only decorate stderr).
         self.left == other.left
             && self.right == other.right
-            && self.copy == other.copy
-            && serve(&self.serve) == serve(&other.serve)
+            && session_args(&self.copy, &self.serve) == session_args(&other.copy, &other.serve)
     }
 }

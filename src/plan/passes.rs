@@ -111,7 +111,7 @@ fn simple_mode(
             Ok((l, r))
         }
         [l, r] => Ok((l.clone(), r.clone())),
-        [] if opts.flags.contains_key("--exec-args") => Err(PlanError::new(
+        [] if opts.exec_args_given => Err(PlanError::new(
             "no specifiers given",
             Some("--exec-args takes every argument after it: put the specifiers before it, e.g. `websocat tcp-l:127.0.0.1:9000 exec:ls --exec-args -l`".into()),
         )
@@ -131,7 +131,7 @@ fn simple_mode(
 
 /// True when a TLS server identity was given on the command line.
 fn serves_tls(opts: &PlanOptions) -> bool {
-    opts.flags.contains_key("--pkcs12-der") || opts.flags.contains_key("--tls-cert")
+    opts.tls_server_identity_given
 }
 
 fn spec_listens(spec: &Spec) -> bool {
@@ -638,14 +638,7 @@ fn settle_lazy_shapes(chain: &mut Chain, fixups: &mut Vec<Fixup>) -> Result<(), 
 /// Pass 6a: `--text-prefix`, `--binary-prefix`, `--base64`, `--base64-text` put
 /// `typeprefix:` over each WebSocket (under connector overlays).
 fn insert_type_prefix(chain: &mut Chain, opts: &PlanOptions, fixups: &mut Vec<Fixup>) {
-    let wanted = [
-        "--text-prefix",
-        "--binary-prefix",
-        "--base64",
-        "--base64-text",
-    ]
-    .iter()
-    .any(|f| opts.flags.contains_key(f));
+    let wanted = opts.type_prefix_given;
     let has_ws = chain
         .nodes
         .iter()
