@@ -361,6 +361,87 @@ mod tests {
         assert_eq!(b.delay(30), Duration::from_millis(1000));
     }
 
+    /// An inner connection that never reads what is written to it and never sends.
+    struct Stuck;
+
+    impl futures::Stream for Stuck {
+        type Item = io::Result<Message>;
+        fn poll_next(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Self::Item>> {
+            std::task::Poll::Pending
+        }
+    }
+
+    impl futures::Sink<Message> for Stuck {
+        type Error = io::Error;
+        fn poll_ready(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::task::Poll::Pending
+        }
+        fn start_send(self: std::pin::Pin<&mut Self>, _: Message) -> io::Result<()> {
+            Ok(())
+        }
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::task::Poll::Pending
+        }
+        fn poll_close(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::task::Poll::Pending
+        }
+    }
+
+    impl crate::exec::conn::MessageStream for Stuck {}
+
+    struct ConnectStuck;
+
+    impl Connect for ConnectStuck {
+        fn connect<'a>(&'a self, _: &'a ConnInfo) -> BoxFuture<'a, io::Result<Conn>> {
+            Box::pin(async { Ok(Conn::Messages(Box::new(Stuck))) })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_writer_waits_once_the_queue_holds_its_bytes() {
+        let layer = ReconnectLayer {
+            backoff: Backoff {
+                base: Duration::from_millis(10),
+                cap: Duration::from_millis(10),
+                max_attempts: None,
+            },
+            queue: 1 << 20,
+        };
+        let conn = layer
+            .layer(Arc::new(ConnectStuck))
+            .connect(&ConnInfo::default())
+            .await
+            .unwrap();
+        let Conn::Messages(mut conn) = conn else {
+            panic!("autoreconnect over messages must stay messages")
+        };
+        let big = Message::Binary(bytes::Bytes::from(vec![0u8; 600 << 10]));
+        let mut accepted = 0;
+        while accepted < 64 {
+            let send = conn.send(big.clone());
+            match tokio::time::timeout(Duration::from_millis(300), send).await {
+                Ok(r) => r.unwrap(),
+                Err(_) => break,
+            }
+            accepted += 1;
+        }
+        // One message is stuck in the inner connection's write and one waits in the 1 MiB
+        // queue; the third does not fit.
+        assert_eq!(accepted, 2);
+    }
+
     #[tokio::test]
     async fn survives_a_server_restart_on_the_same_port() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
