@@ -418,3 +418,70 @@ fn tunnel_keeps_64_mib_intact_under_back_pressure_from_a_slow_reader() {
         );
     }
 }
+
+#[test]
+fn unfinished_messages_past_the_limit_end_their_connections_and_memory_stays_bounded() {
+    use std::time::Duration;
+    const FRAGMENT: usize = 1 << 20;
+    let (p, port) = crate::support::server_limited(
+        &["-b", "ws-l:127.0.0.1:0", "mirror:"],
+        Duration::from_secs(60),
+    );
+    let before = resident_bytes(p.pid());
+    // Three clients each start a message and keep adding 1 MiB fragments, never ending it.
+    let clients: Vec<_> = (0..3)
+        .map(|_| {
+            let mut s = raw_ws_client(port);
+            std::thread::spawn(move || {
+                let mut frame = masked_binary_frame(FRAGMENT);
+                frame[0] = 0x02; // binary, no FIN
+                let mut sent = 0usize;
+                while sent < 40 * FRAGMENT {
+                    if s.write_all(&frame).is_err() {
+                        break;
+                    }
+                    frame[0] = 0x00; // continuation, no FIN
+                    sent += FRAGMENT;
+                }
+                s.set_read_timeout(Some(Duration::from_secs(10)))
+                    .expect("read timeout");
+                // Whatever the server sends last (nothing, or a Close), it ends the
+                // connection rather than buffering on.
+                let mut rest = Vec::new();
+                let ended = match s.read_to_end(&mut rest) {
+                    Ok(_) => true,
+                    Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+                };
+                (sent, ended)
+            })
+        })
+        .collect();
+    let mut peak = before;
+    while clients.iter().any(|c| !c.is_finished()) {
+        peak = peak.max(resident_bytes(p.pid()));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for c in clients {
+        let (sent, ended) = c.join().expect("client thread");
+        assert!(
+            ended,
+            "the server kept a connection with an over-long message open"
+        );
+        assert!(
+            sent < 40 * FRAGMENT,
+            "the server read 40 MiB of one message"
+        );
+    }
+    let growth = peak.saturating_sub(before);
+    eprintln!("unfinished messages: server grew by {} KiB", growth >> 10);
+    assert!(
+        growth < 64 << 20,
+        "three unfinished messages grew the server by {} MiB",
+        growth >> 20
+    );
+    let log = p.wait_stderr("--max-ws-message-length");
+    assert!(
+        log.contains("exceeds the limit of 16777216 (--max-ws-message-length)"),
+        "{log}"
+    );
+}
