@@ -55,6 +55,16 @@ pub trait MessageStream:
     fn peer_close(&self) -> Option<Arc<PeerClose>> {
         None
     }
+
+    /// True when `poll_ready` only looks for room in this stream's own buffer and reserves
+    /// nothing shared with others. The copy engine then asks for room before it takes the
+    /// next message from the other side, so a blocked writer holds its reader back with no
+    /// message waiting in between. A sink whose readiness reserves shared capacity (a permit
+    /// of a channel many clients send into) says `false`: idle clients holding permits would
+    /// keep busy ones from sending.
+    fn room_is_private(&self) -> bool {
+        false
+    }
 }
 
 impl<T, C> MessageStream for tokio_util::codec::Framed<T, C>
@@ -65,6 +75,9 @@ where
         + Send
         + Unpin,
 {
+    fn room_is_private(&self) -> bool {
+        true
+    }
 }
 
 /// An established connection of either shape.

@@ -161,7 +161,11 @@ impl Sink<Message> for Echo {
     }
 }
 
-impl MessageStream for Echo {}
+impl MessageStream for Echo {
+    fn room_is_private(&self) -> bool {
+        true
+    }
+}
 
 #[cfg(test)]
 mod tests {

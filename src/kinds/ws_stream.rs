@@ -221,6 +221,10 @@ impl MessageStream for WsMessages {
     fn peer_close(&self) -> Option<Arc<PeerClose>> {
         Some(self.report.clone())
     }
+
+    fn room_is_private(&self) -> bool {
+        true
+    }
 }
 
 impl Stream for WsMessages {

@@ -485,3 +485,19 @@ fn unfinished_messages_past_the_limit_end_their_connections_and_memory_stays_bou
         "{log}"
     );
 }
+
+#[test]
+fn idle_clients_of_a_shared_connection_do_not_hold_its_queue() {
+    use crate::support::ws::ws_connect;
+    // The copy engine asks a writer for room before taking a message only where that room is
+    // the connection's own; a shared queue's room taken by idle clients would starve this one.
+    let (_p, port) =
+        crate::support::server(&["--queue-len", "2", "ws-l:127.0.0.1:0", "broadcast:mirror:"]);
+    let idle: Vec<_> = (0..4).map(|_| ws_connect(port, "/", &[]).0).collect();
+    let (mut active, _) = ws_connect(port, "/", &[]);
+    // Let every idle client's copy loop reach its wait for a message.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    active.send_text("through");
+    assert_eq!(active.recv().text(), "through");
+    drop(idle);
+}
