@@ -9,6 +9,7 @@ pub mod conn;
 pub mod copy;
 pub mod queue;
 pub mod serve;
+pub mod share;
 
 pub use conn::{
     Accept, ByteStream, Conn, ConnInfo, ConnLayer, Connect, ConnectorLayer, Listen, Message,

@@ -3,12 +3,12 @@
 //! exponentially (with jitter) while attempts keep failing, and data written in between
 //! waits in a bounded queue instead of being lost.
 
-use super::share::{client_conn, into_messages};
 use crate::exec::build::BuildCtx;
 use crate::exec::queue::{byte_channel, ByteReceiver, ByteSender, Weigh};
+use crate::exec::share::{client_conn, into_messages};
 use crate::exec::{Conn, ConnInfo, Connect, ConnectorLayer, Message};
 use crate::plan::PlanNode;
-use crate::registry::{ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape};
+use crate::registry::{ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape, Trait};
 use futures::future::BoxFuture;
 use futures::{SinkExt, StreamExt};
 use std::io;
@@ -21,6 +21,7 @@ pub const AUTORECONNECT: KindDef = KindDef {
     synonyms: &[],
     role: Role::ConnectorOverlay,
     shape: Shape::Preserve,
+    traits: &[Trait::Reconnects],
     arg: ArgType::None,
     params: &[
         ParamDef {

@@ -6,7 +6,7 @@
 use crate::exec::build::BuildCtx;
 use crate::exec::{Conn, ConnInfo, Connect};
 use crate::plan::PlanNode;
-use crate::registry::{ArgType, Build, Expansion, KindDef, Role, Shape};
+use crate::registry::{ArgType, Build, Expansion, KindDef, Role, Shape, Sharing, Trait};
 use futures::future::BoxFuture;
 use std::future::Future;
 use std::io::{self, Read, Write};
@@ -24,6 +24,7 @@ pub const READFILE: KindDef = KindDef {
     synonyms: &[],
     role: Role::Leaf,
     shape: Shape::Bytes,
+    traits: &[],
     arg: ArgType::Path,
     params: &[],
     summary: "read a file; what is written is discarded",
@@ -42,6 +43,7 @@ pub const WRITEFILE: KindDef = KindDef {
     synonyms: &[],
     role: Role::Leaf,
     shape: Shape::Bytes,
+    traits: &[Trait::SharedBehindListener(Sharing::OpenOnce)],
     arg: ArgType::Path,
     params: &[],
     summary: "write a file (created or truncated); reading gives end of file",
@@ -58,6 +60,7 @@ pub const APPENDFILE: KindDef = KindDef {
     synonyms: &[],
     role: Role::Leaf,
     shape: Shape::Bytes,
+    traits: &[Trait::SharedBehindListener(Sharing::OpenOnce)],
     arg: ArgType::Path,
     params: &[],
     summary: "append to a file (created if missing); reading gives end of file",
@@ -73,6 +76,7 @@ pub const OPEN_ASYNC: KindDef = KindDef {
     synonyms: &[],
     role: Role::Leaf,
     shape: Shape::Bytes,
+    traits: &[],
     arg: ArgType::Path,
     params: &[],
     summary: "open a FIFO, device or socket file read-write, non-blocking",
@@ -90,6 +94,7 @@ pub const OPEN_FD: KindDef = KindDef {
     synonyms: &[],
     role: Role::Leaf,
     shape: Shape::Bytes,
+    traits: &[],
     arg: ArgType::Number,
     params: &[],
     summary: "use an inherited file descriptor, non-blocking",
@@ -106,6 +111,10 @@ pub const THREADED_STDIO: KindDef = KindDef {
     synonyms: &[],
     role: Role::Leaf,
     shape: Shape::Bytes,
+    traits: &[
+        Trait::Stdio,
+        Trait::SharedBehindListener(Sharing::Broadcast),
+    ],
     arg: ArgType::None,
     params: &[],
     summary: "standard input and output, each served by its own thread",
@@ -122,6 +131,7 @@ pub const INETD_WS: KindDef = KindDef {
     synonyms: &["ws-inetd"],
     role: Role::ListenerAlias,
     shape: Shape::Expands,
+    traits: &[],
     arg: ArgType::None,
     params: super::ws_server::WS_UPGRADE.params,
     summary: "WebSocket server on stdin/stdout: `ws-upgrade:stdio:`",
@@ -205,141 +215,6 @@ impl Connect for FileConnect {
     }
 }
 
-#[cfg(unix)]
-pub(crate) mod fd {
-    //! A pollable file descriptor as an async byte stream.
-
-    use super::*;
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-    use tokio::io::unix::AsyncFd;
-
-    /// An owned, non-blocking, pollable file descriptor.
-    pub struct FdStream {
-        inner: AsyncFd<std::fs::File>,
-    }
-
-    fn set_nonblocking(fd: i32) -> io::Result<()> {
-        // SAFETY: fcntl on a descriptor we own with integer arguments only.
-        let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-        if flags < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: as above.
-        if unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    }
-
-    impl FdStream {
-        /// Registers `file` with the event loop after making it non-blocking.
-        pub fn new(file: std::fs::File, what: &str) -> io::Result<Self> {
-            set_nonblocking(file.as_raw_fd())?;
-            // SAFETY: the `File` owns its descriptor, keeps it open until the `AsyncFd` drops
-            // it, and always returns the same one from `as_raw_fd`.
-            let registered = unsafe { AsyncFd::register(file) };
-            let inner = registered.map_err(io::Error::from).map_err(|e| {
-                if e.raw_os_error() == Some(libc::EPERM) {
-                    io::Error::new(
-                        e.kind(),
-                        format!("{what} cannot be polled (a regular file?); use readfile:/writefile: for regular files"),
-                    )
-                } else {
-                    io::Error::new(e.kind(), format!("{what}: {e}"))
-                }
-            })?;
-            Ok(FdStream { inner })
-        }
-
-        /// Uses a duplicate of an inherited descriptor.
-        pub fn from_inherited(fd: i32) -> io::Result<Self> {
-            let owned = duplicate(fd)
-                .map_err(|e| io::Error::new(e.kind(), format!("file descriptor {fd}: {e}")))?;
-            Self::new(std::fs::File::from(owned), &format!("file descriptor {fd}"))
-        }
-    }
-
-    /// A duplicate of an inherited descriptor (such as stdin or stdout) that we own and may
-    /// close without closing the original. A descriptor that is not open gives `EBADF`.
-    pub fn duplicate(fd: i32) -> io::Result<OwnedFd> {
-        // SAFETY: dup takes an integer; on success we own the new descriptor.
-        let new = unsafe { libc::dup(fd) };
-        if new < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `new` is a freshly duplicated descriptor that nothing else owns.
-        Ok(unsafe { OwnedFd::from_raw_fd(new) })
-    }
-
-    impl AsyncRead for FdStream {
-        fn poll_read(
-            self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-            buf: &mut ReadBuf<'_>,
-        ) -> Poll<io::Result<()>> {
-            loop {
-                let mut guard = ready!(self.inner.poll_read_ready(cx))?;
-                // Read straight into the unfilled part: zeroing it first, as a `&mut [u8]`
-                // would need, cost a memset of the whole buffer on every read.
-                // SAFETY: read(2) only writes into the memory it is given and reports how
-                // much; nothing here reads the uninitialised bytes.
-                let unfilled = unsafe { buf.unfilled_mut() };
-                let read = guard.try_io(|f| {
-                    let n = unsafe {
-                        libc::read(
-                            f.get_ref().as_raw_fd(),
-                            unfilled.as_mut_ptr().cast(),
-                            unfilled.len(),
-                        )
-                    };
-                    if n < 0 {
-                        Err(io::Error::last_os_error())
-                    } else {
-                        Ok(n as usize)
-                    }
-                });
-                match read {
-                    Ok(Ok(n)) => {
-                        // SAFETY: read(2) initialised the first `n` bytes of `unfilled`.
-                        unsafe { buf.assume_init(n) };
-                        buf.advance(n);
-                        return Poll::Ready(Ok(()));
-                    }
-                    Ok(Err(e)) => return Poll::Ready(Err(e)),
-                    Err(_would_block) => continue,
-                }
-            }
-        }
-    }
-
-    impl AsyncWrite for FdStream {
-        fn poll_write(
-            self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-            data: &[u8],
-        ) -> Poll<io::Result<usize>> {
-            loop {
-                let mut guard = ready!(self.inner.poll_write_ready(cx))?;
-                match guard.try_io(|f| f.get_ref().write(data)) {
-                    Ok(r) => return Poll::Ready(r),
-                    Err(_would_block) => continue,
-                }
-            }
-        }
-        fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
-        fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-            // Sockets get a real half-close; other descriptors have none.
-            // SAFETY: shutdown(2) on our own descriptor; ENOTSOCK is expected and ignored.
-            unsafe {
-                libc::shutdown(self.inner.get_ref().as_raw_fd(), libc::SHUT_WR);
-            }
-            Poll::Ready(Ok(()))
-        }
-    }
-}
-
 struct OpenAsync {
     path: PathBuf,
 }
@@ -368,7 +243,7 @@ impl Connect for OpenAsync {
                 })
                 .await
                 .map_err(io::Error::other)??;
-                let s = fd::FdStream::new(s, &self.path.display().to_string())?;
+                let s = super::support::fd::FdStream::new(s, &self.path.display().to_string())?;
                 Ok(Conn::Bytes(Box::new(s)))
             }
             #[cfg(not(unix))]
@@ -399,7 +274,7 @@ impl Connect for OpenFd {
         Box::pin(async move {
             #[cfg(unix)]
             {
-                let s = fd::FdStream::from_inherited(self.fd)?;
+                let s = super::support::fd::FdStream::from_inherited(self.fd)?;
                 Ok(Conn::Bytes(Box::new(s)))
             }
             #[cfg(not(unix))]

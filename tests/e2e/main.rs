@@ -19,4 +19,5 @@ mod more;
 mod overlays;
 mod relay;
 mod server;
+mod shutdown;
 mod tls;

@@ -1,16 +1,17 @@
-//! The WebSocket message adapter shared by `ws-c:` and `ws-upgrade:`.
+//! The WebSocket message adapter shared by `ws-c:`, `ws-upgrade:` and `ws-lowlevel-*:`.
 //!
 //! Wraps a byte stream framed by [`crate::ws::frame::WsCodec`] into our [`MessageStream`]:
 //! pings are answered with the same payload, our own keep-alive pings are sent every
 //! `ping-interval`, a missing pong within `ping-timeout` is an error. Close is a half-close: a
 //! received Close ends the stream (code and reason are kept for reporting) while we may still
-//! send; closing our sink sends our Close (the configured code, else an echo of the peer's, else
-//! an empty one) and the stream then ends at the peer's Close.
+//! send; closing our sink sends our Close (1001 "going away" when the session ends because the
+//! process shuts down, else the configured code, else an echo of the peer's, else an empty one)
+//! and the stream then ends at the peer's Close.
 
 use crate::exec::conn::PeerClose;
 use crate::exec::Message;
 use crate::exec::{ByteStream, MessageStream};
-use crate::kinds::tcp::poll_write_before_fin;
+use crate::net::poll_write_before_fin;
 use crate::plan::PlanNode;
 use crate::registry::{ParamDef, ParamType};
 use crate::ws::frame::{Event, Frame, Role, WsCodec};
@@ -312,6 +313,8 @@ impl Sink<Message> for WsMessages {
         if !this.close_sent {
             ready!(Pin::new(&mut this.inner).poll_ready(cx))?;
             let frame = match (this.settings.close_code, this.report.frame()) {
+                // The process shuts down and the peer has not closed: say so (RFC 6455 7.4.1).
+                (_, None) if this.report.is_going_away() => Some((1001, "going away".into())),
                 (Some(code), _) => Some((code, this.settings.close_reason.clone())),
                 (None, Some((Some(code), _))) => Some((code, String::new())),
                 _ => None,
