@@ -428,31 +428,30 @@ fn unfinished_messages_past_the_limit_end_their_connections_and_memory_stays_bou
         Duration::from_secs(60),
     );
     let before = resident_bytes(p.pid());
-    // Three clients each start a message and keep adding 1 MiB fragments, never ending it.
+    // Three clients each start a message and keep adding 1 MiB fragments (40 MiB in all),
+    // never ending it.
     let clients: Vec<_> = (0..3)
         .map(|_| {
             let mut s = raw_ws_client(port);
             std::thread::spawn(move || {
                 let mut frame = masked_binary_frame(FRAGMENT);
                 frame[0] = 0x02; // binary, no FIN
-                let mut sent = 0usize;
-                while sent < 40 * FRAGMENT {
+                for _ in 0..40 {
                     if s.write_all(&frame).is_err() {
                         break;
                     }
                     frame[0] = 0x00; // continuation, no FIN
-                    sent += FRAGMENT;
                 }
                 s.set_read_timeout(Some(Duration::from_secs(10)))
                     .expect("read timeout");
-                // Whatever the server sends last (nothing, or a Close), it ends the
-                // connection rather than buffering on.
-                let mut rest = Vec::new();
-                let ended = match s.read_to_end(&mut rest) {
+                // The server fails the connection with a Close 1009 (message too big) and
+                // closes it rather than buffering on.
+                let mut answer = Vec::new();
+                let ended = match s.read_to_end(&mut answer) {
                     Ok(_) => true,
                     Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
                 };
-                (sent, ended)
+                (answer, ended)
             })
         })
         .collect();
@@ -462,15 +461,18 @@ fn unfinished_messages_past_the_limit_end_their_connections_and_memory_stays_bou
         std::thread::sleep(Duration::from_millis(20));
     }
     for c in clients {
-        let (sent, ended) = c.join().expect("client thread");
+        let (answer, ended) = c.join().expect("client thread");
         assert!(
             ended,
             "the server kept a connection with an over-long message open"
         );
-        assert!(
-            sent < 40 * FRAGMENT,
-            "the server read 40 MiB of one message"
+        assert_eq!(
+            answer.get(2..4),
+            Some(&1009u16.to_be_bytes()[..]),
+            "expected a Close 1009: {:?}",
+            &answer[..answer.len().min(64)]
         );
+        assert_eq!(answer[0], 0x88, "expected a Close frame");
     }
     let growth = peak.saturating_sub(before);
     eprintln!("unfinished messages: server grew by {} KiB", growth >> 10);
@@ -481,7 +483,7 @@ fn unfinished_messages_past_the_limit_end_their_connections_and_memory_stays_bou
     );
     let log = p.wait_stderr("--max-ws-message-length");
     assert!(
-        log.contains("exceeds the limit of 16777216 (--max-ws-message-length)"),
+        log.contains("is over the limit of 16777216 (--max-ws-message-length)"),
         "{log}"
     );
 }

@@ -21,3 +21,4 @@ mod relay;
 mod server;
 mod shutdown;
 mod tls;
+mod violations;
