@@ -636,3 +636,157 @@ impl Connect for Broadcast {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use futures::FutureExt;
+
+    fn hub(policy: SlowPolicy, messages: usize, bytes: usize) -> Arc<Hub> {
+        Arc::new(Hub::new(Limits {
+            messages,
+            bytes,
+            policy,
+            timeout: Duration::from_millis(50),
+        }))
+    }
+
+    /// A client that has joined (its first read found nothing yet).
+    fn client(hub: &Arc<Hub>) -> ClientStream {
+        let mut c = ClientStream {
+            hub: hub.clone(),
+            peer: "test".into(),
+            id: None,
+            done: false,
+        };
+        assert!(c.next().now_or_never().is_none(), "nothing queued yet");
+        c
+    }
+
+    fn msg(len: usize, fill: u8) -> Message {
+        Message::Binary(Bytes::from(vec![fill; len]))
+    }
+
+    fn read_now(c: &mut ClientStream) -> Message {
+        match c.next().now_or_never() {
+            Some(Some(Ok(m))) => m,
+            other => panic!("expected a queued message, got {other:?}"),
+        }
+    }
+
+    fn has_room(hub: &Hub) -> bool {
+        hub.wait_for_room().now_or_never().is_some()
+    }
+
+    #[tokio::test]
+    async fn block_waits_for_the_slowest_client_and_shares_each_payload() {
+        let hub = hub(SlowPolicy::Block, 64, 100);
+        let (mut a, mut b) = (client(&hub), client(&hub));
+        hub.publish(msg(60, 1));
+        assert!(has_room(&hub), "60 of 100 bytes queued");
+        hub.publish(msg(60, 2));
+        assert!(!has_room(&hub), "both queues are over their budget");
+        let first_a = read_now(&mut a);
+        assert!(!has_room(&hub), "b is still full");
+        let first_b = read_now(&mut b);
+        assert!(has_room(&hub), "every queue has room again");
+        assert_eq!(first_a, msg(60, 1));
+        // One buffer for every client: the payloads are the same bytes in memory.
+        assert_eq!(first_a.payload().as_ptr(), first_b.payload().as_ptr());
+        assert_eq!(read_now(&mut a), msg(60, 2));
+        assert_eq!(read_now(&mut b), msg(60, 2));
+    }
+
+    #[tokio::test]
+    async fn a_message_larger_than_the_budget_is_still_admitted() {
+        let hub = hub(SlowPolicy::Block, 64, 10);
+        let mut a = client(&hub);
+        hub.publish(msg(1000, 7));
+        assert!(!has_room(&hub));
+        assert_eq!(read_now(&mut a), msg(1000, 7));
+        assert!(has_room(&hub));
+    }
+
+    #[tokio::test]
+    async fn the_message_count_bounds_a_queue_too() {
+        let hub = hub(SlowPolicy::Block, 2, 1 << 20);
+        let mut a = client(&hub);
+        hub.publish(msg(1, 1));
+        assert!(has_room(&hub));
+        hub.publish(msg(1, 2));
+        assert!(!has_room(&hub), "two messages fill a queue of two");
+        read_now(&mut a);
+        assert!(has_room(&hub));
+    }
+
+    #[tokio::test]
+    async fn a_client_that_leaves_no_longer_holds_the_source_back() {
+        let hub = hub(SlowPolicy::Block, 64, 10);
+        let a = client(&hub);
+        let mut b = client(&hub);
+        hub.publish(msg(20, 1));
+        read_now(&mut b);
+        assert!(!has_room(&hub), "a has not read");
+        drop(a);
+        assert!(has_room(&hub));
+    }
+
+    #[tokio::test]
+    async fn drop_policy_drops_the_oldest_and_keeps_the_newest() {
+        let hub = hub(SlowPolicy::Drop, 64, 100);
+        let mut slow = client(&hub);
+        for i in 1..=5 {
+            hub.publish(msg(40, i));
+            assert!(has_room(&hub), "drop never holds the source back");
+        }
+        assert_eq!(read_now(&mut slow), msg(40, 4));
+        assert_eq!(read_now(&mut slow), msg(40, 5));
+        assert!(
+            slow.next().now_or_never().is_none(),
+            "messages 1-3 were dropped"
+        );
+        let id = slow.id.expect("joined");
+        let st = hub.lock();
+        let q = st.clients.get(&id).expect("still a client");
+        assert_eq!((q.lost_messages, q.lost_bytes), (3, 120));
+    }
+
+    #[tokio::test]
+    async fn disconnect_policy_evicts_a_client_full_for_longer_than_the_timeout() {
+        let hub = hub(SlowPolicy::Disconnect, 64, 10);
+        let mut slow = client(&hub);
+        let mut fast = client(&hub);
+        hub.publish(msg(20, 1));
+        read_now(&mut fast);
+        let started = Instant::now();
+        tokio::time::timeout(Duration::from_secs(5), hub.wait_for_room())
+            .await
+            .expect("the slow client is evicted within the timeout");
+        assert!(started.elapsed() >= Duration::from_millis(50));
+        let err = match slow.next().now_or_never() {
+            Some(Some(Err(e))) => e,
+            other => panic!("expected the eviction error, got {other:?}"),
+        };
+        let req = err
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<CloseRequest>())
+            .expect("a CloseRequest");
+        assert_eq!(req.code, 1008);
+        assert!(req.reason.contains("too slow"), "{}", req.reason);
+        assert!(matches!(slow.next().now_or_never(), Some(None)));
+        // The others go on.
+        hub.publish(msg(5, 2));
+        assert_eq!(read_now(&mut fast), msg(5, 2));
+    }
+
+    #[tokio::test]
+    async fn clients_drain_their_queue_before_the_end() {
+        let hub = hub(SlowPolicy::Block, 64, 100);
+        let mut a = client(&hub);
+        hub.publish(msg(3, 1));
+        hub.end();
+        assert_eq!(read_now(&mut a), msg(3, 1));
+        assert!(matches!(a.next().now_or_never(), Some(None)));
+    }
+}

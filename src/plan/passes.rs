@@ -41,6 +41,8 @@ pub fn plan(positional: &[String], opts: &PlanOptions) -> Result<Plan, Error> {
     if !opts.no_fixups {
         cat_mode(&left, &right, &mut copy, &mut fixups);
         share_behind_listener(&left, &mut right, &serve, &mut fixups);
+        // The shared node inserted just now takes its flags (`--queue-len`, …) too.
+        fill_from_flags(&mut right, opts);
         bridge_shapes(&mut left, &mut right, opts, &mut fixups)?;
     } else {
         check_shapes_match(&left, &right)?;

@@ -213,3 +213,40 @@ fn disconnect_policy_closes_the_client_that_does_not_read() {
     // The hub goes on for the others.
     lockstep(&mut clients, 3, 100);
 }
+
+#[test]
+fn slow_client_flags_reach_the_broadcast_node_inserted_for_stdio() {
+    let out = crate::support::run(
+        &[
+            "--dump-spec",
+            "--queue-len=8",
+            "--client-buffer-bytes=4096",
+            "--slow-client-policy=disconnect",
+            "--slow-client-timeout-ms=500",
+            "ws-l:127.0.0.1:8080",
+            "-",
+        ],
+        b"",
+    );
+    let text = out.stdout_text();
+    assert!(
+        text.contains(
+            "'broadcast[queue=8,client-buffer=4096,slow=disconnect,slow-timeout=500]:lines:-'"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_unknown_slow_client_policy_is_an_error() {
+    let out = crate::support::run(
+        &["--slow-client-policy=sometimes", "ws-l:127.0.0.1:0", "-"],
+        b"",
+    );
+    assert_ne!(out.code(), 0);
+    let stderr = &out.stderr;
+    assert!(
+        stderr.contains("unknown slow-client policy `sometimes`"),
+        "{stderr}"
+    );
+}
