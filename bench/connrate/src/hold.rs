@@ -11,7 +11,7 @@
 //!
 //! It prints one line of `key=value` pairs on stdout.
 
-use crate::{check_head, close_exchange, head_end, read_until, whole_frame, KEY};
+use crate::{check_head, head_end, read_until, whole_frame, CLOSE_FRAME, KEY};
 use std::cell::Cell;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::rc::Rc;
@@ -144,6 +144,23 @@ async fn count_messages(
     }
 }
 
+/// Reads a fresh connection's remaining frames until the server's Close or the end.
+async fn close_exchange_rest(mut sock: TcpStream, mut buf: Vec<u8>) {
+    let mut chunk = [0u8; 1024];
+    loop {
+        while let Some((opcode, end)) = whole_frame(&buf) {
+            if opcode == 0x8 {
+                return;
+            }
+            buf.drain(..end);
+        }
+        match sock.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
 /// A masked binary frame with this payload (shorter than 126 bytes).
 fn binary_frame(payload: &[u8]) -> Vec<u8> {
     let mask = [9u8, 8, 7, 6];
@@ -229,11 +246,17 @@ pub async fn run(h: &Hold) -> Result<String, String> {
     let mut handshakes = Vec::with_capacity(h.fresh);
     for _ in 0..h.fresh {
         let t = Instant::now();
-        let (mut sock, mut rest) = open(addr, &request).await?;
+        let (mut sock, rest) = open(addr, &request).await?;
         handshakes.push(t.elapsed().as_secs_f64() * 1e3);
-        close_exchange(&mut sock, &mut rest)
+        // Send our Close without waiting for the answer: websocat 1.x keeps a session whose
+        // client closed open while its shared side may still send (no Close comes back).
+        sock.write_all(&CLOSE_FRAME)
             .await
             .map_err(|e| format!("closing a fresh connection: {e}"))?;
+        tokio::task::spawn_local(async move {
+            let _ = tokio::time::timeout(Duration::from_secs(2), close_exchange_rest(sock, rest))
+                .await;
+        });
     }
     handshakes.sort_by(f64::total_cmp);
 
@@ -261,7 +284,7 @@ pub async fn run(h: &Hold) -> Result<String, String> {
 
     Ok(format!(
         "held={} rss_kib_per_conn={:.2} idle_cpu_pct={:.2} hs_p50_ms={:.2} hs_p99_ms={:.2} \
-         fanout_ms={:.1} fanout_deliveries_per_s={:.0}",
+         fanout_ms={:.2} fanout_deliveries_per_s={:.0}",
         h.count,
         (rss_after.saturating_sub(rss_before)) as f64 / h.count as f64,
         idle_cpu_pct,
