@@ -52,8 +52,9 @@ measure() {
         sleep 0.1
     done
     if out=$(timeout 600 "$GEN" --port "$port" --hold "$n" --server-pid "$SRV" 2>"$WORK/err"); then
-        # held=N rss_kib_per_conn=… idle_cpu_pct=… hs_p50_ms=… hs_p99_ms=… fanout_ms=… fanout_deliveries_per_s=…
+        # held=N rss_kib_per_conn=… idle_cpu_pct=… hs_p50_ms=… hs_p99_ms=… fanout_ms=… fanout_deliveries_per_s=… fanout_complete=0|1
         eval "local $out"
+        [ "$fanout_complete" = 1 ] || fanout_deliveries_per_s="$fanout_deliveries_per_s (burst unfinished after 60 s)"
         printf '| %s | %s | %s | %s | %s / %s | %s | %s |\n' "$who" "$n" "$rss_kib_per_conn" \
             "$idle_cpu_pct" "$hs_p50_ms" "$hs_p99_ms" "$fanout_ms" "$fanout_deliveries_per_s"
     else

@@ -35,7 +35,8 @@ pub const BROADCAST: KindDef = KindDef {
             name: "queue",
             ty: ParamType::Uint,
             flag: Some("--queue-len"),
-            help: "most messages queued per client (default 64)",
+            help: "most messages queued per client, and from clients to the shared connection \
+                   (default 64)",
         },
         ParamDef {
             name: "client-buffer",
@@ -47,7 +48,8 @@ pub const BROADCAST: KindDef = KindDef {
             name: "slow",
             ty: ParamType::Text,
             flag: Some("--slow-client-policy"),
-            help: "`block` (default), `drop` or `disconnect`: what a client with a full queue does",
+            help: "what happens when a client's queue is full: `block` (default), `drop` or \
+                   `disconnect`",
         },
         ParamDef {
             name: "slow-timeout",
@@ -108,9 +110,6 @@ fn build(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnectorLayer>, St
 
 /// Default `client-buffer`: bytes queued per client before its queue counts as full.
 const DEFAULT_CLIENT_BUFFER: u64 = 1 << 20;
-
-/// Messages from clients buffered towards the shared connection.
-const TO_INNER_QUEUE: usize = 64;
 
 /// WebSocket status sent to a client disconnected for being too slow: 1008, policy violation
 /// (the client broke the server's rule on how far behind it may fall; trying again at once,
@@ -566,7 +565,7 @@ impl Broadcast {
         let conn = self.inner.connect(info).await?;
         let (bytes, msgs) = into_messages(conn);
         let (mut sink, mut stream) = msgs.split();
-        let (to_inner, mut rx) = mpsc::channel::<Message>(TO_INNER_QUEUE);
+        let (to_inner, mut rx) = mpsc::channel::<Message>(self.limits.messages);
         let hub = Arc::new(Hub::new(self.limits));
         let fanout = hub.clone();
         tokio::spawn(async move {
