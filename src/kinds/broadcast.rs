@@ -14,7 +14,7 @@ use crate::plan::PlanNode;
 use crate::registry::{ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape};
 use futures::future::BoxFuture;
 use futures::{Sink, SinkExt, Stream, StreamExt};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -173,12 +173,67 @@ struct Hub {
 
 #[derive(Default)]
 struct HubState {
-    clients: HashMap<u64, ClientQueue>,
-    next_id: u64,
+    clients: Slots<ClientQueue>,
     /// How many queues are full (counted for `block` and `disconnect` only).
     full: usize,
     /// The shared connection's reading half ended; clients end once their queue is empty.
     ended: bool,
+}
+
+/// Values under small reused numbers, iterated in slot order (clients that joined close in
+/// time sit close in memory, which a fan-out to thousands of them walks through).
+struct Slots<T> {
+    slots: Vec<Option<T>>,
+    free: Vec<usize>,
+}
+
+impl<T> Default for Slots<T> {
+    fn default() -> Self {
+        Slots {
+            slots: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+}
+
+impl<T> Slots<T> {
+    fn insert(&mut self, value: T) -> usize {
+        match self.free.pop() {
+            Some(i) => {
+                self.slots[i] = Some(value);
+                i
+            }
+            None => {
+                self.slots.push(Some(value));
+                self.slots.len() - 1
+            }
+        }
+    }
+
+    fn remove(&mut self, id: &usize) -> Option<T> {
+        let v = self.slots.get_mut(*id)?.take();
+        if v.is_some() {
+            self.free.push(*id);
+        }
+        v
+    }
+
+    fn get_mut(&mut self, id: &usize) -> Option<&mut T> {
+        self.slots.get_mut(*id)?.as_mut()
+    }
+
+    #[cfg(test)]
+    fn get(&self, id: &usize) -> Option<&T> {
+        self.slots.get(*id)?.as_ref()
+    }
+
+    fn values(&self) -> impl Iterator<Item = &T> {
+        self.slots.iter().flatten()
+    }
+
+    fn values_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.slots.iter_mut().flatten()
+    }
 }
 
 /// One client's queue. Messages share their payload (`Bytes`) with every other client.
@@ -231,29 +286,23 @@ impl Hub {
     }
 
     /// Adds a client; returns its id.
-    fn join(&self, peer: String) -> u64 {
+    fn join(&self, peer: String) -> usize {
         let mut st = self.lock();
-        let id = st.next_id;
-        st.next_id += 1;
-        st.clients.insert(
-            id,
-            ClientQueue {
-                peer,
-                queue: VecDeque::new(),
-                bytes: 0,
-                full_since: None,
-                waker: None,
-                evicted: None,
-                lost_messages: 0,
-                lost_bytes: 0,
-                reported_at: None,
-            },
-        );
-        id
+        st.clients.insert(ClientQueue {
+            peer,
+            queue: VecDeque::new(),
+            bytes: 0,
+            full_since: None,
+            waker: None,
+            evicted: None,
+            lost_messages: 0,
+            lost_bytes: 0,
+            reported_at: None,
+        })
     }
 
     /// Removes a client that went away; the others no longer wait for it.
-    fn leave(&self, id: u64) {
+    fn leave(&self, id: usize) {
         let mut st = self.lock();
         if let Some(c) = st.clients.remove(&id) {
             if c.full_since.is_some() {
@@ -409,7 +458,7 @@ const REPORT_EVERY: Duration = Duration::from_secs(1);
 struct ClientStream {
     hub: Arc<Hub>,
     peer: String,
-    id: Option<u64>,
+    id: Option<usize>,
     done: bool,
 }
 
