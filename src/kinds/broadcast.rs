@@ -72,7 +72,9 @@ pub const BROADCAST: KindDef = KindDef {
            dropped to make room (logged with counts); the others never wait, the slow client \
            sees gaps. `disconnect`: like `block`, but a client whose queue stays full for \
            `slow-timeout` ms is disconnected (logged) and the others go on; a WebSocket client \
-           gets Close 1008 (policy violation) with a reason once it reads up to it; the others \
+           gets Close 1008 (policy violation) with a reason if it takes it within another \
+           `slow-timeout` (at least 1 s), and its connection is closed either way (a byte-stream \
+           client such as one behind `tcp-l:` only once it reads again); the others \
            wait up to that limit, and no client sees gaps. The planner adds this kind when \
            stdio stands behind a listener. As in websocat 1.x, `reuse:` is this kind; \
            `reuse-raw:` is the variant that hands each incoming message to one client only.",
