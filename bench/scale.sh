@@ -71,5 +71,5 @@ echo "| server | held | RSS per connection, KiB | idle CPU, % of a core | fresh 
 echo "|---|---|---|---|---|---|---|"
 for n in $COUNTS; do
     measure ours "$OURS" "$n"
-    [ -n "$BASELINE" ] && measure baseline "$BASELINE" "$n"
+    if [ -n "$BASELINE" ]; then measure baseline "$BASELINE" "$n"; fi
 done
