@@ -254,8 +254,8 @@ pub async fn run(h: &Hold) -> Result<String, String> {
             .await
             .map_err(|e| format!("closing a fresh connection: {e}"))?;
         tokio::task::spawn_local(async move {
-            let _ = tokio::time::timeout(Duration::from_secs(2), close_exchange_rest(sock, rest))
-                .await;
+            let _ =
+                tokio::time::timeout(Duration::from_secs(2), close_exchange_rest(sock, rest)).await;
         });
     }
     handshakes.sort_by(f64::total_cmp);
