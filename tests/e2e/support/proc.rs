@@ -321,6 +321,11 @@ impl Proc {
         }
     }
 
+    /// The child's process id (to send it signals).
+    pub fn pid(&self) -> u32 {
+        self.child.lock().unwrap_or_else(|e| e.into_inner()).id()
+    }
+
     /// Kills the child now.
     pub fn kill(&mut self) {
         let mut c = self.child.lock().unwrap_or_else(|e| e.into_inner());
