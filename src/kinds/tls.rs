@@ -821,6 +821,40 @@ mod tests {
     }
 
     #[test]
+    fn refusals_of_our_client_certificate_are_explained() {
+        let e = explain_client_certificate_alert(
+            "error:0A00045C:SSL routines:ssl3_read_bytes:tlsv13 alert certificate required",
+        )
+        .unwrap();
+        assert!(e.contains("requires a client certificate"), "{e}");
+        assert!(e.contains("--client-cert"), "{e}");
+        let e = explain_handshake_error(
+            "error:0A000418:SSL routines:ssl3_read_bytes:tlsv1 alert unknown ca",
+            Some("localhost"),
+        );
+        assert!(
+            e.contains("does not trust the CA that signed our client"),
+            "{e}"
+        );
+        assert!(explain_client_certificate_alert("connection reset by peer").is_none());
+        let refused = explain_refusal(io::Error::other("tlsv13 alert certificate required"));
+        assert!(refused
+            .to_string()
+            .contains("requires a client certificate"));
+    }
+
+    #[test]
+    fn client_verification_failures_are_explained() {
+        let e = explain_client_verification("unable to get local issuer certificate", "p:1");
+        assert!(e.contains("client p:1"), "{e}");
+        assert!(e.contains("not signed by a CA in --tls-client-ca"), "{e}");
+        let e = explain_client_verification("certificate has expired", "p:1");
+        assert!(e.contains("its certificate has expired"), "{e}");
+        let e = explain_server_handshake_error("peer did not return a certificate", "p:1");
+        assert!(e.contains("presented no certificate"), "{e}");
+    }
+
+    #[test]
     fn missing_file_names_flag_and_path() {
         let e = read_file("--cacert", "/nonexistent/ca.pem").unwrap_err();
         assert!(
