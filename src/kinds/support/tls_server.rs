@@ -340,3 +340,76 @@ pub fn peer_identity(ssl: &SslRef) -> Option<TlsPeerIdentity> {
         alt_names: alt_names(&cert),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::hash::MessageDigest;
+    use openssl::x509::extension::SubjectAlternativeName;
+    use openssl::x509::X509NameBuilder;
+
+    /// A self-signed certificate for `CN=a\,b,O=Team` with every kind of alternative name.
+    fn cert() -> X509 {
+        let group = EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1).unwrap();
+        let key = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
+        let mut name = X509NameBuilder::new().unwrap();
+        name.append_entry_by_text("CN", "a,b").unwrap();
+        name.append_entry_by_text("O", "Team").unwrap();
+        let name = name.build();
+        let mut b = X509::builder().unwrap();
+        b.set_version(2).unwrap();
+        b.set_subject_name(&name).unwrap();
+        b.set_issuer_name(&name).unwrap();
+        b.set_pubkey(&key).unwrap();
+        b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        b.set_not_after(&Asn1Time::days_from_now(1).unwrap())
+            .unwrap();
+        let san = SubjectAlternativeName::new()
+            .dns("a.example")
+            .ip("127.0.0.1")
+            .ip("::1")
+            .email("a@example.com")
+            .uri("spiffe://team/a")
+            .build(&b.x509v3_context(None, None))
+            .unwrap();
+        b.append_extension(san).unwrap();
+        b.sign(&key, MessageDigest::sha256()).unwrap();
+        b.build()
+    }
+
+    #[test]
+    fn names_are_text_in_certificate_order_with_commas_escaped() {
+        let c = cert();
+        assert_eq!(name_text(c.subject_name()), "CN=a\\,b,O=Team");
+        assert_eq!(
+            alt_names(&c),
+            [
+                "DNS:a.example",
+                "IP:127.0.0.1",
+                "IP:::1",
+                "email:a@example.com",
+                "URI:spiffe://team/a"
+            ]
+        );
+        assert!(validity_warning(&c, "x").is_none());
+    }
+
+    #[test]
+    fn ca_file_without_certificates_is_named() {
+        let dir = std::env::temp_dir().join(format!("websocat-ca-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("empty.pem");
+        std::fs::write(&path, "nothing here\n").unwrap();
+        let path = path.to_string_lossy().into_owned();
+        let e = pem_certificates("--tls-client-ca", &path).unwrap_err();
+        assert!(
+            e.contains(&format!(
+                "--tls-client-ca file `{path}` holds no PEM certificate"
+            )),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
