@@ -813,11 +813,7 @@ mod client_certificates {
 
     /// Sends SIGHUP to a running websocat.
     fn hangup(p: &Proc) {
-        let status = Command::new("kill")
-            .args(["-HUP", &p.pid().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success());
+        p.signal(libc::SIGHUP);
     }
 
     #[test]
