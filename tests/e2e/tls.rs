@@ -705,6 +705,45 @@ mod client_certificates {
     }
 
     #[test]
+    fn server_mode_requires_client_certificates_too() {
+        let certs = certs_with_clients();
+        let server = Proc::spawn(&server_args(
+            &certs,
+            &["--stdout-announce-listening-ports", "-s", "0"],
+        ));
+        let (_, port) = server.listen_addr();
+        let url = format!("wss://localhost:{port}/");
+        let ca = certs.path("ca.pem");
+        let out = exchange_until(&["--cacert", &ca, "-", &url], b"", |_| false);
+        assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr_of(&out));
+        assert!(
+            says(&stderr_of(&out), "the server requires a client certificate"),
+            "{}",
+            stderr_of(&out)
+        );
+        let (cert, key) = (certs.path("alice.pem"), certs.path("alice.key"));
+        let args = [
+            "--cacert",
+            &ca,
+            "--client-cert",
+            &cert,
+            "--client-key",
+            &key,
+            "-",
+            &url,
+        ];
+        let _ = run(&args, b"from alice\n");
+        // -s prints what clients send; the line after the LISTEN announcement is alice's.
+        let stdout = server.wait_stdout("alice's line", |b| {
+            b.iter().filter(|&&c| c == b'\n').count() >= 2
+        });
+        assert_eq!(
+            String::from_utf8_lossy(&stdout).lines().nth(1),
+            Some("from alice")
+        );
+    }
+
+    #[test]
     fn curl_with_a_client_certificate_is_identified() {
         let Some(curl) = find_program("curl") else {
             return;
