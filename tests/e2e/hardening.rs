@@ -38,6 +38,9 @@ fn client_against(extra: &[&str], answer: impl Fn(&str) -> String) -> (i32, Vec<
     let mut bytes = answer(&key).into_bytes();
     bytes.extend_from_slice(b"\x81\x05hello");
     let _ = s.write_all(&bytes);
+    // The server then vanishes without a Close, so a client that accepted the answer ends too
+    // (its stdin stays open).
+    drop(s);
     let out = p.wait();
     (out.code(), out.stdout, out.stderr)
 }
