@@ -294,6 +294,7 @@ pub static KINDS: &[&KindDef] = &[
     &kinds::http_sse::HTTP_POST_SSE,
     &kinds::msgrewrite::JSONRPC,
     &kinds::msgrewrite::TYPE_PREFIX,
+    &kinds::compress::COMPRESS,
     &kinds::lazy::WAITFORDATA,
     &kinds::lazy::FOREACHMSG,
 ];

@@ -77,9 +77,9 @@ pub const OPEN_ASYNC: KindDef = KindDef {
     params: &[],
     summary: "open a FIFO, device or socket file read-write, non-blocking",
     help: "Opens PATH for reading and writing in non-blocking mode and drives it with the \
-           event loop. For files that can be polled: named pipes, character devices (serial \
-           ports, ttys), sockets. Regular files cannot be polled: use `readfile:` / \
-           `writefile:` for those.",
+           event loop: named pipes, character devices (serial ports, ttys), sockets. What the \
+           event loop cannot poll (regular files, `/dev/urandom`) is read and written with \
+           blocking calls on two dedicated threads instead, as `threadedstdio:` does.",
     examples: &["websocat -b ws-l:127.0.0.1:8080 open-async:/dev/ttyUSB0"],
     build: Build::Connector(build_open_async),
 };
@@ -94,8 +94,9 @@ pub const OPEN_FD: KindDef = KindDef {
     params: &[],
     summary: "use an inherited file descriptor, non-blocking",
     help: "Uses file descriptor N, inherited from the parent process, for reading and writing \
-           (a copy of it, put in non-blocking mode). It must be pollable: a pipe, socket, FIFO \
-           or terminal.",
+           (a copy of it, put in non-blocking mode and driven by the event loop). A descriptor \
+           the event loop cannot poll (a regular file, `/dev/urandom`) is read and written with \
+           blocking calls on two dedicated threads instead.",
     examples: &["websocat -b ws-l:127.0.0.1:8080 open-fd:3 3<>/tmp/fifo"],
     build: Build::Connector(build_open_fd),
 };
@@ -231,24 +232,48 @@ pub(crate) mod fd {
         Ok(())
     }
 
+    fn set_blocking(fd: i32) -> io::Result<()> {
+        // SAFETY: fcntl on a descriptor we own with integer arguments only.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+        if flags < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: as above.
+        if unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
     impl FdStream {
         /// Registers `file` with the event loop after making it non-blocking.
         pub fn new(file: std::fs::File, what: &str) -> io::Result<Self> {
+            match Self::try_new(file, what)? {
+                Ok(s) => Ok(s),
+                Err(_) => Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    format!("{what} cannot be polled (a regular file?); use readfile:/writefile: for regular files"),
+                )),
+            }
+        }
+
+        /// Like [`FdStream::new`], but hands `file` back when epoll refuses it (`EPERM`:
+        /// regular files, and some character devices such as `/dev/urandom`).
+        fn try_new(file: std::fs::File, what: &str) -> io::Result<Result<Self, std::fs::File>> {
             set_nonblocking(file.as_raw_fd())?;
             // SAFETY: the `File` owns its descriptor, keeps it open until the `AsyncFd` drops
             // it, and always returns the same one from `as_raw_fd`.
-            let registered = unsafe { AsyncFd::register(file) };
-            let inner = registered.map_err(io::Error::from).map_err(|e| {
-                if e.raw_os_error() == Some(libc::EPERM) {
-                    io::Error::new(
-                        e.kind(),
-                        format!("{what} cannot be polled (a regular file?); use readfile:/writefile: for regular files"),
-                    )
-                } else {
-                    io::Error::new(e.kind(), format!("{what}: {e}"))
+            match unsafe { AsyncFd::register(file) } {
+                Ok(inner) => Ok(Ok(FdStream { inner })),
+                Err(e) => {
+                    let (file, e) = e.into_parts();
+                    if e.raw_os_error() == Some(libc::EPERM) {
+                        Ok(Err(file))
+                    } else {
+                        Err(io::Error::new(e.kind(), format!("{what}: {e}")))
+                    }
                 }
-            })?;
-            Ok(FdStream { inner })
+            }
         }
 
         /// Uses a duplicate of an inherited descriptor.
@@ -257,6 +282,33 @@ pub(crate) mod fd {
                 .map_err(|e| io::Error::new(e.kind(), format!("file descriptor {fd}: {e}")))?;
             Self::new(std::fs::File::from(owned), &format!("file descriptor {fd}"))
         }
+    }
+
+    /// `file` as a byte stream: driven by the event loop when it can be polled; otherwise
+    /// (epoll refuses regular files and devices such as `/dev/urandom`) read and written with
+    /// blocking calls on two dedicated threads, as `threadedstdio:` does, with the same
+    /// meaning: reads in order until end of file, writes in order, flushed on flush.
+    pub fn stream(file: std::fs::File, what: &str) -> io::Result<Box<dyn crate::exec::ByteStream>> {
+        let file = match FdStream::try_new(file, what)? {
+            Ok(polled) => return Ok(Box::new(polled)),
+            Err(file) => file,
+        };
+        tracing::debug!("{what} cannot be polled; using blocking reads and writes on threads");
+        set_blocking(file.as_raw_fd())
+            .map_err(|e| io::Error::new(e.kind(), format!("{what}: {e}")))?;
+        let for_reading = file
+            .try_clone()
+            .map_err(|e| io::Error::new(e.kind(), format!("{what}: {e}")))?;
+        let reader = super::ThreadReader::new(move || for_reading, "fd");
+        let writer = super::ThreadWriter::spawn(move || file, "fd")?;
+        Ok(Box::new(tokio::io::join(reader, writer)))
+    }
+
+    /// A duplicate of an inherited descriptor, as a byte stream (see [`stream`]).
+    pub fn stream_inherited(fd: i32) -> io::Result<Box<dyn crate::exec::ByteStream>> {
+        let owned = duplicate(fd)
+            .map_err(|e| io::Error::new(e.kind(), format!("file descriptor {fd}: {e}")))?;
+        stream(std::fs::File::from(owned), &format!("file descriptor {fd}"))
     }
 
     /// A duplicate of an inherited descriptor (such as stdin or stdout) that we own and may
@@ -368,8 +420,8 @@ impl Connect for OpenAsync {
                 })
                 .await
                 .map_err(io::Error::other)??;
-                let s = fd::FdStream::new(s, &self.path.display().to_string())?;
-                Ok(Conn::Bytes(Box::new(s)))
+                let s = fd::stream(s, &self.path.display().to_string())?;
+                Ok(Conn::Bytes(s))
             }
             #[cfg(not(unix))]
             {
@@ -399,8 +451,8 @@ impl Connect for OpenFd {
         Box::pin(async move {
             #[cfg(unix)]
             {
-                let s = fd::FdStream::from_inherited(self.fd)?;
-                Ok(Conn::Bytes(Box::new(s)))
+                let s = fd::stream_inherited(self.fd)?;
+                Ok(Conn::Bytes(s))
             }
             #[cfg(not(unix))]
             {
@@ -685,12 +737,27 @@ mod tests {
 
     #[cfg(unix)]
     #[tokio::test]
-    async fn open_async_refuses_regular_files_clearly() {
+    async fn open_async_reads_and_writes_regular_files_on_threads() {
         let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), b"abc").unwrap();
         let k = OpenAsync {
             path: f.path().to_path_buf(),
         };
-        let Err(e) = k.connect(&ConnInfo::default()).await else {
+        let mut s = connect(&k).await;
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"abc");
+        s.write_all(b"def").await.unwrap();
+        s.flush().await.unwrap();
+        assert_eq!(std::fs::read(f.path()).unwrap(), b"abcdef");
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn polled_stream_refuses_regular_files_clearly() {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        let file = std::fs::File::open(f.path()).unwrap();
+        let Err(e) = fd::FdStream::new(file, "the file") else {
             panic!("polled a regular file");
         };
         assert!(e.to_string().contains("readfile:"), "{e}");

@@ -5,6 +5,7 @@ pub mod assert;
 pub mod autoreconnect;
 pub mod broadcast;
 pub mod codecs;
+pub mod compress;
 pub mod dgram;
 pub mod files;
 pub mod http;

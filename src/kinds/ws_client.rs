@@ -18,7 +18,7 @@ use std::sync::Arc;
 /// Default request URI of `ws-c:` when neither `uri=` nor `--ws-c-uri` is given.
 pub const DEFAULT_URI: &str = "ws://0.0.0.0/";
 
-const PARAMS: [ParamDef; 12] = [
+const PARAMS: [ParamDef; 18] = [
     ParamDef {
         name: "uri",
         ty: ParamType::Text,
@@ -62,6 +62,22 @@ const PARAMS: [ParamDef; 12] = [
     COMMON_PARAMS[3],
     COMMON_PARAMS[4],
     COMMON_PARAMS[5],
+    COMMON_PARAMS[6],
+    COMMON_PARAMS[7],
+    COMMON_PARAMS[8],
+    COMMON_PARAMS[9],
+    ParamDef {
+        name: "version",
+        ty: ParamType::Text,
+        flag: Some("--websocket-version"),
+        help: "Sec-WebSocket-Version to send (default 13)",
+    },
+    ParamDef {
+        name: "basic-auth-file",
+        ty: ParamType::Text,
+        flag: Some("--basic-auth-file"),
+        help: "file holding `user:password` for HTTP basic authorization (read when starting)",
+    },
 ];
 
 /// Registry entry for `ws-c:`.
@@ -209,13 +225,29 @@ pub fn header_pairs<'a>(
     raw.map(header_pair).collect()
 }
 
+/// The `user:password` of `basic-auth`, or read (trimmed) from the `basic-auth-file` (at
+/// build time, before anything connects); giving both is an error.
+pub fn basic_auth(node: &PlanNode) -> Result<Option<String>, String> {
+    match (node.param("basic-auth"), node.param("basic-auth-file")) {
+        (Some(_), Some(_)) => Err("basic-auth and basic-auth-file are both given".into()),
+        (Some(auth), None) => Ok(Some(auth.to_string())),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map(|s| Some(s.trim().to_string()))
+            .map_err(|e| format!("reading the basic authentication file {path}: {e}")),
+        (None, None) => Ok(None),
+    }
+}
+
 fn build(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, String> {
     let settings = WsSettings::from_node(node)?;
     let uri = node.param("uri").unwrap_or(DEFAULT_URI).to_string();
     let mut headers = header_pairs(node.params_all("header"))?;
-    if let Some(auth) = node.param("basic-auth") {
+    if let Some(auth) = basic_auth(node)? {
         let token = base64::engine::general_purpose::STANDARD.encode(auth.as_bytes());
         headers.push(("Authorization".into(), format!("Basic {token}")));
+    }
+    if let Some(v) = node.param("version") {
+        headers.push(("Sec-WebSocket-Version".into(), v.to_string()));
     }
     if let Some(o) = node.param("origin") {
         headers.push(("Origin".into(), o.to_string()));

@@ -14,7 +14,7 @@ use futures::future::BoxFuture;
 use std::io;
 use std::sync::Arc;
 
-const PARAMS: [ParamDef; 9] = [
+const PARAMS: [ParamDef; 14] = [
     ParamDef {
         name: "protocol",
         ty: ParamType::Text,
@@ -40,6 +40,16 @@ const PARAMS: [ParamDef; 9] = [
     COMMON_PARAMS[3],
     COMMON_PARAMS[4],
     COMMON_PARAMS[5],
+    COMMON_PARAMS[6],
+    COMMON_PARAMS[7],
+    COMMON_PARAMS[8],
+    COMMON_PARAMS[9],
+    ParamDef {
+        name: "static-file",
+        ty: ParamType::Repeated,
+        flag: Some("--static-file"),
+        help: "`URI:CONTENT-TYPE:PATH`: a plain HTTP GET for URI gets the file (repeatable)",
+    },
 ];
 
 /// Registry entry for `ws-upgrade:`.
@@ -97,6 +107,10 @@ fn build(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, String>
             protocol: node.param("protocol").map(str::to_string),
             headers: header_pairs(node.params_all("header"))?,
             restrict_uri: node.param("restrict-uri").map(str::to_string),
+            static_files: node
+                .params_all("static-file")
+                .map(handshake::StaticFile::parse)
+                .collect::<Result<_, _>>()?,
         },
         settings: WsSettings::from_node(node)?,
     }))

@@ -187,6 +187,10 @@ pub struct CopyOptions {
     pub max_messages_rev: Option<u64>,
     /// `-B`: buffer size for byte copies.
     pub buffer_size: Option<usize>,
+    /// The direction `-u`/`-U` switches off still reads its source and discards what it reads
+    /// (set by the planner for an echo such as `mirror:`, which would otherwise stall once its
+    /// unread answers fill its queue). Not an option: the planner derives it again.
+    pub discard_unread: bool,
 }
 
 /// Options of the accept loop.
@@ -370,6 +374,8 @@ pub struct PlanOptions {
     pub tls_domain: Option<String>,
     /// `--text-prefix`, `--binary-prefix`, `--base64` or `--base64-text` was given.
     pub type_prefix_given: bool,
+    /// A `--compress-*` or `--uncompress-*` flag was given.
+    pub compression_given: bool,
     /// `--jsonrpc`: put `jsonrpc:` over the stdio side.
     pub jsonrpc: bool,
     /// `-p`: texts sent first on every new right-side connection.

@@ -40,6 +40,7 @@ pub fn plan(positional: &[String], opts: &PlanOptions) -> Result<Plan, Error> {
     }
     if !opts.no_fixups {
         cat_mode(&left, &right, &mut copy, &mut fixups);
+        discard_unread_echo(&left, &right, &mut copy, &mut fixups);
         share_behind_listener(&left, &mut right, &serve, &mut fixups);
         bridge_shapes(&mut left, &mut right, opts, &mut fixups)?;
     } else {
@@ -47,6 +48,8 @@ pub fn plan(positional: &[String], opts: &PlanOptions) -> Result<Plan, Error> {
     }
     settle_lazy_shapes(&mut left, &mut fixups)?;
     settle_lazy_shapes(&mut right, &mut fixups)?;
+    insert_compression(&mut left, opts, &mut fixups);
+    insert_compression(&mut right, opts, &mut fixups);
     insert_type_prefix(&mut left, opts, &mut fixups);
     insert_type_prefix(&mut right, opts, &mut fixups);
     insert_jsonrpc(&mut left, &mut right, opts, &mut fixups)?;
@@ -377,6 +380,30 @@ fn cat_mode(left: &Chain, right: &Chain, copy: &mut CopyOptions, fixups: &mut Ve
     }
 }
 
+/// Pass 4a': `-u` with `mirror:` on the right (or `-U` with it on the left): nothing reads
+/// what it echoes, so once its queue is full the copy towards it would wait forever (websocat
+/// 1.x fails there). The switched-off direction reads the echo and discards it instead.
+fn discard_unread_echo(
+    left: &Chain,
+    right: &Chain,
+    copy: &mut CopyOptions,
+    fixups: &mut Vec<Fixup>,
+) {
+    let echo = |chain: &Chain| chain.leaf().kind.name == "mirror";
+    let side = if copy.unidirectional && echo(right) {
+        "-u: what `mirror:` on the right echoes"
+    } else if copy.unidirectional_reverse && echo(left) {
+        "-U: what `mirror:` on the left echoes"
+    } else {
+        return;
+    };
+    copy.discard_unread = true;
+    fixups.push(Fixup {
+        pass: "discard-unread",
+        message: format!("{side} is read and discarded"),
+    });
+}
+
 /// Pass 4b: when a listener on the left serves many clients, a right side that exists once is
 /// shared: stdio fans out to every client (`broadcast:`, outermost), and a written file is
 /// opened once (`reuse-raw:`, innermost) so that each new client does not truncate it again
@@ -657,6 +684,32 @@ fn insert_type_prefix(chain: &mut Chain, opts: &PlanOptions, fixups: &mut Vec<Fi
         pass: "ws-options",
         message: format!(
             "{}: inserted `{}:` over the WebSocket (prefix/base64 options)",
+            chain.side,
+            node.display_element()
+        ),
+    });
+    chain.nodes.insert(at, node);
+}
+
+/// Pass 6a': `--compress-*` / `--uncompress-*` put `compress:` right over each WebSocket
+/// (so that `typeprefix:`, inserted next, sees the uncompressed messages).
+fn insert_compression(chain: &mut Chain, opts: &PlanOptions, fixups: &mut Vec<Fixup>) {
+    if !opts.compression_given || chain.nodes.iter().any(|n| n.kind.name == "compress") {
+        return;
+    }
+    let Some(at) = chain
+        .nodes
+        .iter()
+        .position(|n| matches!(n.kind.name, "ws-c" | "ws-upgrade"))
+    else {
+        return;
+    };
+    let mut node = PlanNode::new(registry::kind("compress"), "", Origin::Inserted);
+    fill_node_from_flags(&mut node, opts);
+    fixups.push(Fixup {
+        pass: "ws-options",
+        message: format!(
+            "{}: inserted `{}:` over the WebSocket (compression options)",
             chain.side,
             node.display_element()
         ),

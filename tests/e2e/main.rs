@@ -16,6 +16,7 @@ mod interop;
 mod kinds;
 mod more;
 mod overlays;
+mod parity;
 mod relay;
 mod server;
 mod tls;
