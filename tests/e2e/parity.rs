@@ -465,3 +465,107 @@ fn print_ping_rtts_prints_each_round_trip() {
     assert!((0.0..1.0).contains(&secs), "{line}");
     p.kill();
 }
+
+// ------------------------------------------------------------------ every 1.14.1 option
+
+/// A sample value for each option of 1.14.1 that takes one.
+fn sample_value(long: &str) -> Option<&'static str> {
+    Some(match long {
+        "autoreconnect-delay-millis" => "10",
+        "basic-auth" => "user:pass",
+        "basic-auth-file" => "/dev/null",
+        "binary-prefix" => "B:",
+        "buffer-size" => "100",
+        "byte-to-exit-on" => "28",
+        "client-pkcs12-der" | "pkcs12-der" => "identity.p12",
+        "client-pkcs12-passwd" | "pkcs12-passwd" => "secret",
+        "close-reason" => "bye",
+        "close-status-code" => "1000",
+        "conncap"
+        | "queue-len"
+        | "inhibit-pongs"
+        | "max-sent-pings"
+        | "max-messages"
+        | "max-messages-rev"
+        | "ping-interval"
+        | "udp-ttl"
+        | "udp-multicast-iface-v6" => "2",
+        "lengthprefixed-nbytes" => "2",
+        "ping-timeout" => "3",
+        "max-ws-frame-length" | "max-ws-message-length" => "1000",
+        "header" | "server-header" | "request-header" => "X-A: b",
+        "header-to-env" => "X-A",
+        "just-generate-accept" => "dGhlIHNhbXBsZSBub25jZQ==",
+        "origin" => "http://example.com",
+        "preamble" | "preamble-reverse" => "hello",
+        "protocol" | "server-protocol" => "chat",
+        "request-method" => "POST",
+        "request-uri" | "restrict-uri" => "/x",
+        "socks5" => "127.0.0.1:1080",
+        "socks5-bind-script" => "./tell-port.sh",
+        "socks5-destination" => "example.com:80",
+        "socks5-user-pass" => "user:pass",
+        "static-file" => "/index.html:text/html:index.html",
+        "text-prefix" => "T:",
+        "tls-domain" => "example.com",
+        "ua" => "agent/1",
+        "udp-multicast" => "239.1.2.3",
+        "udp-multicast-iface-v4" => "127.0.0.1",
+        "websocket-version" => "13",
+        "ws-c-uri" => "ws://example.com/",
+        _ => return None,
+    })
+}
+
+#[test]
+fn every_long_option_of_websocat_1_14_1_parses_and_plans() {
+    use clap::CommandFactory;
+    let list = include_str!("../ws1-long-options.txt");
+    let command = websocat::cli::Cli::command();
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for long in list
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        count += 1;
+        let name = long.trim_start_matches("--");
+        let Some(arg) = command.get_arguments().find(|a| a.get_long() == Some(name)) else {
+            failures.push(format!("{long}: no such option here"));
+            continue;
+        };
+        let takes_value = arg.get_action().takes_values();
+        let optional_value = arg.get_num_args().is_some_and(|n| n.min_values() == 0);
+        let mut args: Vec<String> = Vec::new();
+        // The specifiers each option goes with: `-s` takes one argument; the rest a pair.
+        let specs: Vec<&str> = match name {
+            "server-mode" => vec!["127.0.0.1:0"],
+            // These act on a `ws://` URL with stdio on the other side.
+            "jsonrpc" | "socks5" => vec!["ws://127.0.0.1:1/"],
+            _ => vec!["ws-l:127.0.0.1:0", "mirror:"],
+        };
+        if name == "exec-args" {
+            continue; // below: it takes every argument after it
+        }
+        if takes_value && !optional_value {
+            let Some(v) = sample_value(name) else {
+                failures.push(format!("{long}: give it a sample value in this test"));
+                continue;
+            };
+            args.push(format!("{long}={v}"));
+        } else {
+            args.push(long.to_string());
+        }
+        args.extend(specs.iter().map(|s| s.to_string()));
+        if let Err(e) = websocat::plan_from_args(&args) {
+            failures.push(format!("{args:?}: {}", websocat::render_error(&e, false)));
+        }
+    }
+    // `--exec-args` swallows what follows it, so it goes last, after the specifiers.
+    let exec = ["ws-l:127.0.0.1:0", "exec:echo", "--exec-args", "hello"];
+    if let Err(e) = websocat::plan_from_args(exec) {
+        failures.push(format!("{exec:?}: {}", websocat::render_error(&e, false)));
+    }
+    assert!(count >= 100, "only {count} options in the list");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
