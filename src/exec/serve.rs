@@ -131,14 +131,19 @@ async fn serve_connection(
     peer: Option<&Peer>,
 ) -> Result<(), Error> {
     let peer_name = || peer.map_or("the incoming connection".into(), ToString::to_string);
-    let (conn, info) = apply_layers(layers, conn, info)
-        .await
-        .map_err(|e| RunError {
-            what: "handshake with",
-            node: peer_name(),
-            side: Side::Left,
-            cause: e,
-        })?;
+    let (conn, info) = match apply_layers(layers, conn, info).await {
+        Err(e) if super::conn::AnsweredWithoutSession::is(&e) => {
+            tracing::info!("{}: {e}", peer_name());
+            return Ok(());
+        }
+        other => other,
+    }
+    .map_err(|e| RunError {
+        what: "handshake with",
+        node: peer_name(),
+        side: Side::Left,
+        cause: e,
+    })?;
     let other = right.connect(&info).await.map_err(|e| RunError {
         what: "connecting",
         node: right_src.to_string(),

@@ -149,3 +149,38 @@ pub fn dump_json(plan: &Plan) -> String {
     });
     serde_json::to_string_pretty(&v).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::redacted_value;
+
+    #[test]
+    fn passwords_are_hidden_and_user_names_kept() {
+        assert_eq!(
+            redacted_value("basic-auth", "u:p").as_deref(),
+            Some("u:***")
+        );
+        assert_eq!(redacted_value("auth", "u:p:q").as_deref(), Some("u:***"));
+        assert_eq!(
+            redacted_value("pkcs12-passwd", "a:b").as_deref(),
+            Some("***")
+        );
+        assert_eq!(
+            redacted_value("header", "authorization: Bearer x").as_deref(),
+            Some("authorization: ***")
+        );
+        assert_eq!(redacted_value("header", "X-A: b"), None);
+        assert_eq!(redacted_value("protocol", "u:p"), None);
+    }
+
+    #[test]
+    fn only_the_password_of_a_url_is_hidden() {
+        assert_eq!(
+            redacted_value("uri", "ws://u:p@[::1]:80/x?y=1").as_deref(),
+            Some("ws://u:***@[::1]:80/x?y=1")
+        );
+        assert_eq!(redacted_value("uri", "ws://u@h/"), None);
+        assert_eq!(redacted_value("uri", "ws://h/?mail=a@b:c"), None);
+        assert_eq!(redacted_value("uri", "/path"), None);
+    }
+}

@@ -148,7 +148,8 @@ async fn serve_static(
         let path = target.split('?').next().unwrap_or(target).to_string();
         (req.method.unwrap_or("").to_string(), path)
     };
-    let served = |what: String| Some(io::Error::other(what));
+    let answered = |what: String| Some(crate::exec::conn::AnsweredWithoutSession::error(what));
+    let failed = |what: String| Some(io::Error::other(what));
     if method != "GET" && method != "HEAD" {
         respond_error(
             stream,
@@ -157,7 +158,7 @@ async fn serve_static(
             "Only GET requests are served here\n",
         )
         .await;
-        return served(format!(
+        return failed(format!(
             "plain HTTP {method} {path} refused (static files are for GET)"
         ));
     }
@@ -169,7 +170,7 @@ async fn serve_static(
             "No such file here, and not a WebSocket request\n",
         )
         .await;
-        return served(format!(
+        return answered(format!(
             "plain HTTP GET {path}: no --static-file for it (404)"
         ));
     };
@@ -187,7 +188,7 @@ async fn serve_static(
                 "Cannot read the file\n",
             )
             .await;
-            return served(format!("static file {}: {e}", file.path.display()));
+            return failed(format!("static file {}: {e}", file.path.display()));
         }
     };
     let head = format!(
@@ -203,11 +204,11 @@ async fn serve_static(
     }
     let _ = stream.shutdown().await;
     match result {
-        Ok(()) => served(format!(
+        Ok(()) => answered(format!(
             "served {path} from {} (static file)",
             file.path.display()
         )),
-        Err(e) => served(format!("sending static file {}: {e}", file.path.display())),
+        Err(e) => failed(format!("sending static file {}: {e}", file.path.display())),
     }
 }
 
