@@ -170,6 +170,8 @@ pub struct WsMessages {
     pending_control: Option<Frame>,
     read_done: bool,
     close_sent: bool,
+    /// Whether the "not valid UTF-8" warning was given on this connection.
+    warned_not_utf8: bool,
     /// Filled when the peer's Close arrives.
     pub report: Arc<PeerClose>,
 }
@@ -204,6 +206,7 @@ impl WsMessages {
             pending_control: None,
             read_done: false,
             close_sent: false,
+            warned_not_utf8: false,
             report: Arc::new(PeerClose::default()),
         }
     }
@@ -351,7 +354,12 @@ impl Sink<Message> for WsMessages {
         }
         let item = match item {
             Message::Text(b) if std::str::from_utf8(&b).is_err() => {
-                tracing::warn!("text data is not valid UTF-8; sending it as a binary message");
+                // Once per connection: random data in text mode would repeat it endlessly.
+                if !std::mem::replace(&mut self.warned_not_utf8, true) {
+                    tracing::warn!(
+                        "text data is not valid UTF-8; sending it as binary messages (use -b for binary data)"
+                    );
+                }
                 Message::Binary(b)
             }
             other => other,

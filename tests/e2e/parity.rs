@@ -32,13 +32,16 @@ fn assert_random(a: &[u8], b: &[u8]) {
 
 #[test]
 fn seed_example_open_async_urandom_serves_random_bytes() {
-    let (_server, port) = server(&["-U", "ws-l:127.0.0.1:0", "open-async:/dev/urandom"]);
+    let (server, port) = server(&["-U", "ws-l:127.0.0.1:0", "open-async:/dev/urandom"]);
     let (mut first, _) = ws_connect(port, "/", &[]);
     let a = receive_bytes(&mut first, 8192);
     // Each client opens the device anew.
     let (mut second, _) = ws_connect(port, "/", &[]);
     let b = receive_bytes(&mut second, 8192);
     assert_random(&a, &b);
+    // Random bytes in text mode are not UTF-8: said once per connection, not per message.
+    let warnings = server.stderr_so_far().matches("UTF-8").count();
+    assert!(warnings <= 2, "{warnings} warnings: {}", server.stderr_so_far());
 }
 
 #[test]
