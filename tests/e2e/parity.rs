@@ -41,7 +41,11 @@ fn seed_example_open_async_urandom_serves_random_bytes() {
     assert_random(&a, &b);
     // Random bytes in text mode are not UTF-8: said once per connection, not per message.
     let warnings = server.stderr_so_far().matches("UTF-8").count();
-    assert!(warnings <= 2, "{warnings} warnings: {}", server.stderr_so_far());
+    assert!(
+        warnings <= 2,
+        "{warnings} warnings: {}",
+        server.stderr_so_far()
+    );
 }
 
 #[test]
@@ -573,4 +577,57 @@ fn every_long_option_of_websocat_1_14_1_parses_and_plans() {
     }
     assert!(count >= 100, "only {count} options in the list");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The options this work added, as 1.14.1 spells them.
+const ADDED_OPTIONS: &[&str] = &[
+    "--static-file",
+    "--basic-auth-file",
+    "--print-ping-rtts",
+    "--inhibit-pongs",
+    "--max-sent-pings",
+    "--just-generate-key",
+    "--just-generate-accept",
+    "--compress-deflate",
+    "--compress-zlib",
+    "--compress-gzip",
+    "--uncompress-deflate",
+    "--uncompress-zlib",
+    "--uncompress-gzip",
+    "--lengthprefixed-skip-read-direction",
+    "--lengthprefixed-skip-write-direction",
+    "--async-stdio",
+    "--no-async-stdio",
+    "--no-exit-on-zeromsg",
+    "--websocket-ignore-zeromsg",
+    "--websocket-version",
+    "--dump-spec-secrets",
+];
+
+#[test]
+fn added_options_are_in_help_man_page_and_completions() {
+    let help = run(&["--help=long"], b"").stdout_text();
+    let man = run(&["--man"], b"").stdout_text().replace("\\-", "-");
+    let mut missing = Vec::new();
+    for shell in ["bash", "zsh", "fish"] {
+        let out = run(&["--completions", shell], b"");
+        assert!(out.status.success(), "{out:?}");
+        let script = out.stdout_text();
+        for o in ADDED_OPTIONS {
+            // fish writes `-l name` instead of `--name`.
+            if !script.contains(o) && !script.contains(&format!("-l {}", &o[2..])) {
+                missing.push(format!("{o} in {shell} completions"));
+            }
+        }
+    }
+    for o in ADDED_OPTIONS {
+        if !help.contains(o) {
+            missing.push(format!("{o} in --help=long"));
+        }
+        if !man.contains(o) {
+            missing.push(format!("{o} in the man page"));
+        }
+    }
+    assert_eq!(ADDED_OPTIONS.len(), 21);
+    assert!(missing.is_empty(), "missing: {missing:?}");
 }
