@@ -29,7 +29,9 @@
 //! - The executor never reads CLI arguments and never matches kind names: each kind is built
 //!   only from its own plan node's parameters.
 //! - Every automatic change the planner makes is recorded and shown by `--dump-spec`.
-//! - `--dump-spec` prints a command line that plans back into the same plan.
+//! - `--dump-spec` prints a command line that plans back into the same plan. Passwords in it
+//!   are shown as `***` (with a note saying so) unless `--dump-spec-secrets` is given
+//!   ([`plan::dump::redact`]); [`plan::dump::dump_text`] itself always prints them.
 //!
 //! Decisions that differ from the first design notes (`shared/DESIGN.md`):
 //! - WebSocket framing and handshakes are ours ([`ws`]), not tokio-tungstenite's stream:

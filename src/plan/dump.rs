@@ -1,4 +1,5 @@
-//! `--dump-spec`: the plan as a command line that plans back to the same plan, and as JSON.
+//! `--dump-spec`: the plan as a command line that plans back to the same plan, and as JSON;
+//! [`redact`] hides the passwords in it for the default output.
 
 use super::ir::{session_args, Chain, Plan};
 use serde_json::json;
