@@ -1,7 +1,8 @@
 //! Help texts: clap's option list plus the registry's kinds.
 
 use crate::cli::{Cli, HelpLevel};
-use crate::registry::{ArgType, Build, Role, KINDS};
+use crate::kinds::KINDS;
+use crate::registry::{ArgType, Build, Role};
 use clap::CommandFactory;
 
 fn role_name(role: Role) -> &'static str {

@@ -16,13 +16,35 @@
 //!   [`plan::ir::SESSION_OPTIONS`]).
 //! - [`error`]: `SpecError` / `PlanError` / `RunError`, miette diagnostics.
 //! - [`spec`]: AST, the nom grammar (`grammar/specifier.ebnf`), typed leaf arguments.
-//! - [`registry`]: the `KINDS` table: names, synonyms, role, shape, argument, parameters, help,
-//!   build function. `--help=doc` and did-you-mean read it.
+//! - [`registry`]: the types describing a kind (`KindDef`): names, synonyms, role, shape,
+//!   traits the planner asks about, argument, parameters, help, build function.
 //! - [`plan`]: IR, ordered passes, checks, `--dump-spec`.
-//! - [`exec`]: `Conn` and the traits kinds implement, codecs, the copy engine, the accept loop.
-//! - [`kinds`]: one module per kind or family.
+//! - [`exec`]: `Conn` and the traits kinds implement, codecs, shape conversions
+//!   ([`exec::share`]), the copy engine, the accept loop.
+//! - [`kinds`]: one module per kind or family, and the `KINDS` table of them all (which
+//!   `--help=doc`, did-you-mean and the planner's look-ups read); helpers several kinds share
+//!   in [`kinds::support`].
 //! - [`help`]: help texts generated from clap and the registry.
-//! - [`ws`]: the WebSocket protocol: handshakes and the frame codec.
+//! - [`ws`]: the whole WebSocket protocol: handshakes, the frame codec and the connection state
+//!   machine (ping/pong, keep-alive, Close), with the parameters shared by the WebSocket kinds.
+//!   Nothing outside it parses or builds frames; `kinds/ws_*.rs` are thin registry entries.
+//! - [`net`]: TCP plumbing more than one kind uses (happy-eyeballs connect, sending the last
+//!   bytes with the FIN), so that no kind imports another kind's transport.
+//!
+//! Running and stopping ([`exec::serve`]): a connecting left side runs one session; a
+//! listening one is bound, then handed to a `Listener` (after mini-redis's accept loop) that
+//! takes a `--conncap` permit before each accept and runs every connection in a `Handler` task
+//! (handshakes, connecting the right side, the copy), kept in a `JoinSet`. The first Ctrl-C or
+//! SIGTERM cancels one shutdown token: the listener stops accepting and closes its socket,
+//! connections still in their handshake are dropped, and each session finishes: a direction
+//! ends once its source has been silent for [`exec::copy::SHUTDOWN_IDLE`] and closes its
+//! writer, a WebSocket with 1001 "going away". What is still open after
+//! [`exec::serve::SHUTDOWN_DEADLINE`], or at a second signal, is cut with a warning.
+//!
+//! Exit codes by stage: [`EXIT_USAGE`] for the command line, the specifiers and the plan
+//! (`Error::Spec`, `Error::Plan`, `Error::Usage`), [`EXIT_RUN_FAILED`] for anything that failed
+//! while running (`Error::Run`, including our own internal failures), [`EXIT_OK`] otherwise,
+//! also after a shutdown by signal.
 //!
 //! Architecture invariants:
 //! - The grammar does no I/O and never resolves names; neither does the planner.
@@ -37,8 +59,13 @@
 //! - WebSocket framing and handshakes are ours ([`ws`]), not tokio-tungstenite's stream:
 //!   tungstenite answers a peer's Close at once and then refuses to send, which loses replies
 //!   still in flight (`echo hi | websocat ws://echo-server` would print nothing). Ours treats
-//!   Close as a half-close; the copy engine answers it when the other direction is done, or
-//!   idle for [`exec::copy::CLOSE_LINGER`]. tungstenite is kept for its key derivation.
+//!   Close as a half-close; the copy engine answers it once the other direction has sent what
+//!   it has ready, and, where that direction's source may still answer our half-close (a
+//!   backend, a process; not stdio), once that source ends or has been silent for
+//!   [`exec::copy::CLOSE_LINGER`] (giving up on a direction stuck that long). A
+//!   protocol violation ends the reading side like a Close would, so accepted messages still
+//!   go out before our failing Close (1002/1007/1009). tungstenite is kept for its key
+//!   derivation.
 //! - Connections run on one event loop by default (`--threads N` for more): on small machines
 //!   it used about 40% less CPU per connection than a two-worker pool (`bench/README.md`).
 //!   Blocking work (stdio, files) runs on blocking threads either way; chains (which may read
@@ -48,13 +75,15 @@
 //!   from the layers above it (a WebSocket or TLS server lets TCP defer the accept until the
 //!   request arrives), and a layer may find the concrete stream under it
 //!   ([`exec::ByteStream::as_any_mut`]; the WebSocket layer sends its last Close with the FIN
-//!   on TCP). Both are optional fast paths: other transports behave as before.
+//!   on TCP, [`net::poll_write_before_fin`]). Both are optional fast paths: other transports
+//!   behave as before.
 
 pub mod cli;
 pub mod error;
 pub mod exec;
 pub mod help;
 pub mod kinds;
+pub mod net;
 pub mod plan;
 pub mod registry;
 pub mod spec;
@@ -155,7 +184,7 @@ fn given_values(matches: &clap::ArgMatches, arg: &clap::Arg, flag: &str) -> Opti
 /// flag the registry names is read from clap's matches by its long name.
 pub fn node_flag_values(matches: &clap::ArgMatches) -> BTreeMap<&'static str, Vec<String>> {
     let command = <Cli as clap::CommandFactory>::command();
-    let flags = registry::KINDS
+    let flags = kinds::KINDS
         .iter()
         .flat_map(|k| k.params.iter())
         .filter_map(|p| p.flag);
@@ -465,14 +494,28 @@ pub fn main_with_args(args: Vec<std::ffi::OsString>) -> i32 {
         Ok(()) => EXIT_OK,
         Err(e) => {
             eprint!("{}", render_error(&e, color));
-            match e {
-                Error::Spec(_) | Error::Plan(_) | Error::Usage(_) => EXIT_USAGE,
-                Error::Run(_) => EXIT_RUN_FAILED,
-            }
+            exit_code(&e)
         }
     };
+    // `run_plan` has joined every connection task, or cut and reported those still open at
+    // the shutdown deadline. What may remain are helpers of shared connections (`reuse-raw:`,
+    // `broadcast:`), which end with their sockets, and blocking reads of a terminal or file,
+    // which nothing can interrupt: waiting for the runtime could only delay the exit.
+    let left = runtime.metrics().num_alive_tasks();
+    if left > 0 {
+        tracing::debug!("{left} background tasks end with the process");
+    }
     runtime.shutdown_background();
     code
+}
+
+/// The exit code for an error, by the stage that found it: [`EXIT_USAGE`] for the command
+/// line and the specifiers, [`EXIT_RUN_FAILED`] for everything that failed while running.
+pub fn exit_code(e: &Error) -> i32 {
+    match e {
+        Error::Spec(_) | Error::Plan(_) | Error::Usage(_) => EXIT_USAGE,
+        Error::Run(_) => EXIT_RUN_FAILED,
+    }
 }
 
 #[cfg(test)]
@@ -483,7 +526,7 @@ mod option_tests {
 
     /// Every (kind, parameter, flag) of the registry.
     fn registry_flags() -> Vec<(&'static str, &'static str, &'static str)> {
-        registry::KINDS
+        kinds::KINDS
             .iter()
             .flat_map(|k| {
                 k.params

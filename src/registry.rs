@@ -1,14 +1,14 @@
-//! The registry: one table ([`KINDS`]) describing every specifier kind.
+//! The registry's types: [`KindDef`] and what it is made of, describing one specifier kind.
 //!
-//! The grammar asks it which names exist and which are overlays; the planner reads roles,
-//! shapes, argument types, parameters and expansions; `--help=doc`, did-you-mean and the fuzz
+//! The table of every kind, and the look-ups by name, live with the kinds
+//! ([`crate::kinds::KINDS`]), so that this module depends on no kind. The grammar asks the
+//! table which names exist and which are overlays; the planner reads roles, shapes, traits,
+//! argument types, parameters and expansions; `--help=doc`, did-you-mean and the fuzz
 //! dictionary list it; the executor calls each entry's build function.
 
-use crate::error::SpecProblem;
-use crate::exec::build::BuildCtx;
-use crate::exec::{ConnLayer, Connect, ConnectorLayer, Listen};
-use crate::kinds;
-use crate::plan::PlanNode;
+use crate::error::{Side, SpecProblem};
+use crate::exec::conn::{ConnLayer, Connect, ConnectorLayer, Listen};
+use crate::plan::ir::PlanNode;
 use std::sync::Arc;
 
 /// Where a kind may stand in a chain.
@@ -47,6 +47,58 @@ pub enum Shape {
     Preserve,
     /// Sugar: the shape comes from its expansion.
     Expands,
+}
+
+/// The parameter through which the planner tells a kind the shape it cannot know by itself:
+/// a [`Shape::Any`] leaf (`mirror:`) or a [`Trait::ShapeFromInner`] overlay (`waitfordata:`).
+pub const SHAPE_PARAM: &str = "shape";
+
+/// A property of a kind that planner passes and checks ask about, so that a new kind gets
+/// their behaviour by declaring it in its own [`KindDef`] rather than by name in the planner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trait {
+    /// The process's standard input and output: there is one, so only `- -` (cat mode) may
+    /// use it on both sides, and `--jsonrpc` goes over it.
+    Stdio,
+    /// Exists once per process, so behind a listener serving many clients it is shared, in the
+    /// way given (unless `--oneshot` or a connector overlay is written over it).
+    SharedBehindListener(Sharing),
+    /// Shares one inner connection among many users (`broadcast:`, `reuse-raw:`).
+    SharesInner,
+    /// Makes a new inner connection when one fails; usually meant under a
+    /// [`Trait::SharesInner`] overlay, not over it.
+    Reconnects,
+    /// A WebSocket endpoint made by a handshake: the message options (`--text-prefix`,
+    /// `--binary-prefix`, `--base64`) apply over it. The low-level framers, meant for
+    /// hand-built chains, do not have it.
+    WebSocket,
+    /// Hands out a connection before any inner one exists, so the planner tells it the shape
+    /// of what is under it through [`SHAPE_PARAM`].
+    ShapeFromInner,
+    /// Holds a TLS identity in the parameters `pkcs12`, `cert` and `key` (whose flags name it in
+    /// messages); `required` when it cannot work without one; `what` says what it identifies.
+    TlsIdentity {
+        /// The kind cannot work without an identity.
+        required: bool,
+        /// What the identity is, for messages (`a TLS server`).
+        what: &'static str,
+    },
+    /// A TLS client that checks the server's name against its `domain` parameter (and skips
+    /// the check with `insecure`).
+    ChecksServerName,
+    /// Runs the program named by its argument, with arguments from its `args` parameter
+    /// (`--exec-args`, which cannot say which of two such nodes it is for).
+    ProgramWithArgs,
+}
+
+/// How a kind that exists once is shared behind a listener ([`Trait::SharedBehindListener`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sharing {
+    /// Every client reads what it produces and writes into it (`broadcast:`, outermost).
+    Broadcast,
+    /// Opened once and used by every client in turn (`reuse-raw:`, innermost), so that a new
+    /// client does not, e.g., truncate a file again.
+    OpenOnce,
 }
 
 /// The type of a leaf's argument.
@@ -97,7 +149,7 @@ impl ArgType {
             )
             .label("unexpected argument")),
             ArgType::HostPort => crate::spec::args::parse_host_port(arg).map(|_| ()),
-            ArgType::HttpUrl => crate::kinds::http::parse_http_arg(arg).map(|_| ()),
+            ArgType::HttpUrl => crate::spec::args::parse_http_arg(arg).map(|_| ()),
             ArgType::ListenAddr => crate::spec::args::parse_listen_addr(arg).map(|_| ()),
             ArgType::Path | ArgType::Command if arg.is_empty() => {
                 Err(
@@ -149,6 +201,46 @@ pub struct ParamDef {
     pub help: &'static str,
 }
 
+/// The number of parameters in `lists` together: the length of [`concat_params`]'s result.
+pub const fn params_len(lists: &[&[ParamDef]]) -> usize {
+    let mut total = 0;
+    let mut i = 0;
+    while i < lists.len() {
+        total += lists[i].len();
+        i += 1;
+    }
+    total
+}
+
+/// Joins parameter lists, in order, at compile time: for a kind whose parameters are its own
+/// plus a shared set (such as the WebSocket ones), without copying entries by index:
+/// `const PARAMS: [ParamDef; params_len(LISTS)] = concat_params(LISTS);`
+pub const fn concat_params<const N: usize>(lists: &[&[ParamDef]]) -> [ParamDef; N] {
+    assert!(
+        params_len(lists) == N,
+        "concat_params: the result length must be params_len of the lists"
+    );
+    let filler = ParamDef {
+        name: "",
+        ty: ParamType::Text,
+        flag: None,
+        help: "",
+    };
+    let mut out = [filler; N];
+    let mut at = 0;
+    let mut i = 0;
+    while i < lists.len() {
+        let mut j = 0;
+        while j < lists[i].len() {
+            out[at] = lists[i][j];
+            at += 1;
+            j += 1;
+        }
+        i += 1;
+    }
+    out
+}
+
 /// How sugar kinds expand into real ones.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct Expansion {
@@ -156,6 +248,13 @@ pub struct Expansion {
     pub overlays: &'static [&'static str],
     /// The leaf kind that takes the sugar's address argument (when not a sub-specifier).
     pub leaf: &'static str,
+}
+
+/// What a kind's build function may know besides its own node.
+#[derive(Debug, Clone)]
+pub struct BuildCtx {
+    /// Which side is being built.
+    pub side: Side,
 }
 
 /// A build function: makes a `T` from a plan node, or says why it cannot.
@@ -188,6 +287,8 @@ pub struct KindDef {
     pub role: Role,
     /// What it produces.
     pub shape: Shape,
+    /// The properties planner passes and checks ask about.
+    pub traits: &'static [Trait],
     /// Its argument type (leaves only).
     pub arg: ArgType,
     /// Bracket parameters.
@@ -207,6 +308,27 @@ impl KindDef {
     pub fn param(&self, key: &str) -> Option<&'static ParamDef> {
         self.params.iter().find(|p| p.name == key)
     }
+
+    /// True when the kind declares `t` (for traits without data).
+    pub fn has(&self, t: Trait) -> bool {
+        self.traits.contains(&t)
+    }
+
+    /// How the kind is shared behind a listener, if it exists once.
+    pub fn sharing(&self) -> Option<Sharing> {
+        self.traits.iter().find_map(|t| match t {
+            Trait::SharedBehindListener(s) => Some(*s),
+            _ => None,
+        })
+    }
+
+    /// The kind's TLS identity: (required, what it identifies).
+    pub fn tls_identity(&self) -> Option<(bool, &'static str)> {
+        self.traits.iter().find_map(|t| match t {
+            Trait::TlsIdentity { required, what } => Some((*required, *what)),
+            _ => None,
+        })
+    }
 }
 
 impl std::fmt::Debug for KindDef {
@@ -221,193 +343,3 @@ impl PartialEq for KindDef {
     }
 }
 impl Eq for KindDef {}
-
-/// Every kind the tool knows. Adding a kind = one module under `kinds/` + one line here.
-pub static KINDS: &[&KindDef] = &[
-    &kinds::stdio::STDIO,
-    &kinds::tcp::TCP_CONNECT,
-    &kinds::tcp::TCP_LISTEN,
-    &kinds::ws_client::WS_CLIENT,
-    &kinds::ws_server::WS_UPGRADE,
-    &kinds::ws_server::WS_LISTEN,
-    &kinds::ws_lowlevel::WS_LL_CLIENT,
-    &kinds::ws_lowlevel::WS_LL_SERVER,
-    &kinds::random::RANDOM,
-    &kinds::tls::TLS_CONNECT,
-    &kinds::tls::TLS_ACCEPT,
-    &kinds::tls::TLS_LISTEN,
-    &kinds::tls::WSS_LISTEN,
-    &kinds::codecs::LINES,
-    &kinds::codecs::CHUNKS,
-    &kinds::mirror::MIRROR,
-    &kinds::literal::LITERAL,
-    &kinds::literal::LITERAL_REPLY,
-    &kinds::literal::CLOGGED,
-    &kinds::assert::ASSERT,
-    &kinds::broadcast::BROADCAST,
-    #[cfg(unix)]
-    &kinds::unix::UNIX_CONNECT,
-    #[cfg(unix)]
-    &kinds::unix::UNIX_LISTEN,
-    #[cfg(unix)]
-    &kinds::unix::ABSTRACT_CONNECT,
-    #[cfg(unix)]
-    &kinds::unix::ABSTRACT_LISTEN,
-    #[cfg(unix)]
-    &kinds::unix::UNIX_DGRAM,
-    #[cfg(unix)]
-    &kinds::unix::ABSTRACT_DGRAM,
-    #[cfg(unix)]
-    &kinds::unix::L_WS_UNIX,
-    #[cfg(unix)]
-    &kinds::unix::L_WS_ABSTRACT,
-    #[cfg(target_os = "linux")]
-    &kinds::seqpacket::SEQPACKET_CONNECT,
-    #[cfg(target_os = "linux")]
-    &kinds::seqpacket::SEQPACKET_LISTEN,
-    &kinds::udp::UDP_CONNECT,
-    &kinds::udp::UDP_LISTEN,
-    &kinds::files::READFILE,
-    &kinds::files::WRITEFILE,
-    &kinds::files::APPENDFILE,
-    &kinds::files::OPEN_ASYNC,
-    &kinds::files::OPEN_FD,
-    &kinds::files::THREADED_STDIO,
-    &kinds::files::INETD_WS,
-    #[cfg(unix)]
-    &kinds::process::EXEC,
-    #[cfg(unix)]
-    &kinds::process::SH_C,
-    &kinds::reuse::REUSE_RAW,
-    &kinds::autoreconnect::AUTORECONNECT,
-    &kinds::preamble::PREAMBLE,
-    &kinds::transforms::MSG2LINE,
-    &kinds::transforms::LENGTH_PREFIXED,
-    &kinds::transforms::LOG,
-    &kinds::transforms::TIMESTAMP,
-    &kinds::transforms::EXIT_ON_BYTE,
-    &kinds::proxy::SOCKS5_CONNECT,
-    &kinds::proxy::SOCKS5_BIND,
-    &kinds::proxy::HTTP_CONNECT,
-    &kinds::http::HTTP,
-    &kinds::http::HTTP_REQUEST,
-    &kinds::http_sse::HTTP_POST_SSE,
-    &kinds::msgrewrite::JSONRPC,
-    &kinds::msgrewrite::TYPE_PREFIX,
-    &kinds::compress::COMPRESS,
-    &kinds::lazy::WAITFORDATA,
-    &kinds::lazy::FOREACHMSG,
-];
-
-/// Finds a kind by its canonical name or any synonym (exact match only).
-pub fn lookup(name: &str) -> Option<&'static KindDef> {
-    KINDS
-        .iter()
-        .copied()
-        .find(|k| k.name == name || k.synonyms.contains(&name))
-}
-
-/// Finds a kind by canonical name; for the planner's own insertions.
-pub fn kind(name: &str) -> &'static KindDef {
-    lookup(name).unwrap_or_else(|| panic!("registry has no kind `{name}` (programming error)"))
-}
-
-/// Every accepted name, canonical and synonyms.
-pub fn all_names() -> impl Iterator<Item = &'static str> {
-    KINDS
-        .iter()
-        .flat_map(|k| std::iter::once(k.name).chain(k.synonyms.iter().copied()))
-}
-
-/// The closest known name to `name` by edit distance, when close enough to be a typo.
-pub fn did_you_mean(name: &str) -> Option<&'static str> {
-    let lower = name.to_ascii_lowercase();
-    if let Some(k) = lookup(&lower) {
-        return Some(k.name);
-    }
-    let mut best: Option<(usize, &'static str)> = None;
-    for cand in all_names() {
-        let d = edit_distance(&lower, cand);
-        if best.is_none_or(|(bd, _)| d < bd) {
-            best = Some((d, cand));
-        }
-    }
-    let limit = (name.len() / 3).clamp(1, 3);
-    best.filter(|(d, _)| *d <= limit).map(|(_, c)| c)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for i in 1..=a.len() {
-        cur[0] = i;
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
-        }
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev[b.len()]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashSet;
-
-    #[test]
-    fn names_are_unique_and_documented() {
-        let mut seen = HashSet::new();
-        for k in KINDS {
-            assert!(!k.summary.is_empty(), "{} has no summary", k.name);
-            assert!(!k.help.is_empty(), "{} has no help", k.name);
-            assert!(!k.examples.is_empty(), "{} has no example", k.name);
-            for n in std::iter::once(k.name).chain(k.synonyms.iter().copied()) {
-                assert!(seen.insert(n), "name `{n}` is registered twice");
-                assert!(
-                    n.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
-                    "name `{n}` is not a valid grammar name"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn shapes_fit_roles() {
-        for k in KINDS {
-            let ok = match k.role {
-                Role::Leaf => matches!(k.shape, Shape::Bytes | Shape::Messages | Shape::Any),
-                Role::Listener => matches!(k.shape, Shape::Bytes | Shape::Messages),
-                Role::Overlay => !matches!(k.shape, Shape::Bytes | Shape::Messages | Shape::Any),
-                Role::ConnectorOverlay => k.shape == Shape::Preserve,
-                Role::ListenerAlias => k.shape == Shape::Expands,
-            };
-            assert!(
-                ok,
-                "{} has role {:?} but shape {:?}",
-                k.name, k.role, k.shape
-            );
-            if let Build::Sugar(e) = k.build {
-                assert!(
-                    lookup(e.leaf).is_some(),
-                    "{} expands to unknown {}",
-                    k.name,
-                    e.leaf
-                );
-                for o in e.overlays {
-                    assert!(lookup(o).is_some(), "{} expands to unknown {o}", k.name);
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn typo_suggestions() {
-        assert_eq!(did_you_mean("tcpp"), Some("tcp"));
-        assert_eq!(did_you_mean("ws-lsten"), Some("ws-listen"));
-        assert_eq!(did_you_mean("zzzzzzzz"), None);
-    }
-}

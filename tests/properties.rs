@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use tokio_util::codec::{Decoder, Encoder};
 use websocat::exec::codec::LineCodec;
 use websocat::exec::Message;
-use websocat::registry;
+use websocat::kinds;
 use websocat::spec::parse_spec;
 use websocat::ws::frame::{Event, Frame, Role, WsCodec};
 
@@ -26,7 +26,7 @@ fn param_value() -> impl Strategy<Value = String> {
 }
 
 fn element() -> impl Strategy<Value = String> {
-    let names: Vec<&'static str> = registry::all_names().collect();
+    let names: Vec<&'static str> = kinds::all_names().collect();
     (
         proptest::sample::select(names),
         proptest::collection::vec(("[a-z][a-z-]{0,6}", param_value()), 0..3),

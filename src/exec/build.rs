@@ -1,20 +1,13 @@
 //! Turns a planned chain into a runnable endpoint by calling each node's build function.
 
 use super::conn::{bind_hints, Bound, Conn, ConnInfo, ConnLayer, Connect, Listen};
-use crate::error::Side;
 use crate::plan::Chain;
 use crate::registry::Build;
+pub use crate::registry::BuildCtx;
 use futures::future::BoxFuture;
 use std::io;
 use std::sync::Arc;
 use tokio::sync::Mutex;
-
-/// What a kind's build function may know besides its own node.
-#[derive(Debug, Clone)]
-pub struct BuildCtx {
-    /// Which side is being built.
-    pub side: Side,
-}
 
 /// A runnable side: either opens connections or accepts them.
 pub enum Endpoint {

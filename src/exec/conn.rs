@@ -35,7 +35,7 @@ impl Message {
 /// A byte stream: anything readable and writable, boxed.
 pub trait ByteStream: AsyncRead + AsyncWrite + Send + Unpin + std::any::Any {
     /// The concrete stream, for a layer that has a fast path for one transport (see
-    /// [`crate::kinds::tcp::poll_write_before_fin`]).
+    /// [`crate::net::poll_write_before_fin`]).
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
 }
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> ByteStream for T {
@@ -83,14 +83,35 @@ impl Conn {
             Conn::Messages(_) => "messages",
         }
     }
+
+    /// The byte stream an overlay wraps; `kind` is its registry name (`KIND.name`). Anything
+    /// else is a planner bug (the registry declares what the kind takes), reported so.
+    pub fn into_bytes_for(self, kind: &str) -> io::Result<Box<dyn ByteStream>> {
+        match self {
+            Conn::Bytes(b) => Ok(b),
+            other => Err(shape_error(kind, "a byte stream", &other)),
+        }
+    }
+
+    /// The message stream an overlay of `kind` wraps; see [`Conn::into_bytes_for`].
+    pub fn into_messages_for(self, kind: &str) -> io::Result<Box<dyn MessageStream>> {
+        match self {
+            Conn::Messages(m) => Ok(m),
+            other => Err(shape_error(kind, "messages", &other)),
+        }
+    }
 }
 
-/// The peer's Close as seen by a message stream: set once, read by the copy engine.
+/// The close state a message stream shares with the copy engine: the stream records the
+/// peer's Close (set once, read by the engine); the engine records a session that ends
+/// because the process shuts down, so that the stream's own Close says "going away".
 #[derive(Debug, Default)]
 pub struct PeerClose {
     closed: std::sync::atomic::AtomicBool,
     echo: std::sync::atomic::AtomicBool,
+    going_away: std::sync::atomic::AtomicBool,
     frame: std::sync::Mutex<Option<(Option<u16>, String)>>,
+    failure: std::sync::Mutex<Option<String>>,
 }
 
 impl PeerClose {
@@ -105,7 +126,21 @@ impl PeerClose {
         self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
-    /// True once the peer's Close arrived.
+    /// Records that the peer broke the protocol and we failed the connection (our Close
+    /// answers it); counts as closed by the peer. `what` says what was wrong.
+    pub fn fail(&self, what: String) {
+        if let Ok(mut f) = self.failure.lock() {
+            *f = Some(what);
+        }
+        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// What the peer did wrong, when we failed the connection because of it.
+    pub fn failure(&self) -> Option<String> {
+        self.failure.lock().ok().and_then(|f| f.clone())
+    }
+
+    /// True once the peer's Close arrived (or the peer broke the protocol).
     pub fn is_closed(&self) -> bool {
         self.closed.load(std::sync::atomic::Ordering::SeqCst)
     }
@@ -113,6 +148,18 @@ impl PeerClose {
     /// The status code and reason of the peer's Close, if it arrived.
     pub fn frame(&self) -> Option<(Option<u16>, String)> {
         self.frame.lock().ok().and_then(|f| f.clone())
+    }
+
+    /// Records that the session ends because the process shuts down (set by the copy
+    /// engine): a WebSocket then closes with 1001 "going away".
+    pub fn mark_going_away(&self) {
+        self.going_away
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// True once [`PeerClose::mark_going_away`] was called.
+    pub fn is_going_away(&self) -> bool {
+        self.going_away.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The code and reason when the peer closed with a failure status (not 1000, 1001 or
@@ -224,7 +271,7 @@ pub trait ConnectorLayer: Send + Sync {
 }
 
 /// An error for a connection of the wrong shape reaching a kind (a planner bug).
-pub fn shape_error(kind: &str, expected: &str, got: &Conn) -> io::Error {
+fn shape_error(kind: &str, expected: &str, got: &Conn) -> io::Error {
     io::Error::other(format!(
         "internal error: `{kind}:` expects {expected} but got {}",
         got.shape_name()

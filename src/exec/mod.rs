@@ -8,6 +8,7 @@ pub mod codec;
 pub mod conn;
 pub mod copy;
 pub mod serve;
+pub mod share;
 
 pub use conn::{
     Accept, ByteStream, Conn, ConnInfo, ConnLayer, Connect, ConnectorLayer, Listen, Message,

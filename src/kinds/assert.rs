@@ -17,6 +17,7 @@ pub const ASSERT: KindDef = KindDef {
     synonyms: &["assert2"],
     role: Role::Leaf,
     shape: Shape::Messages,
+    traits: &[],
     arg: ArgType::Text,
     params: &[],
     summary: "fails unless everything written to it equals the given text",

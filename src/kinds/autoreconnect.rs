@@ -3,11 +3,11 @@
 //! exponentially (with jitter) while attempts keep failing, and data written in between
 //! waits in a bounded queue instead of being lost.
 
-use super::share::{client_conn, into_messages};
 use crate::exec::build::BuildCtx;
+use crate::exec::share::{client_conn, into_messages};
 use crate::exec::{Conn, ConnInfo, Connect, ConnectorLayer, Message};
 use crate::plan::PlanNode;
-use crate::registry::{ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape};
+use crate::registry::{ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape, Trait};
 use futures::future::BoxFuture;
 use futures::{SinkExt, StreamExt};
 use std::io;
@@ -22,6 +22,7 @@ pub const AUTORECONNECT: KindDef = KindDef {
     synonyms: &[],
     role: Role::ConnectorOverlay,
     shape: Shape::Preserve,
+    traits: &[Trait::Reconnects],
     arg: ArgType::None,
     params: &[
         ParamDef {

@@ -1,11 +1,11 @@
 //! `broadcast:`: many connections share one inner connection. Whatever the inner connection
 //! sends goes to every current client; whatever any client sends goes to the inner one.
 
-use super::share::{client_conn, into_messages};
 use crate::exec::build::BuildCtx;
+use crate::exec::share::{client_conn, into_messages};
 use crate::exec::{Conn, ConnInfo, Connect, ConnectorLayer, Message};
 use crate::plan::PlanNode;
-use crate::registry::{ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape};
+use crate::registry::{ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape, Trait};
 use futures::future::BoxFuture;
 use futures::{SinkExt, StreamExt};
 use std::io;
@@ -19,6 +19,7 @@ pub const BROADCAST: KindDef = KindDef {
     synonyms: &["reuse", "reuse-broadcast", "broadcast-reuse"],
     role: Role::ConnectorOverlay,
     shape: Shape::Preserve,
+    traits: &[Trait::SharesInner],
     arg: ArgType::None,
     params: &[ParamDef {
         name: "queue",

@@ -3,7 +3,6 @@
 
 use crate::exec::build::BuildCtx;
 use crate::exec::codec::{framed, ChunkCodec, ChunkStream, LineCodec, MessageType};
-use crate::exec::conn::shape_error;
 use crate::exec::copy::DEFAULT_BUFFER;
 use crate::exec::{Conn, ConnInfo, ConnLayer};
 use crate::plan::PlanNode;
@@ -21,6 +20,7 @@ pub const LINES: KindDef = KindDef {
     synonyms: &["line2msg"],
     role: Role::Overlay,
     shape: Shape::BytesToMessages,
+    traits: &[],
     arg: ArgType::None,
     params: &[
         ParamDef {
@@ -58,6 +58,7 @@ pub const CHUNKS: KindDef = KindDef {
     synonyms: &[],
     role: Role::Overlay,
     shape: Shape::BytesToMessages,
+    traits: &[],
     arg: ArgType::None,
     params: &[
         ParamDef {
@@ -137,9 +138,11 @@ impl ConnLayer for CodecLayer {
     ) -> BoxFuture<'static, io::Result<(Conn, ConnInfo)>> {
         let codec = self.0.clone();
         Box::pin(async move {
-            let Conn::Bytes(io) = inner else {
-                return Err(shape_error("lines/chunks", "a byte stream", &inner));
+            let kind = match codec {
+                Codec::Lines(_) => &LINES,
+                Codec::Chunks(..) => &CHUNKS,
             };
+            let io = inner.into_bytes_for(kind.name)?;
             let conn = match codec {
                 Codec::Lines(c) => framed(io, c, 16 * 1024),
                 Codec::Chunks(c, empty_writes) => Box::new(

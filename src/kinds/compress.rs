@@ -2,7 +2,7 @@
 //! `--compress-*` / `--uncompress-*` put over each WebSocket, as websocat 1.x's options do.
 
 use crate::exec::build::BuildCtx;
-use crate::exec::conn::{shape_error, MessageStream};
+use crate::exec::conn::MessageStream;
 use crate::exec::{Conn, ConnInfo, ConnLayer, Message};
 use crate::plan::PlanNode;
 use crate::registry::{ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape};
@@ -16,7 +16,7 @@ use std::task::{ready, Context, Poll};
 
 /// Largest message decompression may produce (websocat's default largest WebSocket
 /// message): a small compressed message cannot make us allocate without bound.
-pub const MAX_UNCOMPRESSED: u64 = crate::kinds::ws_stream::DEFAULT_MAX_MESSAGE as u64;
+pub const MAX_UNCOMPRESSED: u64 = crate::ws::stream::DEFAULT_MAX_MESSAGE as u64;
 
 const fn switch(name: &'static str, flag: &'static str, help: &'static str) -> ParamDef {
     ParamDef {
@@ -33,6 +33,7 @@ pub const COMPRESS: KindDef = KindDef {
     synonyms: &[],
     role: Role::Overlay,
     shape: Shape::Preserve,
+    traits: &[],
     arg: ArgType::None,
     params: &[
         switch(
@@ -176,9 +177,7 @@ impl ConnLayer for CompressLayer {
     ) -> BoxFuture<'static, io::Result<(Conn, ConnInfo)>> {
         let cfg = *self;
         Box::pin(async move {
-            let Conn::Messages(inner) = inner else {
-                return Err(shape_error("compress", "messages", &inner));
-            };
+            let inner = inner.into_messages_for(COMPRESS.name)?;
             Ok((Conn::Messages(Box::new(Compressed { inner, cfg })), info))
         })
     }

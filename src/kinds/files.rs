@@ -6,7 +6,7 @@
 use crate::exec::build::BuildCtx;
 use crate::exec::{Conn, ConnInfo, Connect};
 use crate::plan::PlanNode;
-use crate::registry::{ArgType, Build, Expansion, KindDef, Role, Shape};
+use crate::registry::{ArgType, Build, Expansion, KindDef, Role, Shape, Sharing, Trait};
 use futures::future::BoxFuture;
 use std::future::Future;
 use std::io::{self, Read, Write};
@@ -24,6 +24,7 @@ pub const READFILE: KindDef = KindDef {
     synonyms: &[],
     role: Role::Leaf,
     shape: Shape::Bytes,
+    traits: &[],
     arg: ArgType::Path,
     params: &[],
     summary: "read a file; what is written is discarded",
@@ -42,6 +43,7 @@ pub const WRITEFILE: KindDef = KindDef {
     synonyms: &[],
     role: Role::Leaf,
     shape: Shape::Bytes,
+    traits: &[Trait::SharedBehindListener(Sharing::OpenOnce)],
     arg: ArgType::Path,
     params: &[],
     summary: "write a file (created or truncated); reading gives end of file",
@@ -58,6 +60,7 @@ pub const APPENDFILE: KindDef = KindDef {
     synonyms: &[],
     role: Role::Leaf,
     shape: Shape::Bytes,
+    traits: &[Trait::SharedBehindListener(Sharing::OpenOnce)],
     arg: ArgType::Path,
     params: &[],
     summary: "append to a file (created if missing); reading gives end of file",
@@ -73,6 +76,7 @@ pub const OPEN_ASYNC: KindDef = KindDef {
     synonyms: &[],
     role: Role::Leaf,
     shape: Shape::Bytes,
+    traits: &[],
     arg: ArgType::Path,
     params: &[],
     summary: "open a FIFO, device or socket file read-write, non-blocking",
@@ -90,6 +94,7 @@ pub const OPEN_FD: KindDef = KindDef {
     synonyms: &[],
     role: Role::Leaf,
     shape: Shape::Bytes,
+    traits: &[],
     arg: ArgType::Number,
     params: &[],
     summary: "use an inherited file descriptor, non-blocking",
@@ -107,6 +112,10 @@ pub const THREADED_STDIO: KindDef = KindDef {
     synonyms: &[],
     role: Role::Leaf,
     shape: Shape::Bytes,
+    traits: &[
+        Trait::Stdio,
+        Trait::SharedBehindListener(Sharing::Broadcast),
+    ],
     arg: ArgType::None,
     params: &[],
     summary: "standard input and output, each served by its own thread",
@@ -123,6 +132,7 @@ pub const INETD_WS: KindDef = KindDef {
     synonyms: &["ws-inetd"],
     role: Role::ListenerAlias,
     shape: Shape::Expands,
+    traits: &[],
     arg: ArgType::None,
     params: super::ws_server::WS_UPGRADE.params,
     summary: "WebSocket server on stdin/stdout: `ws-upgrade:stdio:`",
@@ -206,190 +216,34 @@ impl Connect for FileConnect {
     }
 }
 
+/// `file` as a byte stream: driven by the event loop when it can be polled; otherwise
+/// (epoll refuses regular files and devices such as `/dev/urandom`) read and written with
+/// blocking calls on two dedicated threads, as `threadedstdio:` does, with the same meaning:
+/// reads in order until end of file, writes in order, flushed on flush.
 #[cfg(unix)]
-pub(crate) mod fd {
-    //! A pollable file descriptor as an async byte stream.
+fn fd_stream(file: std::fs::File, what: &str) -> io::Result<Box<dyn crate::exec::ByteStream>> {
+    use std::os::fd::AsRawFd;
+    let file = match super::support::fd::FdStream::try_new(file, what)? {
+        Ok(polled) => return Ok(Box::new(polled)),
+        Err(file) => file,
+    };
+    tracing::debug!("{what} cannot be polled; using blocking reads and writes on threads");
+    super::support::fd::set_blocking(file.as_raw_fd())
+        .map_err(|e| io::Error::new(e.kind(), format!("{what}: {e}")))?;
+    let for_reading = file
+        .try_clone()
+        .map_err(|e| io::Error::new(e.kind(), format!("{what}: {e}")))?;
+    let reader = ThreadReader::new(move || for_reading, "fd");
+    let writer = ThreadWriter::spawn(move || file, "fd")?;
+    Ok(Box::new(tokio::io::join(reader, writer)))
+}
 
-    use super::*;
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-    use tokio::io::unix::AsyncFd;
-
-    /// An owned, non-blocking, pollable file descriptor.
-    pub struct FdStream {
-        inner: AsyncFd<std::fs::File>,
-    }
-
-    fn set_nonblocking(fd: i32) -> io::Result<()> {
-        // SAFETY: fcntl on a descriptor we own with integer arguments only.
-        let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-        if flags < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: as above.
-        if unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    }
-
-    fn set_blocking(fd: i32) -> io::Result<()> {
-        // SAFETY: fcntl on a descriptor we own with integer arguments only.
-        let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-        if flags < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: as above.
-        if unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    }
-
-    impl FdStream {
-        /// Registers `file` with the event loop after making it non-blocking.
-        pub fn new(file: std::fs::File, what: &str) -> io::Result<Self> {
-            match Self::try_new(file, what)? {
-                Ok(s) => Ok(s),
-                Err(_) => Err(io::Error::new(
-                    io::ErrorKind::PermissionDenied,
-                    format!("{what} cannot be polled (a regular file?); use readfile:/writefile: for regular files"),
-                )),
-            }
-        }
-
-        /// Like [`FdStream::new`], but hands `file` back when epoll refuses it (`EPERM`:
-        /// regular files, and some character devices such as `/dev/urandom`).
-        fn try_new(file: std::fs::File, what: &str) -> io::Result<Result<Self, std::fs::File>> {
-            set_nonblocking(file.as_raw_fd())?;
-            // SAFETY: the `File` owns its descriptor, keeps it open until the `AsyncFd` drops
-            // it, and always returns the same one from `as_raw_fd`.
-            match unsafe { AsyncFd::register(file) } {
-                Ok(inner) => Ok(Ok(FdStream { inner })),
-                Err(e) => {
-                    let (file, e) = e.into_parts();
-                    if e.raw_os_error() == Some(libc::EPERM) {
-                        Ok(Err(file))
-                    } else {
-                        Err(io::Error::new(e.kind(), format!("{what}: {e}")))
-                    }
-                }
-            }
-        }
-
-        /// Uses a duplicate of an inherited descriptor.
-        pub fn from_inherited(fd: i32) -> io::Result<Self> {
-            let owned = duplicate(fd)
-                .map_err(|e| io::Error::new(e.kind(), format!("file descriptor {fd}: {e}")))?;
-            Self::new(std::fs::File::from(owned), &format!("file descriptor {fd}"))
-        }
-    }
-
-    /// `file` as a byte stream: driven by the event loop when it can be polled; otherwise
-    /// (epoll refuses regular files and devices such as `/dev/urandom`) read and written with
-    /// blocking calls on two dedicated threads, as `threadedstdio:` does, with the same
-    /// meaning: reads in order until end of file, writes in order, flushed on flush.
-    pub fn stream(file: std::fs::File, what: &str) -> io::Result<Box<dyn crate::exec::ByteStream>> {
-        let file = match FdStream::try_new(file, what)? {
-            Ok(polled) => return Ok(Box::new(polled)),
-            Err(file) => file,
-        };
-        tracing::debug!("{what} cannot be polled; using blocking reads and writes on threads");
-        set_blocking(file.as_raw_fd())
-            .map_err(|e| io::Error::new(e.kind(), format!("{what}: {e}")))?;
-        let for_reading = file
-            .try_clone()
-            .map_err(|e| io::Error::new(e.kind(), format!("{what}: {e}")))?;
-        let reader = super::ThreadReader::new(move || for_reading, "fd");
-        let writer = super::ThreadWriter::spawn(move || file, "fd")?;
-        Ok(Box::new(tokio::io::join(reader, writer)))
-    }
-
-    /// A duplicate of an inherited descriptor, as a byte stream (see [`stream`]).
-    pub fn stream_inherited(fd: i32) -> io::Result<Box<dyn crate::exec::ByteStream>> {
-        let owned = duplicate(fd)
-            .map_err(|e| io::Error::new(e.kind(), format!("file descriptor {fd}: {e}")))?;
-        stream(std::fs::File::from(owned), &format!("file descriptor {fd}"))
-    }
-
-    /// A duplicate of an inherited descriptor (such as stdin or stdout) that we own and may
-    /// close without closing the original. A descriptor that is not open gives `EBADF`.
-    pub fn duplicate(fd: i32) -> io::Result<OwnedFd> {
-        // SAFETY: dup takes an integer; on success we own the new descriptor.
-        let new = unsafe { libc::dup(fd) };
-        if new < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `new` is a freshly duplicated descriptor that nothing else owns.
-        Ok(unsafe { OwnedFd::from_raw_fd(new) })
-    }
-
-    impl AsyncRead for FdStream {
-        fn poll_read(
-            self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-            buf: &mut ReadBuf<'_>,
-        ) -> Poll<io::Result<()>> {
-            loop {
-                let mut guard = ready!(self.inner.poll_read_ready(cx))?;
-                // Read straight into the unfilled part: zeroing it first, as a `&mut [u8]`
-                // would need, cost a memset of the whole buffer on every read.
-                // SAFETY: read(2) only writes into the memory it is given and reports how
-                // much; nothing here reads the uninitialised bytes.
-                let unfilled = unsafe { buf.unfilled_mut() };
-                let read = guard.try_io(|f| {
-                    let n = unsafe {
-                        libc::read(
-                            f.get_ref().as_raw_fd(),
-                            unfilled.as_mut_ptr().cast(),
-                            unfilled.len(),
-                        )
-                    };
-                    if n < 0 {
-                        Err(io::Error::last_os_error())
-                    } else {
-                        Ok(n as usize)
-                    }
-                });
-                match read {
-                    Ok(Ok(n)) => {
-                        // SAFETY: read(2) initialised the first `n` bytes of `unfilled`.
-                        unsafe { buf.assume_init(n) };
-                        buf.advance(n);
-                        return Poll::Ready(Ok(()));
-                    }
-                    Ok(Err(e)) => return Poll::Ready(Err(e)),
-                    Err(_would_block) => continue,
-                }
-            }
-        }
-    }
-
-    impl AsyncWrite for FdStream {
-        fn poll_write(
-            self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-            data: &[u8],
-        ) -> Poll<io::Result<usize>> {
-            loop {
-                let mut guard = ready!(self.inner.poll_write_ready(cx))?;
-                match guard.try_io(|f| f.get_ref().write(data)) {
-                    Ok(r) => return Poll::Ready(r),
-                    Err(_would_block) => continue,
-                }
-            }
-        }
-        fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
-        fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-            // Sockets get a real half-close; other descriptors have none.
-            // SAFETY: shutdown(2) on our own descriptor; ENOTSOCK is expected and ignored.
-            unsafe {
-                libc::shutdown(self.inner.get_ref().as_raw_fd(), libc::SHUT_WR);
-            }
-            Poll::Ready(Ok(()))
-        }
-    }
+/// A duplicate of an inherited descriptor, as a byte stream (see [`fd_stream`]).
+#[cfg(unix)]
+fn fd_stream_inherited(fd: i32) -> io::Result<Box<dyn crate::exec::ByteStream>> {
+    let owned = super::support::fd::duplicate(fd)
+        .map_err(|e| io::Error::new(e.kind(), format!("file descriptor {fd}: {e}")))?;
+    fd_stream(std::fs::File::from(owned), &format!("file descriptor {fd}"))
 }
 
 struct OpenAsync {
@@ -420,7 +274,7 @@ impl Connect for OpenAsync {
                 })
                 .await
                 .map_err(io::Error::other)??;
-                let s = fd::stream(s, &self.path.display().to_string())?;
+                let s = fd_stream(s, &self.path.display().to_string())?;
                 Ok(Conn::Bytes(s))
             }
             #[cfg(not(unix))]
@@ -451,7 +305,7 @@ impl Connect for OpenFd {
         Box::pin(async move {
             #[cfg(unix)]
             {
-                let s = fd::stream_inherited(self.fd)?;
+                let s = fd_stream_inherited(self.fd)?;
                 Ok(Conn::Bytes(s))
             }
             #[cfg(not(unix))]
@@ -757,7 +611,7 @@ mod tests {
     async fn polled_stream_refuses_regular_files_clearly() {
         let f = tempfile::NamedTempFile::new().unwrap();
         let file = std::fs::File::open(f.path()).unwrap();
-        let Err(e) = fd::FdStream::new(file, "the file") else {
+        let Err(e) = super::super::support::fd::FdStream::new(file, "the file") else {
             panic!("polled a regular file");
         };
         assert!(e.to_string().contains("readfile:"), "{e}");

@@ -10,13 +10,11 @@
 //! except when the request announces a body (`Content-Length` / `Transfer-Encoding`): the
 //! server may wait for that body, so the head is then checked on the first read instead.
 
-use crate::error::SpecProblem;
 use crate::exec::build::BuildCtx;
-use crate::exec::conn::shape_error;
 use crate::exec::{Conn, ConnInfo, ConnLayer, Connect};
 use crate::plan::PlanNode;
 use crate::registry::{ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape};
-use crate::spec::args::{parse_host_port, HostPort};
+pub use crate::spec::args::{parse_http_arg, HttpTarget};
 use base64::Engine;
 use futures::future::BoxFuture;
 use std::io;
@@ -59,6 +57,7 @@ pub const HTTP: KindDef = KindDef {
     synonyms: &[],
     role: Role::Leaf,
     shape: Shape::Bytes,
+    traits: &[],
     arg: ArgType::HttpUrl,
     params: &[
         METHOD_PARAM,
@@ -87,6 +86,7 @@ pub const HTTP_REQUEST: KindDef = KindDef {
     synonyms: &[],
     role: Role::Overlay,
     shape: Shape::BytesToBytes,
+    traits: &[],
     arg: ArgType::None,
     params: &[
         ParamDef {
@@ -115,72 +115,6 @@ pub const HTTP_REQUEST: KindDef = KindDef {
     build: Build::Layer(build_http_request),
 };
 
-/// Where an `http:` leaf connects and what it asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpTarget {
-    /// TCP address of the server.
-    pub addr: HostPort,
-    /// The `Host` header: the authority as written.
-    pub host_header: String,
-    /// Path and query, never empty.
-    pub path: String,
-}
-
-/// Parses the argument of `http:`: `//host[:port][/path][?query]`. Problems are relative to
-/// the argument's first byte.
-pub fn parse_http_arg(arg: &str) -> Result<HttpTarget, SpecProblem> {
-    let Some(rest) = arg.strip_prefix("//") else {
-        return Err(SpecProblem::new(
-            "websocat::arg::http_url",
-            "expected `//host[:port]/path` after `http:`",
-            0,
-            arg.len().min(2),
-        )
-        .label("expected `//` here")
-        .help(format!(
-            "write e.g. `http://{}`",
-            arg.trim_start_matches('/')
-        )));
-    };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..end];
-    if authority.is_empty() {
-        return Err(
-            SpecProblem::new("websocat::arg::http_url", "the URL has no host", 2, 0)
-                .label("expected a host here"),
-        );
-    }
-    if let Some(at) = authority.find('@') {
-        return Err(SpecProblem::new(
-            "websocat::arg::http_url",
-            "user names and passwords in `http:` URLs are not supported",
-            2,
-            at + 1,
-        )
-        .label("credentials here")
-        .help("use --basic-auth USER:PASSWORD or --request-header instead"));
-    }
-    let has_port = match authority.strip_prefix('[') {
-        Some(v6) => v6.split_once(']').is_some_and(|(_, r)| r.starts_with(':')),
-        None => authority.contains(':'),
-    };
-    let addr = if has_port {
-        parse_host_port(authority)
-    } else {
-        parse_host_port(&format!("{authority}:80"))
-    }
-    .map_err(|p| p.shifted(2))?;
-    let mut path = rest[end..].split('#').next().unwrap_or("").to_string();
-    if !path.starts_with('/') {
-        path.insert(0, '/');
-    }
-    Ok(HttpTarget {
-        addr,
-        host_header: authority.to_string(),
-        path,
-    })
-}
-
 /// A request method: one HTTP token.
 fn checked_method(node: &PlanNode) -> Result<String, String> {
     let m = node.param("method").unwrap_or("GET");
@@ -193,7 +127,7 @@ fn checked_method(node: &PlanNode) -> Result<String, String> {
 
 /// The written headers plus `Authorization` from `basic-auth`.
 fn node_headers(node: &PlanNode) -> Result<Vec<(String, String)>, String> {
-    let mut headers = super::ws_client::header_pairs(node.params_all("header"))?;
+    let mut headers = crate::ws::handshake::header_pairs(node.params_all("header"))?;
     if let Some(auth) = super::ws_client::basic_auth(node)? {
         let token = base64::engine::general_purpose::STANDARD.encode(auth.as_bytes());
         headers.push(("Authorization".into(), format!("Basic {token}")));
@@ -306,7 +240,7 @@ struct HttpConnect {
 impl Connect for HttpConnect {
     fn connect<'a>(&'a self, _info: &'a ConnInfo) -> BoxFuture<'a, io::Result<Conn>> {
         Box::pin(async move {
-            let mut s = super::tcp::connect_tcp(&self.target.addr).await?;
+            let mut s = crate::net::connect_tcp(&self.target.addr).await?;
             send_head(&mut s, &self.head, &self.what).await?;
             let mut r = HttpResponseStream::new(s, self.what.clone());
             if self.eager {
@@ -333,9 +267,7 @@ impl ConnLayer for HttpRequest {
         let what = self.what.clone();
         let eager = self.eager;
         Box::pin(async move {
-            let Conn::Bytes(mut io) = inner else {
-                return Err(shape_error("http-request", "a byte stream", &inner));
-            };
+            let mut io = inner.into_bytes_for(HTTP_REQUEST.name)?;
             send_head(&mut io, &head, &what).await?;
             let mut r = HttpResponseStream::new(io, what);
             if eager {

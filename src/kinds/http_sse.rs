@@ -9,10 +9,10 @@
 //!
 //! Any other method is answered `405` and the connection fails.
 
-use super::dgram::{binary_messages, TYPE_PARAM};
 use super::http::MAX_RESPONSE_HEAD;
+use super::support::dgram::{binary_messages, TYPE_PARAM};
 use crate::exec::build::BuildCtx;
-use crate::exec::conn::{shape_error, ByteStream, MessagePair};
+use crate::exec::conn::{ByteStream, MessagePair};
 use crate::exec::{Conn, ConnInfo, ConnLayer, Message};
 use crate::plan::PlanNode;
 use crate::registry::{ArgType, Build, KindDef, Role, Shape};
@@ -29,6 +29,7 @@ pub const HTTP_POST_SSE: KindDef = KindDef {
     synonyms: &[],
     role: Role::Overlay,
     shape: Shape::BytesToMessages,
+    traits: &[],
     arg: ArgType::None,
     params: &[TYPE_PARAM],
     summary: "serve HTTP: GET streams messages as server-sent events, POST bodies are read",
@@ -196,9 +197,7 @@ impl ConnLayer for PostSse {
     ) -> BoxFuture<'static, io::Result<(Conn, ConnInfo)>> {
         let binary = self.binary;
         Box::pin(async move {
-            let Conn::Bytes(mut io) = inner else {
-                return Err(shape_error("http-post-sse", "a byte stream", &inner));
-            };
+            let mut io = inner.into_bytes_for(HTTP_POST_SSE.name)?;
             let (method, rest) = read_request_head(&mut io)
                 .await
                 .map_err(|e| io::Error::new(e.kind(), format!("http-post-sse: {e}")))?;

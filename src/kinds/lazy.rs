@@ -5,11 +5,13 @@
 //! Both hand out a connection before any inner one exists, so they need to know its shape:
 //! the planner records it in their `shape` parameter (pass `bridge`).
 
-use super::share::{client_conn, into_messages};
 use crate::exec::build::BuildCtx;
+use crate::exec::share::{client_conn, into_messages};
 use crate::exec::{Conn, ConnInfo, Connect, ConnectorLayer, Message, MessageStream};
 use crate::plan::PlanNode;
-use crate::registry::{ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape};
+use crate::registry::{
+    ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape, Trait, SHAPE_PARAM,
+};
 use futures::future::BoxFuture;
 use futures::{SinkExt, StreamExt};
 use std::io;
@@ -17,9 +19,9 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::PollSender;
 
-/// The `shape` parameter the planner fills in.
-pub const SHAPE_PARAM: ParamDef = ParamDef {
-    name: "shape",
+/// The `shape` parameter ([`SHAPE_PARAM`]) the planner fills in.
+pub const INNER_SHAPE: ParamDef = ParamDef {
+    name: SHAPE_PARAM,
     ty: ParamType::Text,
     flag: None,
     help: "`bytes` or `messages`: what the inner connections produce (set by the planner)",
@@ -31,8 +33,9 @@ pub const WAITFORDATA: KindDef = KindDef {
     synonyms: &["wait-for-data"],
     role: Role::ConnectorOverlay,
     shape: Shape::Preserve,
+    traits: &[Trait::ShapeFromInner],
     arg: ArgType::None,
-    params: &[SHAPE_PARAM],
+    params: &[INNER_SHAPE],
     summary: "open the inner connection only when the first data is written",
     help: "Gives a connection at once, but opens the inner one only when the first message \
            (or bytes) is written to it; reading waits until then. Useful when connecting is \
@@ -47,9 +50,10 @@ pub const FOREACHMSG: KindDef = KindDef {
     synonyms: &[],
     role: Role::ConnectorOverlay,
     shape: Shape::Preserve,
+    traits: &[Trait::ShapeFromInner],
     arg: ArgType::None,
     params: &[
-        SHAPE_PARAM,
+        INNER_SHAPE,
         ParamDef {
             name: "wait-read",
             ty: ParamType::Bool,
@@ -66,7 +70,7 @@ pub const FOREACHMSG: KindDef = KindDef {
 };
 
 fn shape_is_bytes(node: &PlanNode) -> Result<bool, String> {
-    match node.param("shape").unwrap_or("bytes") {
+    match node.param(SHAPE_PARAM).unwrap_or("bytes") {
         "bytes" => Ok(true),
         "messages" => Ok(false),
         other => Err(format!("shape `{other}` is not `bytes` or `messages`")),

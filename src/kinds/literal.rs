@@ -1,6 +1,6 @@
 //! `literal:`, `literalreply:` and `clogged:`: fixed data sources for tests and demos.
 
-use super::mirror::{wants_messages, SHAPE_PARAM};
+use super::mirror::{wants_messages, PARTNER_SHAPE};
 use crate::exec::build::BuildCtx;
 use crate::exec::conn::MessagePair;
 use crate::exec::{Conn, ConnInfo, Connect, Message};
@@ -21,8 +21,9 @@ pub const LITERAL: KindDef = KindDef {
     synonyms: &[],
     role: Role::Leaf,
     shape: Shape::Messages,
+    traits: &[],
     arg: ArgType::Text,
-    params: &[super::dgram::TYPE_PARAM],
+    params: &[super::support::dgram::TYPE_PARAM],
     summary: "sends the given text as one message, then EOF; input is discarded",
     help: "Produces one message holding the argument (text, or binary with -b) and then end \
            of stream; anything written is discarded. Opposite a byte stream in text mode the \
@@ -41,8 +42,9 @@ pub const LITERAL_REPLY: KindDef = KindDef {
     synonyms: &[],
     role: Role::Leaf,
     shape: Shape::Any,
+    traits: &[],
     arg: ArgType::Text,
-    params: &[SHAPE_PARAM],
+    params: &[PARTNER_SHAPE],
     summary: "answers every incoming message (or write) with the given text",
     help: "For each message received (each write, opposite a byte stream) it sends back the \
            argument's text. Ends when its input ends.",
@@ -56,8 +58,9 @@ pub const CLOGGED: KindDef = KindDef {
     synonyms: &[],
     role: Role::Leaf,
     shape: Shape::Any,
+    traits: &[],
     arg: ArgType::None,
-    params: &[SHAPE_PARAM],
+    params: &[PARTNER_SHAPE],
     summary: "never reads and never accepts writes (for testing stalls)",
     help: "A connection that never produces data and never accepts any: reads and writes wait \
            forever. Useful to test timeouts and back-pressure.",
@@ -67,7 +70,7 @@ pub const CLOGGED: KindDef = KindDef {
 
 fn build_literal(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn Connect>, String> {
     let data = Bytes::from(node.arg.clone());
-    let msg = if super::dgram::binary_messages(node)? {
+    let msg = if super::support::dgram::binary_messages(node)? {
         Message::Binary(data)
     } else {
         Message::Text(data)

@@ -5,7 +5,7 @@ use crate::exec::conn::MessageStream;
 use crate::exec::Message;
 use crate::exec::{Conn, ConnInfo, Connect};
 use crate::plan::PlanNode;
-use crate::registry::{ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape};
+use crate::registry::{ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape, SHAPE_PARAM};
 use futures::future::BoxFuture;
 use futures::{Sink, Stream};
 use std::collections::VecDeque;
@@ -14,9 +14,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-/// The `shape` parameter shared by kinds that adapt to their partner.
-pub const SHAPE_PARAM: ParamDef = ParamDef {
-    name: "shape",
+/// The `shape` parameter ([`SHAPE_PARAM`]) of kinds that adapt to their partner.
+pub const PARTNER_SHAPE: ParamDef = ParamDef {
+    name: SHAPE_PARAM,
     ty: ParamType::Text,
     flag: None,
     help: "`bytes` or `messages`; set by the planner to match the other side",
@@ -28,8 +28,9 @@ pub const MIRROR: KindDef = KindDef {
     synonyms: &[],
     role: Role::Leaf,
     shape: Shape::Any,
+    traits: &[],
     arg: ArgType::None,
-    params: &[SHAPE_PARAM],
+    params: &[PARTNER_SHAPE],
     summary: "echo: everything written is read back",
     help: "Sends back everything it receives. Opposite a WebSocket it echoes whole messages, \
            keeping their type (text or binary); opposite a byte stream it echoes bytes. Useful \
@@ -43,7 +44,7 @@ pub const MIRROR: KindDef = KindDef {
 
 /// True when an `Any`-shaped node was settled to messages by the planner.
 pub fn wants_messages(node: &PlanNode) -> bool {
-    node.param("shape") == Some("messages")
+    node.param(SHAPE_PARAM) == Some("messages")
 }
 
 fn build(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn Connect>, String> {

@@ -3,7 +3,6 @@
 
 use super::transforms::{MapMessages, Tap};
 use crate::exec::build::BuildCtx;
-use crate::exec::conn::shape_error;
 use crate::exec::{Conn, ConnInfo, ConnLayer, Message};
 use crate::plan::PlanNode;
 use crate::registry::{ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape};
@@ -19,6 +18,7 @@ pub const JSONRPC: KindDef = KindDef {
     synonyms: &[],
     role: Role::Overlay,
     shape: Shape::Preserve,
+    traits: &[],
     arg: ArgType::None,
     params: &[ParamDef {
         name: "omit-jsonrpc",
@@ -43,6 +43,7 @@ pub const TYPE_PREFIX: KindDef = KindDef {
     synonyms: &[],
     role: Role::Overlay,
     shape: Shape::Preserve,
+    traits: &[],
     arg: ArgType::None,
     params: &[
         ParamDef {
@@ -251,9 +252,7 @@ impl ConnLayer for PrefixLayer {
     ) -> BoxFuture<'static, io::Result<(Conn, ConnInfo)>> {
         let cfg = self.0.clone();
         Box::pin(async move {
-            let Conn::Messages(m) = inner else {
-                return Err(shape_error("typeprefix", "messages", &inner));
-            };
+            let m = inner.into_messages_for(TYPE_PREFIX.name)?;
             let (a, b) = (cfg.clone(), cfg);
             Ok((
                 Conn::Messages(Box::new(MapMessages {

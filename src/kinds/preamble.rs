@@ -18,6 +18,7 @@ pub const PREAMBLE: KindDef = KindDef {
     synonyms: &[],
     role: Role::Overlay,
     shape: Shape::Preserve,
+    traits: &[],
     arg: ArgType::None,
     params: &[ParamDef {
         name: "text",

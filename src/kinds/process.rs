@@ -8,7 +8,7 @@
 use crate::exec::build::BuildCtx;
 use crate::exec::{Conn, ConnInfo, Connect};
 use crate::plan::PlanNode;
-use crate::registry::{ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape};
+use crate::registry::{ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape, Trait};
 use futures::future::BoxFuture;
 use std::io;
 use std::pin::Pin;
@@ -61,6 +61,7 @@ pub const EXEC: KindDef = KindDef {
     synonyms: &[],
     role: Role::Leaf,
     shape: Shape::Bytes,
+    traits: &[Trait::ProgramWithArgs],
     arg: ArgType::Command,
     params: &[
         ARGS_PARAM,
@@ -89,6 +90,7 @@ pub const SH_C: KindDef = KindDef {
     synonyms: &["cmd"],
     role: Role::Leaf,
     shape: Shape::Bytes,
+    traits: &[],
     arg: ArgType::Command,
     params: &[
         ENV_PARAM,

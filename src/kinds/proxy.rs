@@ -5,7 +5,7 @@
 //! `HTTP_PROXY` / `HTTPS_PROXY` / `NO_PROXY` environment variables.
 
 use crate::exec::build::BuildCtx;
-use crate::exec::conn::{shape_error, Peer};
+use crate::exec::conn::Peer;
 use crate::exec::{Conn, ConnInfo, ConnLayer};
 use crate::plan::PlanNode;
 use crate::registry::{ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape};
@@ -23,6 +23,7 @@ pub const SOCKS5_CONNECT: KindDef = KindDef {
     synonyms: &[],
     role: Role::Overlay,
     shape: Shape::BytesToBytes,
+    traits: &[],
     arg: ArgType::None,
     params: &[
         ParamDef {
@@ -56,6 +57,7 @@ pub const SOCKS5_BIND: KindDef = KindDef {
     synonyms: &[],
     role: Role::Overlay,
     shape: Shape::BytesToBytes,
+    traits: &[],
     arg: ArgType::None,
     params: &[
         ParamDef {
@@ -94,6 +96,7 @@ pub const HTTP_CONNECT: KindDef = KindDef {
     synonyms: &["http-proxy"],
     role: Role::Overlay,
     shape: Shape::BytesToBytes,
+    traits: &[],
     arg: ArgType::None,
     params: &[
         ParamDef {
@@ -194,12 +197,10 @@ impl ConnLayer for ProxyHop {
         let (proto, dest, auth) = (self.proto, self.dest.clone(), self.auth.clone());
         Box::pin(async move {
             let (kind, what) = match proto {
-                ProxyProto::Socks5 => ("socks5-connect", "SOCKS5 proxy"),
-                ProxyProto::HttpConnect => ("http-connect", "HTTP proxy"),
+                ProxyProto::Socks5 => (&SOCKS5_CONNECT, "SOCKS5 proxy"),
+                ProxyProto::HttpConnect => (&HTTP_CONNECT, "HTTP proxy"),
             };
-            let Conn::Bytes(mut io) = inner else {
-                return Err(shape_error(kind, "a byte stream", &inner));
-            };
+            let mut io = inner.into_bytes_for(kind.name)?;
             let result = match proto {
                 ProxyProto::Socks5 => socks5_handshake(&mut io, &dest, auth.as_ref()).await,
                 ProxyProto::HttpConnect => {
@@ -249,9 +250,7 @@ impl ConnLayer for Socks5Bind {
         let auth = self.auth.clone();
         let script = self.script.clone();
         Box::pin(async move {
-            let Conn::Bytes(mut io) = inner else {
-                return Err(shape_error("socks5-bind", "a byte stream", &inner));
-            };
+            let mut io = inner.into_bytes_for(SOCKS5_BIND.name)?;
             let ctx = |e: io::Error| {
                 io::Error::new(
                     e.kind(),

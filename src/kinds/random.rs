@@ -17,6 +17,7 @@ pub const RANDOM: KindDef = KindDef {
     synonyms: &[],
     role: Role::Leaf,
     shape: Shape::Bytes,
+    traits: &[],
     arg: ArgType::None,
     params: &[],
     summary: "endless random bytes; input is discarded",

@@ -3,12 +3,12 @@
 //! sends goes to whichever client reads next (exactly one of them), so nothing is copied and
 //! nothing is dropped: a slow client only slows the shared connection down.
 
-use super::share::{client_conn, into_messages};
 use crate::exec::build::BuildCtx;
 use crate::exec::conn::BoxMessageStream;
+use crate::exec::share::{client_conn, into_messages};
 use crate::exec::{Conn, ConnInfo, Connect, ConnectorLayer, Message};
 use crate::plan::PlanNode;
-use crate::registry::{ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape};
+use crate::registry::{ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape, Trait};
 use futures::future::BoxFuture;
 use futures::{SinkExt, StreamExt};
 use std::io;
@@ -23,6 +23,7 @@ pub const REUSE_RAW: KindDef = KindDef {
     synonyms: &["raw-reuse"],
     role: Role::ConnectorOverlay,
     shape: Shape::Preserve,
+    traits: &[Trait::SharesInner],
     arg: ArgType::None,
     params: &[
         ParamDef {

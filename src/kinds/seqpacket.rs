@@ -7,7 +7,7 @@
 //! shutdown). Sockets are switched to `SO_PASSCRED`: the kernel then attaches credentials to
 //! every packet it really delivers, and none at end of stream, which tells the two apart.
 
-use super::dgram::{binary_messages, TYPE_PARAM};
+use super::support::dgram::{binary_messages, TYPE_PARAM};
 use super::unix::UNLINK_PARAM;
 use crate::exec::build::BuildCtx;
 use crate::exec::conn::{BindHints, BoundAddr, MessagePair, Peer};
@@ -39,6 +39,7 @@ pub const SEQPACKET_CONNECT: KindDef = KindDef {
     ],
     role: Role::Leaf,
     shape: Shape::Messages,
+    traits: &[],
     arg: ArgType::Path,
     params: &[TYPE_PARAM],
     summary: "connect to a unix SOCK_SEQPACKET socket (Linux); one packet = one message",
@@ -59,6 +60,7 @@ pub const SEQPACKET_LISTEN: KindDef = KindDef {
     synonyms: &["listen-seqpacket", "seqpacket-l", "l-seqpacket"],
     role: Role::Listener,
     shape: Shape::Messages,
+    traits: &[],
     arg: ArgType::Path,
     params: &[UNLINK_PARAM, TYPE_PARAM],
     summary: "listen on a unix SOCK_SEQPACKET socket (Linux); one packet = one message",

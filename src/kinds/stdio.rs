@@ -3,7 +3,7 @@
 use crate::exec::build::BuildCtx;
 use crate::exec::{Conn, ConnInfo, Connect};
 use crate::plan::PlanNode;
-use crate::registry::{ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape};
+use crate::registry::{ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape, Sharing, Trait};
 use futures::future::BoxFuture;
 use std::io;
 use std::sync::Arc;
@@ -14,6 +14,10 @@ pub const STDIO: KindDef = KindDef {
     synonyms: &["inetd", "asyncstdio"],
     role: Role::Leaf,
     shape: Shape::Bytes,
+    traits: &[
+        Trait::Stdio,
+        Trait::SharedBehindListener(Sharing::Broadcast),
+    ],
     arg: ArgType::None,
     params: &[
         ParamDef {
@@ -100,7 +104,7 @@ static SAVED_FLAGS: std::sync::Mutex<Vec<(i32, i32)>> = std::sync::Mutex::new(Ve
 /// a regular file), as websocat 1.x does: no hand-off to a blocking thread per read or write.
 /// `None` means: use tokio's thread-backed stdio.
 #[cfg(unix)]
-fn polled(fd: i32, mode: Polling) -> Option<super::files::fd::FdStream> {
+fn polled(fd: i32, mode: Polling) -> Option<super::support::fd::FdStream> {
     use std::io::IsTerminal;
     use std::os::fd::BorrowedFd;
     // SAFETY: 0 and 1 stay open for the life of the process.
@@ -123,7 +127,7 @@ fn polled(fd: i32, mode: Polling) -> Option<super::files::fd::FdStream> {
     if flags < 0 {
         return None;
     }
-    let stream = super::files::fd::FdStream::from_inherited(fd).ok()?;
+    let stream = super::support::fd::FdStream::from_inherited(fd).ok()?;
     if let Ok(mut saved) = SAVED_FLAGS.lock() {
         if !saved.iter().any(|(f, _)| *f == fd) {
             saved.push((fd, flags));
@@ -148,7 +152,7 @@ fn unbuffered_stdout() -> Option<tokio::fs::File> {
     if io::stdout().is_terminal() {
         return None;
     }
-    let owned = super::files::fd::duplicate(1).ok()?;
+    let owned = super::support::fd::duplicate(1).ok()?;
     Some(tokio::fs::File::from_std(std::fs::File::from(owned)))
 }
 

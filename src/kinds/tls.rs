@@ -7,10 +7,11 @@
 //! connects or listens, so a bad file fails at startup and names the file.
 
 use crate::exec::build::BuildCtx;
-use crate::exec::conn::shape_error;
 use crate::exec::{Conn, ConnInfo, ConnLayer};
 use crate::plan::PlanNode;
-use crate::registry::{ArgType, Build, Expansion, KindDef, ParamDef, ParamType, Role, Shape};
+use crate::registry::{
+    ArgType, Build, Expansion, KindDef, ParamDef, ParamType, Role, Shape, Trait,
+};
 use futures::future::BoxFuture;
 use std::io;
 use std::sync::Arc;
@@ -117,6 +118,13 @@ pub const TLS_CONNECT: KindDef = KindDef {
     ],
     role: Role::Overlay,
     shape: Shape::BytesToBytes,
+    traits: &[
+        Trait::TlsIdentity {
+            required: false,
+            what: "a TLS client certificate",
+        },
+        Trait::ChecksServerName,
+    ],
     arg: ArgType::None,
     params: &CLIENT_PARAMS,
     summary: "TLS client over the byte stream under it",
@@ -150,6 +158,10 @@ pub const TLS_ACCEPT: KindDef = KindDef {
     ],
     role: Role::Overlay,
     shape: Shape::BytesToBytes,
+    traits: &[Trait::TlsIdentity {
+        required: true,
+        what: "a TLS server",
+    }],
     arg: ArgType::None,
     params: &SERVER_PARAMS,
     summary: "TLS server over each connection under it",
@@ -180,6 +192,7 @@ pub const TLS_LISTEN: KindDef = KindDef {
     ],
     role: Role::ListenerAlias,
     shape: Shape::Expands,
+    traits: &[],
     arg: ArgType::ListenAddr,
     params: &SERVER_PARAMS,
     summary: "TLS server: `tls-accept:` over `tcp-l:` or over a sub-specifier",
@@ -203,6 +216,7 @@ pub const WSS_LISTEN: KindDef = KindDef {
     synonyms: &["wss-l", "l-wss", "listen-wss"],
     role: Role::ListenerAlias,
     shape: Shape::Expands,
+    traits: &[],
     arg: ArgType::ListenAddr,
     params: super::ws_server::WS_LISTEN.params,
     summary: "secure WebSocket server: `ws-upgrade:` over `tls-accept:` over `tcp-l:`",
@@ -450,9 +464,7 @@ impl ConnLayer for TlsClient {
         let domain = self.domain.clone();
         let limit = self.limit;
         Box::pin(async move {
-            let Conn::Bytes(stream) = inner else {
-                return Err(shape_error("tls-c", "a byte stream", &inner));
-            };
+            let stream = inner.into_bytes_for(TLS_CONNECT.name)?;
             // Without a domain SNI and the name check are off, so the name is unused.
             let name = domain.as_deref().unwrap_or("domain-verification-disabled");
             let handshake = async {
@@ -510,9 +522,7 @@ impl ConnLayer for TlsServer {
         let acceptor = self.acceptor.clone();
         let limit = self.limit;
         Box::pin(async move {
-            let Conn::Bytes(stream) = inner else {
-                return Err(shape_error("tls-accept", "a byte stream", &inner));
-            };
+            let stream = inner.into_bytes_for(TLS_ACCEPT.name)?;
             // Turned into text only when a message needs it.
             let peer = || info.peer.as_ref().map_or("?".into(), ToString::to_string);
             let handshake = async {

@@ -4,7 +4,7 @@
 use super::codecs::DEFAULT_MAX_LINE;
 use crate::exec::build::BuildCtx;
 use crate::exec::codec::{framed, LineCodec};
-use crate::exec::conn::{shape_error, ByteStream, MessageStream};
+use crate::exec::conn::{ByteStream, MessageStream};
 use crate::exec::{Conn, ConnInfo, ConnLayer, Message};
 use crate::plan::PlanNode;
 use crate::registry::{ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape};
@@ -24,6 +24,7 @@ pub const MSG2LINE: KindDef = KindDef {
     synonyms: &[],
     role: Role::Overlay,
     shape: Shape::MessagesToBytes,
+    traits: &[],
     arg: ArgType::None,
     params: &[ParamDef {
         name: "separator",
@@ -46,6 +47,7 @@ pub const LENGTH_PREFIXED: KindDef = KindDef {
     synonyms: &[],
     role: Role::Overlay,
     shape: Shape::BytesToMessages,
+    traits: &[],
     arg: ArgType::None,
     params: &[
         ParamDef {
@@ -96,6 +98,7 @@ pub const LOG: KindDef = KindDef {
     synonyms: &[],
     role: Role::Overlay,
     shape: Shape::Preserve,
+    traits: &[],
     arg: ArgType::None,
     params: &[],
     summary: "print everything read and written to stderr",
@@ -112,6 +115,7 @@ pub const TIMESTAMP: KindDef = KindDef {
     synonyms: &[],
     role: Role::Overlay,
     shape: Shape::Preserve,
+    traits: &[],
     arg: ArgType::None,
     params: &[ParamDef {
         name: "monotonic",
@@ -133,6 +137,7 @@ pub const EXIT_ON_BYTE: KindDef = KindDef {
     synonyms: &[],
     role: Role::Overlay,
     shape: Shape::BytesToBytes,
+    traits: &[],
     arg: ArgType::None,
     params: &[ParamDef {
         name: "byte",
@@ -147,13 +152,6 @@ pub const EXIT_ON_BYTE: KindDef = KindDef {
     examples: &["websocat -b exit_on_specific_byte:- ws://127.0.0.1:8080/"],
     build: Build::Layer(build_exit_on_byte),
 };
-
-fn bytes_of(inner: Conn, kind: &str) -> io::Result<Box<dyn ByteStream>> {
-    match inner {
-        Conn::Bytes(b) => Ok(b),
-        other => Err(shape_error(kind, "a byte stream", &other)),
-    }
-}
 
 // ---------------------------------------------------------------- msg2line
 
@@ -178,9 +176,7 @@ impl ConnLayer for Msg2Line {
     ) -> BoxFuture<'static, io::Result<(Conn, ConnInfo)>> {
         let separator = self.separator;
         Box::pin(async move {
-            let Conn::Messages(m) = inner else {
-                return Err(shape_error("msg2line", "messages", &inner));
-            };
+            let m = inner.into_messages_for(MSG2LINE.name)?;
             let (sink, stream) = m.split();
             let mut codec = LineCodec::new(separator, false, DEFAULT_MAX_LINE);
             let stream = stream.map(move |r| {
@@ -193,7 +189,7 @@ impl ConnLayer for Msg2Line {
             let sink = sink.with(|m: Message| {
                 futures::future::ready(Ok::<_, io::Error>(Message::Text(m.into_payload())))
             });
-            Ok((super::share::client_conn(true, stream, sink), info))
+            Ok((crate::exec::share::client_conn(true, stream, sink), info))
         })
     }
 }
@@ -356,7 +352,7 @@ impl ConnLayer for LengthLayer {
     ) -> BoxFuture<'static, io::Result<(Conn, ConnInfo)>> {
         let codec = self.0.clone();
         Box::pin(async move {
-            let io = bytes_of(inner, "lengthprefixed")?;
+            let io = inner.into_bytes_for(LENGTH_PREFIXED.name)?;
             Ok((Conn::Messages(framed(io, codec, 16 * 1024)), info))
         })
     }
@@ -493,7 +489,7 @@ impl ConnLayer for ExitOnByte {
     ) -> BoxFuture<'static, io::Result<(Conn, ConnInfo)>> {
         let byte = self.byte;
         Box::pin(async move {
-            let b = bytes_of(inner, "exit_on_specific_byte")?;
+            let b = inner.into_bytes_for(EXIT_ON_BYTE.name)?;
             Ok((
                 Conn::Bytes(Box::new(Tap {
                     inner: b,

@@ -5,7 +5,7 @@
 //! As in websocat 1.x, `udp-l:` is not a multi-connection listener: the whole socket lifetime
 //! is one connection, so it binds when that connection is opened.
 
-use super::dgram::{binary_messages, datagram_conn, Datagrams, TYPE_PARAM};
+use super::support::dgram::{binary_messages, datagram_conn, Datagrams, TYPE_PARAM};
 use crate::exec::build::BuildCtx;
 use crate::exec::{Conn, ConnInfo, Connect};
 use crate::plan::PlanNode;
@@ -79,6 +79,7 @@ pub const UDP_CONNECT: KindDef = KindDef {
     synonyms: &["udp-connect", "connect-udp", "udp-c", "c-udp"],
     role: Role::Leaf,
     shape: Shape::Messages,
+    traits: &[],
     arg: ArgType::HostPort,
     params: &[
         TYPE_PARAM,
@@ -108,6 +109,7 @@ pub const UDP_LISTEN: KindDef = KindDef {
     synonyms: &["udp-l", "listen-udp", "l-udp"],
     role: Role::Leaf,
     shape: Shape::Messages,
+    traits: &[],
     arg: ArgType::ListenAddr,
     params: &[
         TYPE_PARAM,

@@ -3,7 +3,7 @@
 //! `unix-dgram:` / `abstract-dgram:` (datagram sockets, one message per datagram), and the
 //! shorthands `l-ws-unix:` / `l-ws-abstract:` (WebSocket server over a unix listener).
 
-use super::dgram::{binary_messages, datagram_conn, Datagrams, TYPE_PARAM};
+use super::support::dgram::{binary_messages, datagram_conn, Datagrams, TYPE_PARAM};
 use crate::exec::build::BuildCtx;
 use crate::exec::conn::{BindHints, BoundAddr, Peer};
 use crate::exec::{Accept, Conn, ConnInfo, Connect, Listen};
@@ -29,6 +29,7 @@ pub const UNIX_CONNECT: KindDef = KindDef {
     synonyms: &["unix-connect", "connect-unix", "unix-c", "c-unix"],
     role: Role::Leaf,
     shape: Shape::Bytes,
+    traits: &[],
     arg: ArgType::Path,
     params: &[],
     summary: "connect to a unix stream socket at a path",
@@ -47,6 +48,7 @@ pub const UNIX_LISTEN: KindDef = KindDef {
     synonyms: &["unix-l", "listen-unix", "l-unix"],
     role: Role::Listener,
     shape: Shape::Bytes,
+    traits: &[],
     arg: ArgType::Path,
     params: &[UNLINK_PARAM, FROM_FD_PARAM],
     summary: "listen on a unix stream socket at a path",
@@ -81,6 +83,7 @@ pub const ABSTRACT_CONNECT: KindDef = KindDef {
     ],
     role: Role::Leaf,
     shape: Shape::Bytes,
+    traits: &[],
     arg: ArgType::Text,
     params: &[],
     summary: "connect to a Linux abstract-namespace unix socket",
@@ -96,6 +99,7 @@ pub const ABSTRACT_LISTEN: KindDef = KindDef {
     synonyms: &["abstract-l", "listen-abstract", "l-abstract"],
     role: Role::Listener,
     shape: Shape::Bytes,
+    traits: &[],
     arg: ArgType::Text,
     params: &[],
     summary: "listen on a Linux abstract-namespace unix socket",
@@ -112,6 +116,7 @@ pub const UNIX_DGRAM: KindDef = KindDef {
     synonyms: &[],
     role: Role::Leaf,
     shape: Shape::Messages,
+    traits: &[],
     arg: ArgType::Text,
     params: &[UNLINK_PARAM, TYPE_PARAM],
     summary: "unix datagram socket: `unix-dgram:RECV_PATH:SEND_PATH`",
@@ -128,6 +133,7 @@ pub const ABSTRACT_DGRAM: KindDef = KindDef {
     synonyms: &[],
     role: Role::Leaf,
     shape: Shape::Messages,
+    traits: &[],
     arg: ArgType::Text,
     params: &[TYPE_PARAM],
     summary: "Linux abstract-namespace datagram socket: `abstract-dgram:RECV:SEND`",
@@ -143,6 +149,7 @@ pub const L_WS_UNIX: KindDef = KindDef {
     synonyms: &[],
     role: Role::ListenerAlias,
     shape: Shape::Expands,
+    traits: &[],
     arg: ArgType::Path,
     params: super::ws_server::WS_UPGRADE.params,
     summary: "WebSocket server on a unix socket: `ws-upgrade:unix-l:PATH`",
@@ -161,6 +168,7 @@ pub const L_WS_ABSTRACT: KindDef = KindDef {
     synonyms: &[],
     role: Role::ListenerAlias,
     shape: Shape::Expands,
+    traits: &[],
     arg: ArgType::Text,
     params: super::ws_server::WS_UPGRADE.params,
     summary: "WebSocket server on an abstract socket: `ws-upgrade:abstract-l:NAME`",

@@ -1,13 +1,12 @@
 //! `ws-lowlevel-client:` and `ws-lowlevel-server:`: WebSocket framing over a byte stream with no
 //! HTTP handshake (for streams where the handshake already happened or is not wanted).
 
-use super::ws_stream::{WsMessages, WsSettings, COMMON_PARAMS};
 use crate::exec::build::BuildCtx;
-use crate::exec::conn::shape_error;
 use crate::exec::{Conn, ConnInfo, ConnLayer};
 use crate::plan::PlanNode;
 use crate::registry::{ArgType, Build, KindDef, Role, Shape};
 use crate::ws::frame::Role as WsRole;
+use crate::ws::stream::{WsMessages, WsSettings, COMMON_PARAMS};
 use bytes::BytesMut;
 use futures::future::BoxFuture;
 use std::io;
@@ -19,6 +18,7 @@ pub const WS_LL_CLIENT: KindDef = KindDef {
     synonyms: &["ws-ll-client", "ws-ll-c"],
     role: Role::Overlay,
     shape: Shape::BytesToMessages,
+    traits: &[],
     arg: ArgType::None,
     params: &COMMON_PARAMS,
     summary: "WebSocket frames in the client role (masked), without a handshake",
@@ -34,6 +34,7 @@ pub const WS_LL_SERVER: KindDef = KindDef {
     synonyms: &["ws-ll-server", "ws-ll-s"],
     role: Role::Overlay,
     shape: Shape::BytesToMessages,
+    traits: &[],
     arg: ArgType::None,
     params: &COMMON_PARAMS,
     summary: "WebSocket frames in the server role, without a handshake",
@@ -71,9 +72,11 @@ impl ConnLayer for LowLevel {
         let role = self.role;
         let settings = self.settings.clone();
         Box::pin(async move {
-            let Conn::Bytes(stream) = inner else {
-                return Err(shape_error("ws-lowlevel", "a byte stream", &inner));
+            let kind = match role {
+                WsRole::Client => &WS_LL_CLIENT,
+                WsRole::Server => &WS_LL_SERVER,
             };
+            let stream = inner.into_bytes_for(kind.name)?;
             let ws = WsMessages::new(stream, BytesMut::new(), role, settings);
             Ok((Conn::Messages(Box::new(ws)), info))
         })

@@ -1,20 +1,22 @@
 //! `ws-upgrade:` (server side of the WebSocket handshake over each accepted connection) and
 //! its sugar `ws-l:` / `ws-listen:` (= `ws-upgrade:tcp-l:ADDR`, or over a sub-specifier).
 
-use super::ws_client::header_pairs;
-use super::ws_stream::{WsMessages, WsSettings, COMMON_PARAMS};
 use crate::exec::build::BuildCtx;
-use crate::exec::conn::shape_error;
 use crate::exec::{Conn, ConnInfo, ConnLayer};
 use crate::plan::PlanNode;
-use crate::registry::{ArgType, Build, Expansion, KindDef, ParamDef, ParamType, Role, Shape};
+use crate::registry::{
+    ArgType, Build, Expansion, KindDef, ParamDef, ParamType, Role, Shape, Trait,
+};
 use crate::ws::frame::Role as WsRole;
-use crate::ws::handshake::{self, ServerPolicy};
+use crate::ws::handshake::{self, header_pairs, ServerPolicy};
+use crate::ws::stream::{WsMessages, WsSettings, COMMON_PARAMS};
 use futures::future::BoxFuture;
 use std::io;
 use std::sync::Arc;
 
-const PARAMS: [ParamDef; 14] = [
+/// The parameters of `ws-upgrade:` (and its sugar) alone; the shared WebSocket ones
+/// ([`COMMON_PARAMS`]) follow.
+const SERVER_PARAMS: &[ParamDef] = &[
     ParamDef {
         name: "protocol",
         ty: ParamType::Text,
@@ -34,16 +36,6 @@ const PARAMS: [ParamDef; 14] = [
         flag: Some("--restrict-uri"),
         help: "answer 400 unless the request target (path and query) is exactly this",
     },
-    COMMON_PARAMS[0],
-    COMMON_PARAMS[1],
-    COMMON_PARAMS[2],
-    COMMON_PARAMS[3],
-    COMMON_PARAMS[4],
-    COMMON_PARAMS[5],
-    COMMON_PARAMS[6],
-    COMMON_PARAMS[7],
-    COMMON_PARAMS[8],
-    COMMON_PARAMS[9],
     ParamDef {
         name: "static-file",
         ty: ParamType::Repeated,
@@ -52,12 +44,17 @@ const PARAMS: [ParamDef; 14] = [
     },
 ];
 
+const PARAM_LISTS: &[&[ParamDef]] = &[SERVER_PARAMS, &COMMON_PARAMS];
+const PARAMS: [ParamDef; crate::registry::params_len(PARAM_LISTS)] =
+    crate::registry::concat_params(PARAM_LISTS);
+
 /// Registry entry for `ws-upgrade:`.
 pub const WS_UPGRADE: KindDef = KindDef {
     name: "ws-upgrade",
     synonyms: &["ws-u", "u-ws", "upgrade-ws", "ws-accept"],
     role: Role::Overlay,
     shape: Shape::BytesToMessages,
+    traits: &[Trait::WebSocket],
     arg: ArgType::None,
     params: &PARAMS,
     summary: "WebSocket server handshake over each connection under it",
@@ -78,6 +75,7 @@ pub const WS_LISTEN: KindDef = KindDef {
     synonyms: &["ws-l", "l-ws", "listen-ws"],
     role: Role::ListenerAlias,
     shape: Shape::Expands,
+    traits: &[],
     arg: ArgType::ListenAddr,
     params: &PARAMS,
     summary: "WebSocket server: `ws-upgrade:` over `tcp-l:` or over a sub-specifier",
@@ -129,9 +127,7 @@ impl ConnLayer for WsServer {
         let policy = self.policy.clone();
         let settings = self.settings.clone();
         Box::pin(async move {
-            let Conn::Bytes(mut stream) = inner else {
-                return Err(shape_error("ws-upgrade", "a byte stream", &inner));
-            };
+            let mut stream = inner.into_bytes_for(WS_UPGRADE.name)?;
             let accepted = handshake::accept(&mut stream, &policy).await?;
             tracing::info!("WebSocket request for {}", accepted.head.uri());
             info.request = Some(accepted.head);

@@ -1,9 +1,9 @@
-//! Pass 6: checks over the finished plan. Errors stop; warnings are printed as advice.
+//! The checks over the finished plan, after the passes. Errors stop; warnings are printed as
+//! advice. Like the passes, they ask what a kind declares ([`Trait`]), not its name.
 
-use super::ir::{Chain, Plan, PlanOptions};
-use super::passes::node_span;
+use super::ir::{Chain, Plan, PlanNode, PlanOptions};
 use crate::error::{Error, PlanError, SpecProblem};
-use crate::registry::Role;
+use crate::registry::{Role, Trait};
 
 /// Runs every check, adding warnings to the plan or failing on errors.
 pub fn check(plan: &mut Plan, opts: &PlanOptions) -> Result<(), Error> {
@@ -75,10 +75,13 @@ fn exclusive_params(chain: &Chain) -> Result<(), Error> {
 fn exec_name_with_space(plan: &mut Plan) {
     for chain in [&plan.left, &plan.right] {
         let leaf = chain.leaf();
-        if leaf.kind.name == "exec" && leaf.arg.contains(' ') && leaf.param("args").is_none() {
+        if leaf.kind.has(Trait::ProgramWithArgs)
+            && leaf.arg.contains(' ')
+            && leaf.param("args").is_none()
+        {
             plan.warnings.push(format!(
-                "`exec:{}` runs a program whose name contains a space; pass arguments with --exec-args (last on the command line) or use `sh-c:`",
-                leaf.arg
+                "`{}:{}` runs a program whose name contains a space; pass arguments with --exec-args (last on the command line) or use `sh-c:`",
+                leaf.kind.name, leaf.arg
             ));
         }
     }
@@ -93,7 +96,7 @@ fn connector_overlay_over_listener(chain: &Chain) -> Result<(), Error> {
         .iter()
         .find(|n| n.kind.role == Role::ConnectorOverlay)
     {
-        let span = node_span(chain, node);
+        let span = chain.span_of(node);
         return Err(SpecProblem::new(
             "websocat::plan::overlay_over_listener",
             format!(
@@ -111,31 +114,26 @@ fn connector_overlay_over_listener(chain: &Chain) -> Result<(), Error> {
     Ok(())
 }
 
-/// A TLS node's identity parameters: (pkcs12 flag, cert flag, key flag, what the node is).
-fn tls_identity_flags(
-    kind: &str,
-) -> Option<(&'static str, &'static str, &'static str, &'static str)> {
-    match kind {
-        "tls-accept" => Some(("--pkcs12-der", "--tls-cert", "--tls-key", "a TLS server")),
-        "tls-c" => Some((
-            "--client-pkcs12-der",
-            "--client-cert",
-            "--client-key",
-            "a TLS client certificate",
-        )),
-        _ => None,
-    }
+/// The flag that fills parameter `param` of `node`, for messages.
+fn flag_of(node: &PlanNode, param: &str) -> &'static str {
+    node.kind.param(param).and_then(|p| p.flag).unwrap_or("?")
 }
 
-/// A TLS server needs exactly one identity; PEM certificates need their key and vice versa.
+/// A node with a TLS identity ([`Trait::TlsIdentity`]) has at most one; PEM certificates
+/// need their key and vice versa; a required identity must be there.
 fn tls_identity(chain: &Chain) -> Result<(), Error> {
     for node in &chain.nodes {
-        let Some((p12, cert, key, what)) = tls_identity_flags(node.kind.name) else {
+        let Some((required, what)) = node.kind.tls_identity() else {
             continue;
         };
+        let (p12, cert, key) = (
+            flag_of(node, "pkcs12"),
+            flag_of(node, "cert"),
+            flag_of(node, "key"),
+        );
         let has = |k: &str| node.param(k).is_some();
         let problem = match (has("pkcs12"), has("cert"), has("key")) {
-            (false, false, false) if node.kind.name == "tls-accept" => Some((
+            (false, false, false) if required => Some((
                 format!("{what} needs a certificate and private key"),
                 format!(
                     "give {cert} FILE {key} FILE (PEM files) or {p12} FILE [--pkcs12-passwd PASS]"
@@ -156,7 +154,7 @@ fn tls_identity(chain: &Chain) -> Result<(), Error> {
             _ => None,
         };
         if let Some((message, help)) = problem {
-            let span = node_span(chain, node);
+            let span = chain.span_of(node);
             return Err(SpecProblem::new(
                 "websocat::plan::tls_identity",
                 message,
@@ -172,18 +170,20 @@ fn tls_identity(chain: &Chain) -> Result<(), Error> {
     Ok(())
 }
 
-/// websocat 1.x semantics: `tls-c:` without a domain checks the chain but not the name.
+/// websocat 1.x semantics: `tls-c:` ([`Trait::ChecksServerName`]) without a domain checks the
+/// chain but not the name.
 fn tls_client_without_domain(plan: &mut Plan) {
     let mut warn = Vec::new();
     for chain in [&plan.left, &plan.right] {
         for node in &chain.nodes {
-            if node.kind.name == "tls-c"
+            if node.kind.has(Trait::ChecksServerName)
                 && node.param("domain").is_none()
                 && !node.param_bool("insecure")
             {
                 warn.push(format!(
-                    "{}: `tls-c:` has no domain, so the server certificate's name is not checked and no SNI is sent; give --tls-domain NAME or `tls-c[domain=NAME]:`",
-                    chain.side
+                    "{}: `{name}:` has no domain, so the server certificate's name is not checked and no SNI is sent; give --tls-domain NAME or `{name}[domain=NAME]:`",
+                    chain.side,
+                    name = node.kind.name,
                 ));
             }
         }
@@ -200,7 +200,7 @@ fn tls_domain_flag_overridden(plan: &mut Plan, opts: &PlanOptions) {
     let domains: Vec<&str> = [&plan.left, &plan.right]
         .iter()
         .flat_map(|c| c.nodes.iter())
-        .filter(|n| n.kind.name == "tls-c")
+        .filter(|n| n.kind.has(Trait::ChecksServerName))
         .filter_map(|n| n.param("domain"))
         .collect();
     if !domains.is_empty() && !domains.contains(&flag.as_str()) {
@@ -212,7 +212,7 @@ fn tls_domain_flag_overridden(plan: &mut Plan, opts: &PlanOptions) {
 }
 
 fn uses_stdio(chain: &Chain) -> bool {
-    super::passes::is_stdio_kind(chain.leaf().kind.name)
+    chain.leaf().kind.has(Trait::Stdio)
 }
 
 fn stdio_twice(plan: &Plan) -> Result<(), Error> {
@@ -226,12 +226,16 @@ fn stdio_twice(plan: &Plan) -> Result<(), Error> {
     Ok(())
 }
 
-/// `--exec-args` cannot say which of two `exec:` nodes it is for (websocat 1.x refuses too).
+/// `--exec-args` cannot say which of two `exec:` nodes ([`Trait::ProgramWithArgs`]) it is for
+/// (websocat 1.x refuses too).
 fn exec_twice(plan: &Plan) -> Result<(), Error> {
-    let is_exec = |c: &Chain| c.leaf().kind.name == "exec";
-    if is_exec(&plan.left) && is_exec(&plan.right) {
+    let program = |c: &Chain| {
+        let leaf = c.leaf().kind;
+        leaf.has(Trait::ProgramWithArgs).then_some(leaf.name)
+    };
+    if let (Some(name), Some(_)) = (program(&plan.left), program(&plan.right)) {
         return Err(PlanError::new(
-            "`exec:` is used on both sides",
+            format!("`{name}:` is used on both sides"),
             Some("replace one of them with `sh-c:` (or `cmd:`), which takes its command line in the specifier".into()),
         )
         .into());
@@ -257,19 +261,15 @@ fn unused_flags(plan: &mut Plan, opts: &PlanOptions) {
 /// `autoreconnect:reuse:…` reconnects each client's view separately; the usual order is
 /// `reuse:autoreconnect:…`, one shared connection that heals itself.
 fn reconnect_outside_reuser(chain: &Chain) -> Option<String> {
-    let pos = |names: &[&str]| {
-        chain
-            .nodes
-            .iter()
-            .position(|n| names.contains(&n.kind.name))
-    };
-    let reconnect = pos(&["autoreconnect"])?;
-    let reuser = pos(&["broadcast", "reuse-raw"])?;
+    let pos = |t: Trait| chain.nodes.iter().position(|n| n.kind.has(t));
+    let reconnect = pos(Trait::Reconnects)?;
+    let reuser = pos(Trait::SharesInner)?;
     (reconnect < reuser).then(|| {
+        let (reconnect, reuser) = (chain.nodes[reconnect].kind.name, chain.nodes[reuser].kind.name);
         format!(
-            "{}: `autoreconnect:` outside `{}:` reconnects to the shared connection, not the real one; \
-             `{}:autoreconnect:…` is usually meant",
-            chain.side, chain.nodes[reuser].kind.name, chain.nodes[reuser].kind.name
+            "{}: `{reconnect}:` outside `{reuser}:` reconnects to the shared connection, not the real one; \
+             `{reuser}:{reconnect}:…` is usually meant",
+            chain.side
         )
     })
 }

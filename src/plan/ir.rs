@@ -6,6 +6,9 @@ use crate::registry::{KindDef, Role};
 use crate::spec::Span;
 use std::collections::BTreeMap;
 
+/// The kind a bare `-` stands for, and that a chain prints back as `-`.
+pub const DASH_KIND: &str = "stdio";
+
 /// Where a plan node came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
@@ -136,6 +139,14 @@ impl Chain {
         &self.nodes[self.nodes.len() - 1]
     }
 
+    /// The user's span of `node` (one of this chain's nodes), or the whole specifier for an
+    /// inserted node; for diagnostics.
+    pub fn span_of(&self, node: &PlanNode) -> Span {
+        node.origin
+            .span()
+            .unwrap_or(Span::new(0, self.source.len()))
+    }
+
     /// True when the leaf listens for many connections.
     pub fn is_listener(&self) -> bool {
         self.nodes.last().is_some_and(PlanNode::is_listener)
@@ -146,7 +157,7 @@ impl Chain {
         let mut out = String::new();
         for (i, n) in self.nodes.iter().enumerate() {
             let is_leaf = i + 1 == self.nodes.len();
-            if is_leaf && n.kind.name == "stdio" && n.params.is_empty() {
+            if is_leaf && n.kind.name == DASH_KIND && n.params.is_empty() {
                 out.push('-');
             } else {
                 out.push_str(&n.display_element());
@@ -191,6 +202,13 @@ pub struct CopyOptions {
     /// (set by the planner for an echo such as `mirror:`, which would otherwise stall once its
     /// unread answers fill its queue). Not an option: the planner derives it again.
     pub discard_unread: bool,
+    /// For the left and the right side: whether what that side sends may still come in reply
+    /// to our half-close of it (a socket's peer, a process, `mirror:`), so that after the other
+    /// side's WebSocket Close its direction keeps going until it ends or has been silent for
+    /// [`CLOSE_LINGER`](crate::exec::copy::CLOSE_LINGER). False for stdio, whose input does not
+    /// answer its output: the Close is then answered at once. Not a command-line option: the
+    /// executor derives it from the leaves' [`Trait::Stdio`](crate::registry::Trait::Stdio).
+    pub source_may_answer: [bool; 2],
 }
 
 /// Options of the accept loop.
@@ -387,7 +405,7 @@ pub struct PlanOptions {
     /// `--proxy`: route `ws://`/`wss://` URLs through this proxy URL.
     pub proxy: Option<String>,
     /// Proxy environment variables, read by the caller (the planner does no I/O).
-    pub proxy_env: super::proxy::ProxyEnv,
+    pub proxy_env: super::proxy_env::ProxyEnv,
     /// Copy engine options (passed through).
     pub copy: CopyOptions,
     /// Accept loop options (passed through).

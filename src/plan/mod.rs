@@ -8,9 +8,11 @@ pub mod dump;
 pub mod ir;
 pub mod passes;
 pub mod proxy;
+pub mod proxy_env;
+pub mod url;
 
 pub use ir::{
     Chain, CopyOptions, DataMode, Fixup, Origin, Plan, PlanNode, PlanOptions, ServeOptions,
 };
 pub use passes::plan;
-pub use proxy::ProxyEnv;
+pub use proxy_env::ProxyEnv;

@@ -1,73 +1,181 @@
-//! The planner's ordered, named passes.
+//! The planner: `simple-mode`, `lower`, then the named passes of [`PASSES`] in order, then
+//! the checks ([`super::check`]).
 //!
-//! 1. `simple-mode`: one argument, `-s`;
-//! 2. `lower`: synonyms, sugar (`ws-l:`), URLs, argument and parameter checks;
-//!    then `proxy`: `--socks5`, `--proxy` and HTTP(S)_PROXY route URL leaves through a proxy
-//!    ([`super::proxy`]);
-//! 3. `flags`: CLI flags fill node parameters that were not written;
-//! 4. `cat-mode`, `broadcast` and `share-file`: one shared right side behind a listener;
-//! 5. `bridge`: a line or chunk codec where bytes meet messages; the inner shape of
-//!    `waitfordata:` / `foreachmsg:`;
-//! 6. `ws-options` (`typeprefix:` for --text-prefix/--binary-prefix/--base64), `jsonrpc`
-//!    (--jsonrpc) and `preamble` (-p/-P, placed under connector overlays so it is sent on
-//!    every new inner connection);
-//! 7. checks (see [`super::check`]).
+//! - `simple-mode` (before lowering): one argument, `-s`;
+//! - `lower`: synonyms, sugar (`ws-l:`), URLs, argument and parameter checks;
+//! - [`PASSES`], each one function over a [`Draft`]: `proxy` (URLs through proxies), `flags`
+//!   (CLI flags fill node parameters), `simple-mode` (`-s` implies `-E`); the fix-ups
+//!   `cat-mode`, `broadcast` and `share-file` (one shared right side behind a listener) and
+//!   `bridge` (a codec where bytes meet messages); `shapes-meet` (with `--no-fixups`, an error
+//!   where they still meet); `bridge` again for the shape the lazy overlays hand out; and the
+//!   options that insert named kinds: `ws-options`, `jsonrpc`, `preamble`.
+//!
+//! Passes decide by what a kind declares ([`crate::registry::Trait`], role, shape), never by
+//! its name; only the kinds they insert are named. A fix-up records each change as a
+//! [`Fixup`] labelled with the pass's name from the table, and `--no-fixups` skips exactly the
+//! passes marked `fixup` there.
 
 use super::check;
 use super::ir::*;
 use crate::error::{Error, PlanError, Side, SpecProblem};
-use crate::registry::{self, Build, ParamType, Role, Shape};
-use crate::spec::{self, Leaf, Node, Span, Spec};
+use crate::kinds;
+use crate::registry::{self, Build, ParamType, Role, Shape, Sharing, Trait, SHAPE_PARAM};
+use crate::spec::{self, Leaf, Node, Spec};
+
+/// A plan being made: what the passes of [`PASSES`] read and change.
+#[derive(Debug)]
+pub struct Draft {
+    /// The left chain.
+    pub left: Chain,
+    /// The right chain.
+    pub right: Chain,
+    /// Copy options, as the passes settle them.
+    pub copy: CopyOptions,
+    /// Accept loop options.
+    pub serve: ServeOptions,
+    /// Automatic changes so far, in order.
+    pub fixups: Vec<Fixup>,
+}
+
+/// A pass's function: changes the draft, or says why the command line cannot work.
+pub type PassFn = fn(&mut Draft, &PlanOptions) -> Result<(), Error>;
+
+/// One named planner pass.
+pub struct Pass {
+    /// The name the pass's [`Fixup`]s carry (shown by `--dump-spec`).
+    pub name: &'static str,
+    /// An automatic change `--no-fixups` turns off.
+    pub fixup: bool,
+    /// What it does.
+    pub run: PassFn,
+}
+
+/// The name of the simple-mode pass, which also runs before lowering.
+const SIMPLE_MODE: &str = "simple-mode";
+
+/// The passes after lowering, in the order they run.
+pub const PASSES: &[Pass] = &[
+    Pass {
+        name: "proxy",
+        fixup: false,
+        run: route_proxies,
+    },
+    Pass {
+        name: "flags",
+        fixup: false,
+        run: fill_from_flags,
+    },
+    Pass {
+        name: SIMPLE_MODE,
+        fixup: false,
+        run: server_mode_exits_on_eof,
+    },
+    Pass {
+        name: "cat-mode",
+        fixup: true,
+        run: cat_mode,
+    },
+    Pass {
+        name: "discard-unread",
+        fixup: true,
+        run: discard_unread_echo,
+    },
+    Pass {
+        name: "broadcast",
+        fixup: true,
+        run: broadcast_behind_listener,
+    },
+    Pass {
+        name: "share-file",
+        fixup: true,
+        run: open_once_behind_listener,
+    },
+    Pass {
+        name: "bridge",
+        fixup: true,
+        run: bridge_shapes,
+    },
+    Pass {
+        name: "shapes-meet",
+        fixup: false,
+        run: shapes_meet,
+    },
+    // Named `bridge` too: it settles shapes as `bridge` does, but runs with --no-fixups,
+    // because the lazy overlays cannot work without knowing their shape.
+    Pass {
+        name: "bridge",
+        fixup: false,
+        run: shape_from_inner,
+    },
+    Pass {
+        name: "ws-options",
+        fixup: false,
+        run: insert_compression,
+    },
+    Pass {
+        name: "ws-options",
+        fixup: false,
+        run: insert_type_prefix,
+    },
+    Pass {
+        name: "jsonrpc",
+        fixup: false,
+        run: insert_jsonrpc,
+    },
+    Pass {
+        name: "preamble",
+        fixup: false,
+        run: insert_preamble,
+    },
+];
 
 /// Plans a session from the positional arguments and the options.
 pub fn plan(positional: &[String], opts: &PlanOptions) -> Result<Plan, Error> {
     let mut fixups = Vec::new();
     let (left_src, right_src) = simple_mode(positional, opts, &mut fixups)?;
-    let mut left = lower_side(Side::Left, &left_src)?;
-    let mut right = lower_side(Side::Right, &right_src)?;
-    route_proxies(&mut left, &mut right, opts, &mut fixups)?;
-    fill_from_flags(&mut left, opts);
-    fill_from_flags(&mut right, opts);
-    let mut copy = opts.copy.clone();
     let mut serve = opts.serve.clone();
     serve.server_banner_tls = opts.server_mode && left_src.starts_with("wss-l:");
-    if opts.server_mode && !copy.exit_on_eof {
-        copy.exit_on_eof = true;
-        fixups.push(Fixup {
-            pass: "simple-mode",
-            message: "-s implies -E: a client leaving ends only its own session".into(),
-        });
-    }
-    if !opts.no_fixups {
-        cat_mode(&left, &right, &mut copy, &mut fixups);
-        discard_unread_echo(&left, &right, &mut copy, &mut fixups);
-        share_behind_listener(&left, &mut right, &serve, &mut fixups);
-        bridge_shapes(&mut left, &mut right, opts, &mut fixups)?;
-    } else {
-        check_shapes_match(&left, &right)?;
-    }
-    settle_lazy_shapes(&mut left, &mut fixups)?;
-    settle_lazy_shapes(&mut right, &mut fixups)?;
-    insert_compression(&mut left, opts, &mut fixups);
-    insert_compression(&mut right, opts, &mut fixups);
-    insert_type_prefix(&mut left, opts, &mut fixups);
-    insert_type_prefix(&mut right, opts, &mut fixups);
-    insert_jsonrpc(&mut left, &mut right, opts, &mut fixups)?;
-    insert_preamble(&mut right, &opts.preamble, &mut fixups);
-    insert_preamble(&mut left, &opts.preamble_reverse, &mut fixups);
-    let mut plan = Plan {
-        left,
-        right,
-        copy,
+    let mut draft = Draft {
+        left: lower_side(Side::Left, &left_src)?,
+        right: lower_side(Side::Right, &right_src)?,
+        copy: opts.copy.clone(),
         serve,
         fixups,
+    };
+    for pass in PASSES {
+        if pass.fixup && opts.no_fixups {
+            tracing::debug!(pass = pass.name, "skipped (--no-fixups)");
+            continue;
+        }
+        let before = draft.fixups.len();
+        (pass.run)(&mut draft, opts)?;
+        for f in &mut draft.fixups[before..] {
+            f.pass = pass.name;
+        }
+        tracing::debug!(
+            pass = pass.name,
+            fixups = draft.fixups.len() - before,
+            "ran"
+        );
+    }
+    let mut plan = Plan {
+        left: draft.left,
+        right: draft.right,
+        copy: draft.copy,
+        serve: draft.serve,
+        fixups: draft.fixups,
         warnings: Vec::new(),
     };
     check::check(&mut plan, opts)?;
     Ok(plan)
 }
 
-/// Pass 1: `websocat URL`, `websocat -s PORT`.
+/// A fix-up made by the running pass; the pass loop labels it with the pass's name.
+fn fixup(message: String) -> Fixup {
+    Fixup { pass: "", message }
+}
+
+/// `simple-mode`, before lowering: `websocat URL`, `websocat -s PORT`.
 fn simple_mode(
     positional: &[String],
     opts: &PlanOptions,
@@ -91,7 +199,7 @@ fn simple_mode(
             format!("{sugar}:{addr}")
         };
         fixups.push(Fixup {
-            pass: "simple-mode",
+            pass: SIMPLE_MODE,
             message: format!("-s {addr}: serve `{left}` and connect each client to stdio"),
         });
         return Ok((left, "-".to_string()));
@@ -108,7 +216,7 @@ fn simple_mode(
                 ("-".to_string(), one.clone())
             };
             fixups.push(Fixup {
-                pass: "simple-mode",
+                pass: SIMPLE_MODE,
                 message: format!("one argument: connect `{one}` with stdio"),
             });
             Ok((l, r))
@@ -139,15 +247,15 @@ fn serves_tls(opts: &PlanOptions) -> bool {
 
 fn spec_listens(spec: &Spec) -> bool {
     match &spec.leaf {
-        Leaf::Kind { node, .. } => registry::lookup(&node.name).is_some_and(|k| {
+        Leaf::Kind { node, .. } => kinds::lookup(&node.name).is_some_and(|k| {
             k.role == Role::Listener
-                || matches!(k.build, Build::Sugar(e) if registry::kind(e.leaf).role == Role::Listener)
+                || matches!(k.build, Build::Sugar(e) if kinds::kind(e.leaf).role == Role::Listener)
         }),
         _ => false,
     }
 }
 
-/// Pass 2: parse and lower one side into plan nodes.
+/// `lower`: parses one side and lowers it into plan nodes.
 pub fn lower_side(side: Side, source: &str) -> Result<Chain, Error> {
     let spec = spec::parse_spec(source).map_err(|p| p.into_error(side, source))?;
     let nodes = lower_spec(&spec).map_err(|p| p.into_error(side, source))?;
@@ -161,7 +269,7 @@ pub fn lower_side(side: Side, source: &str) -> Result<Chain, Error> {
 fn lower_spec(spec: &Spec) -> Result<Vec<PlanNode>, SpecProblem> {
     let mut nodes = Vec::new();
     for o in &spec.overlays {
-        let kind = registry::lookup(&o.name).ok_or_else(|| {
+        let kind = kinds::lookup(&o.name).ok_or_else(|| {
             SpecProblem::new(
                 "websocat::spec::unknown_kind",
                 "unknown kind",
@@ -173,7 +281,7 @@ fn lower_spec(spec: &Spec) -> Result<Vec<PlanNode>, SpecProblem> {
             Build::Sugar(exp) => {
                 let span = Origin::Expanded(o.span);
                 for (i, name) in exp.overlays.iter().enumerate() {
-                    let mut n = PlanNode::new(registry::kind(name), "", span);
+                    let mut n = PlanNode::new(kinds::kind(name), "", span);
                     if i == 0 {
                         n.params = checked_params(n.kind, o)?;
                     }
@@ -189,12 +297,12 @@ fn lower_spec(spec: &Spec) -> Result<Vec<PlanNode>, SpecProblem> {
     }
     match &spec.leaf {
         Leaf::Stdio { span } => nodes.push(PlanNode::new(
-            registry::kind("stdio"),
+            kinds::kind(DASH_KIND),
             "",
             Origin::Written(*span),
         )),
         Leaf::Url { url, span } => {
-            let lowered = crate::kinds::ws_client::lower_url(url, Origin::Expanded(*span))
+            let lowered = super::url::lower_url(url, Origin::Expanded(*span))
                 .map_err(|p| p.shifted(span.start))?;
             nodes.extend(lowered);
         }
@@ -203,7 +311,7 @@ fn lower_spec(spec: &Spec) -> Result<Vec<PlanNode>, SpecProblem> {
             arg,
             arg_span,
         } => {
-            let kind = registry::lookup(&node.name).ok_or_else(|| {
+            let kind = kinds::lookup(&node.name).ok_or_else(|| {
                 SpecProblem::new(
                     "websocat::spec::unknown_kind",
                     "unknown kind",
@@ -215,13 +323,13 @@ fn lower_spec(spec: &Spec) -> Result<Vec<PlanNode>, SpecProblem> {
                 Build::Sugar(exp) => {
                     let origin = Origin::Expanded(node.span);
                     for (i, name) in exp.overlays.iter().enumerate() {
-                        let mut n = PlanNode::new(registry::kind(name), "", origin);
+                        let mut n = PlanNode::new(kinds::kind(name), "", origin);
                         if i == 0 {
                             n.params = checked_params(n.kind, node)?;
                         }
                         nodes.push(n);
                     }
-                    let leaf_kind = registry::kind(exp.leaf);
+                    let leaf_kind = kinds::kind(exp.leaf);
                     leaf_kind
                         .arg
                         .validate(arg)
@@ -298,14 +406,11 @@ fn checked_params(
     Ok(out)
 }
 
-/// Pass 2b: `--socks5`, `--proxy` and the proxy environment route URL leaves through a
-/// proxy (see [`super::proxy`]).
-fn route_proxies(
-    left: &mut Chain,
-    right: &mut Chain,
-    opts: &PlanOptions,
-    fixups: &mut Vec<Fixup>,
-) -> Result<(), Error> {
+/// `proxy`: `--socks5`, `--proxy` and the proxy environment route URL leaves through a
+/// proxy (see [`super::proxy`]). Not a fix-up, as the flags ask for it; but with
+/// `--no-fixups` the environment is not read.
+fn route_proxies(d: &mut Draft, opts: &PlanOptions) -> Result<(), Error> {
+    let (left, right, fixups) = (&mut d.left, &mut d.right, &mut d.fixups);
     let popts = super::proxy::ProxyOptions {
         socks5: opts.socks5.as_deref(),
         proxy: opts.proxy.as_deref(),
@@ -331,14 +436,15 @@ fn route_proxies(
     Ok(())
 }
 
-/// Pass 3: CLI flags become parameters of every node that declares them and lacks them.
-fn fill_from_flags(chain: &mut Chain, opts: &PlanOptions) {
-    for node in &mut chain.nodes {
+/// `flags`: CLI flags become parameters of every node that declares them and lacks them.
+fn fill_from_flags(d: &mut Draft, opts: &PlanOptions) -> Result<(), Error> {
+    for node in d.left.nodes.iter_mut().chain(&mut d.right.nodes) {
         fill_node_from_flags(node, opts);
     }
+    Ok(())
 }
 
-/// Fills one node's parameters from CLI flags (also for nodes inserted after pass 3).
+/// Fills one node's parameters from CLI flags (also for nodes inserted after `flags`).
 fn fill_node_from_flags(node: &mut PlanNode, opts: &PlanOptions) {
     {
         for def in node.kind.params {
@@ -360,62 +466,70 @@ fn fill_node_from_flags(node: &mut PlanNode, opts: &PlanOptions) {
     }
 }
 
-/// Kinds the stdio special cases apply to (as websocat 1.x: `-`/`stdio:` and `threadedstdio:`).
-pub(crate) fn is_stdio_kind(name: &str) -> bool {
-    name == "stdio" || name == "threadedstdio"
+/// `simple-mode`, after lowering: `-s` implies `-E`.
+fn server_mode_exits_on_eof(d: &mut Draft, opts: &PlanOptions) -> Result<(), Error> {
+    if opts.server_mode && !d.copy.exit_on_eof {
+        d.copy.exit_on_eof = true;
+        d.fixups.push(fixup(
+            "-s implies -E: a client leaving ends only its own session".into(),
+        ));
+    }
+    Ok(())
 }
 
 fn is_bare_stdio(chain: &Chain) -> bool {
-    chain.nodes.len() == 1 && is_stdio_kind(chain.leaf().kind.name)
+    chain.nodes.len() == 1 && chain.leaf().kind.has(Trait::Stdio)
 }
 
-/// Pass 4a: `- -` copies stdin to stdout.
-fn cat_mode(left: &Chain, right: &Chain, copy: &mut CopyOptions, fixups: &mut Vec<Fixup>) {
-    if is_bare_stdio(left) && is_bare_stdio(right) && !copy.unidirectional {
-        copy.unidirectional = true;
-        fixups.push(Fixup {
-            pass: "cat-mode",
-            message: "`- -`: copy stdin to stdout only (-u)".into(),
-        });
+/// `cat-mode`: `- -` copies stdin to stdout.
+fn cat_mode(d: &mut Draft, _opts: &PlanOptions) -> Result<(), Error> {
+    if is_bare_stdio(&d.left) && is_bare_stdio(&d.right) && !d.copy.unidirectional {
+        d.copy.unidirectional = true;
+        d.fixups
+            .push(fixup("`- -`: copy stdin to stdout only (-u)".into()));
     }
+    Ok(())
 }
 
-/// Pass 4a': `-u` with `mirror:` on the right (or `-U` with it on the left): nothing reads
-/// what it echoes, so once its queue is full the copy towards it would wait forever (websocat
-/// 1.x fails there). The switched-off direction reads the echo and discards it instead.
-fn discard_unread_echo(
-    left: &Chain,
-    right: &Chain,
-    copy: &mut CopyOptions,
-    fixups: &mut Vec<Fixup>,
-) {
-    let echo = |chain: &Chain| chain.leaf().kind.name == "mirror";
-    let side = if copy.unidirectional && echo(right) {
+/// `discard-unread`: `-u` with `mirror:` on the right (or `-U` with it on the left): nothing
+/// reads what it echoes, so once its queue is full the copy towards it would wait forever
+/// (websocat 1.x fails there). The switched-off direction reads the echo and discards it.
+fn discard_unread_echo(d: &mut Draft, _opts: &PlanOptions) -> Result<(), Error> {
+    let mirror = kinds::kind("mirror");
+    let echo = |chain: &Chain| chain.leaf().kind == mirror;
+    let side = if d.copy.unidirectional && echo(&d.right) {
         "-u: what `mirror:` on the right echoes"
-    } else if copy.unidirectional_reverse && echo(left) {
+    } else if d.copy.unidirectional_reverse && echo(&d.left) {
         "-U: what `mirror:` on the left echoes"
     } else {
-        return;
+        return Ok(());
     };
-    copy.discard_unread = true;
-    fixups.push(Fixup {
-        pass: "discard-unread",
-        message: format!("{side} is read and discarded"),
-    });
+    d.copy.discard_unread = true;
+    d.fixups
+        .push(fixup(format!("{side} is read and discarded")));
+    Ok(())
 }
 
-/// Pass 4b: when a listener on the left serves many clients, a right side that exists once is
-/// shared: stdio fans out to every client (`broadcast:`, outermost), and a written file is
-/// opened once (`reuse-raw:`, innermost) so that each new client does not truncate it again
-/// (websocat 1.x does both).
-fn share_behind_listener(
-    left: &Chain,
-    right: &mut Chain,
-    serve: &ServeOptions,
-    fixups: &mut Vec<Fixup>,
-) {
-    if !left.is_listener()
-        || serve.oneshot
+/// `broadcast`: when a listener on the left serves many clients, a right side that exists
+/// once and is read by all ([`Sharing::Broadcast`], stdio) fans out to every client through
+/// `broadcast:`, outermost (as websocat 1.x).
+fn broadcast_behind_listener(d: &mut Draft, _opts: &PlanOptions) -> Result<(), Error> {
+    share_behind_listener(d, Sharing::Broadcast);
+    Ok(())
+}
+
+/// `share-file`: when a listener on the left serves many clients, a right side that exists
+/// once and must not be opened again ([`Sharing::OpenOnce`], a written file: each new client
+/// would truncate it) is opened once through `reuse-raw:`, innermost (as websocat 1.x).
+fn open_once_behind_listener(d: &mut Draft, _opts: &PlanOptions) -> Result<(), Error> {
+    share_behind_listener(d, Sharing::OpenOnce);
+    Ok(())
+}
+
+fn share_behind_listener(d: &mut Draft, how: Sharing) {
+    let right = &mut d.right;
+    if !d.left.is_listener()
+        || d.serve.oneshot
         || right
             .nodes
             .iter()
@@ -423,32 +537,30 @@ fn share_behind_listener(
     {
         return;
     }
-    let leaf = right.leaf().kind.name;
-    let (kind, at, pass, why) = if is_stdio_kind(leaf) {
-        (
+    let leaf = right.leaf().kind;
+    if leaf.sharing() != Some(how) {
+        return;
+    }
+    let (kind, at, why) = match how {
+        Sharing::Broadcast => (
             "broadcast",
             0,
-            "broadcast",
             "stdio behind a listener is shared by all clients".to_string(),
-        )
-    } else if matches!(leaf, "writefile" | "appendfile") {
-        (
+        ),
+        Sharing::OpenOnce => (
             "reuse-raw",
             right.nodes.len() - 1,
-            "share-file",
-            format!("`{leaf}:` behind a listener is opened once and shared by all clients"),
-        )
-    } else {
-        return;
+            format!(
+                "`{}:` behind a listener is opened once and shared by all clients",
+                leaf.name
+            ),
+        ),
     };
-    right.nodes.insert(
-        at,
-        PlanNode::new(registry::kind(kind), "", Origin::Inserted),
-    );
-    fixups.push(Fixup {
-        pass,
-        message: format!("right side: {why} (`{kind}:`)"),
-    });
+    right
+        .nodes
+        .insert(at, PlanNode::new(kinds::kind(kind), "", Origin::Inserted));
+    d.fixups
+        .push(fixup(format!("right side: {why} (`{kind}:`)")));
 }
 
 /// The shape a chain presents to the copy engine.
@@ -464,7 +576,7 @@ fn chain_shape(chain: &Chain) -> Result<Top, SpecProblem> {
     let mut top = match leaf.kind.shape {
         Shape::Bytes => Top::Bytes,
         Shape::Messages => Top::Messages,
-        Shape::Any => match leaf.param("shape") {
+        Shape::Any => match leaf.param(SHAPE_PARAM) {
             Some("messages") => Top::Messages,
             Some("bytes") => Top::Bytes,
             _ => Top::Any,
@@ -528,8 +640,10 @@ fn shapes(left: &Chain, right: &Chain) -> Result<(Top, Top), Error> {
     Ok((l, r))
 }
 
-fn check_shapes_match(left: &Chain, right: &Chain) -> Result<(), Error> {
-    match shapes(left, right)? {
+/// `shapes-meet`: one side's bytes cannot face the other's messages. After `bridge` they never
+/// do; with `--no-fixups` nothing bridged them, and this says so.
+fn shapes_meet(d: &mut Draft, _opts: &PlanOptions) -> Result<(), Error> {
+    match shapes(&d.left, &d.right)? {
         (Top::Bytes, Top::Messages) | (Top::Messages, Top::Bytes) => Err(PlanError::new(
             "one side produces bytes and the other messages, and --no-fixups keeps the planner from bridging them",
             Some("add `lines:` or `chunks:` over the byte side, or drop --no-fixups".into()),
@@ -539,19 +653,15 @@ fn check_shapes_match(left: &Chain, right: &Chain) -> Result<(), Error> {
     }
 }
 
-/// Pass 5: where bytes meet messages, insert a codec on the byte side; settle `Any` leaves.
-fn bridge_shapes(
-    left: &mut Chain,
-    right: &mut Chain,
-    opts: &PlanOptions,
-    fixups: &mut Vec<Fixup>,
-) -> Result<(), Error> {
-    let (l, r) = shapes(left, right)?;
+/// `bridge`: where bytes meet messages, insert a codec on the byte side; settle `Any` leaves.
+fn bridge_shapes(d: &mut Draft, opts: &PlanOptions) -> Result<(), Error> {
+    let (l, r) = shapes(&d.left, &d.right)?;
+    let fixups = &mut d.fixups;
     match (l, r) {
-        (Top::Bytes, Top::Messages) => insert_codec(left, opts, fixups),
-        (Top::Messages, Top::Bytes) => insert_codec(right, opts, fixups),
-        (Top::Any, Top::Messages) => settle_any(left, fixups),
-        (Top::Messages, Top::Any) => settle_any(right, fixups),
+        (Top::Bytes, Top::Messages) => insert_codec(&mut d.left, opts, fixups),
+        (Top::Messages, Top::Bytes) => insert_codec(&mut d.right, opts, fixups),
+        (Top::Any, Top::Messages) => settle_any(&mut d.left, fixups),
+        (Top::Messages, Top::Any) => settle_any(&mut d.right, fixups),
         _ => {}
     }
     Ok(())
@@ -564,14 +674,11 @@ fn settle_any(chain: &mut Chain, fixups: &mut Vec<Fixup>) {
         .last_mut()
         .filter(|n| n.kind.shape == Shape::Any);
     if let Some(leaf) = leaf {
-        leaf.params.push(("shape".into(), "messages".into()));
-        fixups.push(Fixup {
-            pass: "bridge",
-            message: format!(
-                "{side}: `{}:` works on whole messages, as its partner does",
-                leaf.kind.name
-            ),
-        });
+        leaf.params.push((SHAPE_PARAM.into(), "messages".into()));
+        fixups.push(fixup(format!(
+            "{side}: `{}:` works on whole messages, as its partner does",
+            leaf.kind.name
+        )));
     }
 }
 
@@ -582,8 +689,9 @@ fn insert_codec(chain: &mut Chain, opts: &PlanOptions, fixups: &mut Vec<Fixup>) 
         .position(|n| n.kind.shape != Shape::Preserve)
         .unwrap_or(chain.nodes.len() - 1);
     let mode = opts.mode.unwrap_or_default();
-    let node = if mode == DataMode::Text && !opts.no_line {
-        let mut n = PlanNode::new(registry::kind("lines"), "", Origin::Inserted);
+    let lines = mode == DataMode::Text && !opts.no_line;
+    let node = if lines {
+        let mut n = PlanNode::new(kinds::kind("lines"), "", Origin::Inserted);
         if opts.null_terminated {
             n = n.with_param("separator", "nul");
         }
@@ -595,7 +703,7 @@ fn insert_codec(chain: &mut Chain, opts: &PlanOptions, fixups: &mut Vec<Fixup>) 
         }
         n
     } else {
-        let mut n = PlanNode::new(registry::kind("chunks"), "", Origin::Inserted);
+        let mut n = PlanNode::new(kinds::kind("chunks"), "", Origin::Inserted);
         if mode == DataMode::Text {
             n = n.with_param("type", "text");
         }
@@ -612,31 +720,33 @@ fn insert_codec(chain: &mut Chain, opts: &PlanOptions, fixups: &mut Vec<Fixup>) 
         }
         n
     };
-    let what = if node.kind.name == "lines" {
+    let what = if lines {
         "lines of its byte stream become text messages"
     } else if mode == DataMode::Text {
         "each read of its byte stream becomes a text message"
     } else {
         "each read of its byte stream becomes a binary message"
     };
-    fixups.push(Fixup {
-        pass: "bridge",
-        message: format!(
-            "{}: inserted `{}:` ({what})",
-            chain.side,
-            node.display_element()
-        ),
-    });
+    fixups.push(fixup(format!(
+        "{}: inserted `{}:` ({what})",
+        chain.side,
+        node.display_element()
+    )));
     chain.nodes.insert(at, node);
 }
 
-/// Pass 5b: `waitfordata:` and `foreachmsg:` hand out a connection before any inner one
-/// exists, so they are told the shape of what is under them (`shape` parameter).
-fn settle_lazy_shapes(chain: &mut Chain, fixups: &mut Vec<Fixup>) -> Result<(), Error> {
+/// `bridge` (also with `--no-fixups`): overlays that hand out a connection before any inner
+/// one exists ([`Trait::ShapeFromInner`]: `waitfordata:`, `foreachmsg:`) are told the shape
+/// of what is under them ([`SHAPE_PARAM`]).
+fn shape_from_inner(d: &mut Draft, _opts: &PlanOptions) -> Result<(), Error> {
+    settle_shape_from_inner(&mut d.left, &mut d.fixups)?;
+    settle_shape_from_inner(&mut d.right, &mut d.fixups)
+}
+
+fn settle_shape_from_inner(chain: &mut Chain, fixups: &mut Vec<Fixup>) -> Result<(), Error> {
     for i in 0..chain.nodes.len() {
         let node = &chain.nodes[i];
-        if !matches!(node.kind.name, "waitfordata" | "foreachmsg") || node.param("shape").is_some()
-        {
+        if !node.kind.has(Trait::ShapeFromInner) || node.param(SHAPE_PARAM).is_some() {
             continue;
         }
         let below = Chain {
@@ -650,27 +760,30 @@ fn settle_lazy_shapes(chain: &mut Chain, fixups: &mut Vec<Fixup>) -> Result<(), 
                 Top::Bytes | Top::Any => "bytes",
             };
         let name = chain.nodes[i].kind.name;
-        chain.nodes[i].params.push(("shape".into(), shape.into()));
-        fixups.push(Fixup {
-            pass: "bridge",
-            message: format!(
-                "{}: `{name}:` hands out {shape} before connecting (shape={shape})",
-                chain.side
-            ),
-        });
+        chain.nodes[i]
+            .params
+            .push((SHAPE_PARAM.into(), shape.into()));
+        fixups.push(fixup(format!(
+            "{}: `{name}:` hands out {shape} before connecting (shape={shape})",
+            chain.side
+        )));
     }
     Ok(())
 }
 
-/// Pass 6a: `--text-prefix`, `--binary-prefix`, `--base64`, `--base64-text` put
-/// `typeprefix:` over each WebSocket (under connector overlays).
-fn insert_type_prefix(chain: &mut Chain, opts: &PlanOptions, fixups: &mut Vec<Fixup>) {
+/// `ws-options`: `--text-prefix`, `--binary-prefix`, `--base64`, `--base64-text` put
+/// `typeprefix:` over each WebSocket ([`Trait::WebSocket`]), under connector overlays.
+fn insert_type_prefix(d: &mut Draft, opts: &PlanOptions) -> Result<(), Error> {
+    type_prefix_over_websocket(&mut d.left, opts, &mut d.fixups);
+    type_prefix_over_websocket(&mut d.right, opts, &mut d.fixups);
+    Ok(())
+}
+
+fn type_prefix_over_websocket(chain: &mut Chain, opts: &PlanOptions, fixups: &mut Vec<Fixup>) {
     let wanted = opts.type_prefix_given;
-    let has_ws = chain
-        .nodes
-        .iter()
-        .any(|n| matches!(n.kind.name, "ws-c" | "ws-upgrade"));
-    if !wanted || !has_ws || chain.nodes.iter().any(|n| n.kind.name == "typeprefix") {
+    let kind = kinds::kind("typeprefix");
+    let has_ws = chain.nodes.iter().any(|n| n.kind.has(Trait::WebSocket));
+    if !wanted || !has_ws || chain.nodes.iter().any(|n| n.kind == kind) {
         return;
     }
     let at = chain
@@ -678,59 +791,55 @@ fn insert_type_prefix(chain: &mut Chain, opts: &PlanOptions, fixups: &mut Vec<Fi
         .iter()
         .position(|n| n.kind.role != Role::ConnectorOverlay)
         .unwrap_or(0);
-    let mut node = PlanNode::new(registry::kind("typeprefix"), "", Origin::Inserted);
+    let mut node = PlanNode::new(kind, "", Origin::Inserted);
     fill_node_from_flags(&mut node, opts);
-    fixups.push(Fixup {
-        pass: "ws-options",
-        message: format!(
-            "{}: inserted `{}:` over the WebSocket (prefix/base64 options)",
-            chain.side,
-            node.display_element()
-        ),
-    });
+    fixups.push(fixup(format!(
+        "{}: inserted `{}:` over the WebSocket (prefix/base64 options)",
+        chain.side,
+        node.display_element()
+    )));
     chain.nodes.insert(at, node);
 }
 
-/// Pass 6a': `--compress-*` / `--uncompress-*` put `compress:` right over each WebSocket
+/// `ws-options`: `--compress-*` / `--uncompress-*` put `compress:` right over each WebSocket
 /// (so that `typeprefix:`, inserted next, sees the uncompressed messages).
-fn insert_compression(chain: &mut Chain, opts: &PlanOptions, fixups: &mut Vec<Fixup>) {
-    if !opts.compression_given || chain.nodes.iter().any(|n| n.kind.name == "compress") {
+fn insert_compression(d: &mut Draft, opts: &PlanOptions) -> Result<(), Error> {
+    compression_over_websocket(&mut d.left, opts, &mut d.fixups);
+    compression_over_websocket(&mut d.right, opts, &mut d.fixups);
+    Ok(())
+}
+
+fn compression_over_websocket(chain: &mut Chain, opts: &PlanOptions, fixups: &mut Vec<Fixup>) {
+    let kind = kinds::kind("compress");
+    if !opts.compression_given || chain.nodes.iter().any(|n| n.kind == kind) {
         return;
     }
     let Some(at) = chain
         .nodes
         .iter()
-        .position(|n| matches!(n.kind.name, "ws-c" | "ws-upgrade"))
+        .position(|n| n.kind.has(Trait::WebSocket))
     else {
         return;
     };
-    let mut node = PlanNode::new(registry::kind("compress"), "", Origin::Inserted);
+    let mut node = PlanNode::new(kind, "", Origin::Inserted);
     fill_node_from_flags(&mut node, opts);
-    fixups.push(Fixup {
-        pass: "ws-options",
-        message: format!(
-            "{}: inserted `{}:` over the WebSocket (compression options)",
-            chain.side,
-            node.display_element()
-        ),
-    });
+    fixups.push(fixup(format!(
+        "{}: inserted `{}:` over the WebSocket (compression options)",
+        chain.side,
+        node.display_element()
+    )));
     chain.nodes.insert(at, node);
 }
 
-/// Pass 6b: `--jsonrpc` puts `jsonrpc:` outermost over the stdio side.
-fn insert_jsonrpc(
-    left: &mut Chain,
-    right: &mut Chain,
-    opts: &PlanOptions,
-    fixups: &mut Vec<Fixup>,
-) -> Result<(), Error> {
+/// `jsonrpc`: `--jsonrpc` puts `jsonrpc:` outermost over the stdio side ([`Trait::Stdio`]).
+fn insert_jsonrpc(d: &mut Draft, opts: &PlanOptions) -> Result<(), Error> {
     if !opts.jsonrpc {
         return Ok(());
     }
-    let chain = if left.leaf().kind.name == "stdio" {
-        left
-    } else if right.leaf().kind.name == "stdio" {
-        right
+    let chain = if d.left.leaf().kind.has(Trait::Stdio) {
+        &mut d.left
+    } else if d.right.leaf().kind.has(Trait::Stdio) {
+        &mut d.right
     } else {
         return Err(PlanError::new(
             "--jsonrpc turns lines typed on stdin into requests, but neither side is stdio",
@@ -741,27 +850,31 @@ fn insert_jsonrpc(
         )
         .into());
     };
-    if chain.nodes.iter().any(|n| n.kind.name == "jsonrpc") {
+    let kind = kinds::kind("jsonrpc");
+    if chain.nodes.iter().any(|n| n.kind == kind) {
         return Ok(());
     }
-    let mut node = PlanNode::new(registry::kind("jsonrpc"), "", Origin::Inserted);
+    let mut node = PlanNode::new(kind, "", Origin::Inserted);
     fill_node_from_flags(&mut node, opts);
-    fixups.push(Fixup {
-        pass: "jsonrpc",
-        message: format!(
-            "{}: inserted `{}:` (--jsonrpc: stdin lines become JSON-RPC requests)",
-            chain.side,
-            node.display_element()
-        ),
-    });
+    d.fixups.push(fixup(format!(
+        "{}: inserted `{}:` (--jsonrpc: stdin lines become JSON-RPC requests)",
+        chain.side,
+        node.display_element()
+    )));
     chain.nodes.insert(0, node);
     Ok(())
 }
 
-/// Pass 6: `-p` / `-P` texts become a `preamble:` node placed under every connector overlay
-/// (so it runs on each new inner connection) and under an inserted codec (so the texts are
-/// written as they are, without a line terminator).
-fn insert_preamble(chain: &mut Chain, texts: &[String], fixups: &mut Vec<Fixup>) {
+/// `preamble`: `-p` / `-P` texts become a `preamble:` node placed under every connector
+/// overlay (so it runs on each new inner connection) and under a codec `bridge` inserted (so
+/// the texts are written as they are, without a line terminator).
+fn insert_preamble(d: &mut Draft, opts: &PlanOptions) -> Result<(), Error> {
+    preamble_into(&mut d.right, &opts.preamble, &mut d.fixups);
+    preamble_into(&mut d.left, &opts.preamble_reverse, &mut d.fixups);
+    Ok(())
+}
+
+fn preamble_into(chain: &mut Chain, texts: &[String], fixups: &mut Vec<Fixup>) {
     if texts.is_empty() {
         return;
     }
@@ -769,34 +882,84 @@ fn insert_preamble(chain: &mut Chain, texts: &[String], fixups: &mut Vec<Fixup>)
         .nodes
         .iter()
         .position(|n| {
+            // Only `bridge` inserts an overlay turning bytes into messages.
             let inserted_codec =
-                n.origin == Origin::Inserted && matches!(n.kind.name, "lines" | "chunks");
+                n.origin == Origin::Inserted && n.kind.shape == Shape::BytesToMessages;
             n.kind.role != Role::ConnectorOverlay && !inserted_codec
         })
         .unwrap_or(chain.nodes.len() - 1);
-    let mut node = PlanNode::new(registry::kind("preamble"), "", Origin::Inserted);
+    let mut node = PlanNode::new(kinds::kind("preamble"), "", Origin::Inserted);
     for t in texts {
         node = node.with_param("text", t.clone());
     }
-    fixups.push(Fixup {
-        pass: "preamble",
-        message: format!(
-            "{}: inserted `{}:` ({}: sent first on every new connection)",
-            chain.side,
-            node.display_element(),
-            if chain.side == Side::Right {
-                "-p"
-            } else {
-                "-P"
-            }
-        ),
-    });
+    fixups.push(fixup(format!(
+        "{}: inserted `{}:` ({}: sent first on every new connection)",
+        chain.side,
+        node.display_element(),
+        if chain.side == Side::Right {
+            "-p"
+        } else {
+            "-P"
+        }
+    )));
     chain.nodes.insert(at, node);
 }
 
-/// Span helper for checks: the user's span of a node, or the whole specifier.
-pub(crate) fn node_span(chain: &Chain, node: &PlanNode) -> Span {
-    node.origin
-        .span()
-        .unwrap_or(Span::new(0, chain.source.len()))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_fixups_turns_off_exactly_the_fixup_passes() {
+        let gated: Vec<&str> = PASSES.iter().filter(|p| p.fixup).map(|p| p.name).collect();
+        assert_eq!(
+            gated,
+            [
+                "cat-mode",
+                "discard-unread",
+                "broadcast",
+                "share-file",
+                "bridge"
+            ]
+        );
+    }
+
+    #[test]
+    fn every_fixup_carries_the_name_of_the_pass_that_made_it() {
+        let opts = PlanOptions {
+            server_mode: true,
+            preamble: vec!["hello".into()],
+            ..PlanOptions::default()
+        };
+        let plan = plan(&["8080".to_string()], &opts).expect("plans");
+        let labels: Vec<&str> = plan.fixups.iter().map(|f| f.pass).collect();
+        assert_eq!(
+            labels,
+            [
+                "simple-mode",
+                "simple-mode",
+                "broadcast",
+                "bridge",
+                "preamble"
+            ]
+        );
+    }
+
+    #[test]
+    fn without_fixups_no_fixup_pass_leaves_a_trace() {
+        let args = [
+            "tcp-l:127.0.0.1:1".to_string(),
+            "writefile:/tmp/x".to_string(),
+        ];
+        let with = plan(&args, &PlanOptions::default()).expect("plans");
+        assert_eq!(with.fixups.len(), 1);
+        assert_eq!(with.fixups[0].pass, "share-file");
+        let opts = PlanOptions {
+            no_fixups: true,
+            ..PlanOptions::default()
+        };
+        let without = plan(&args, &opts).expect("plans");
+        assert!(without.fixups.is_empty(), "{:?}", without.fixups);
+        assert_eq!(without.right.nodes.len(), 1);
+    }
 }

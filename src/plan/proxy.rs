@@ -6,37 +6,12 @@
 //! `ws-c[uri=…]:socks5-connect[dest=h:1]:tcp:PROXY` or `…:http-connect[dest=h:1]:tcp:PROXY`.
 
 use super::ir::{Chain, Fixup, Origin, PlanNode};
+use super::proxy_env::ProxyEnv;
 use crate::error::{Error, PlanError};
-use crate::registry;
+use crate::kinds;
+use crate::registry::{ArgType, Shape, Trait};
 use crate::spec::args::parse_host_port;
 use std::net::IpAddr;
-
-/// Proxy settings from the environment.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ProxyEnv {
-    /// `HTTP_PROXY` / `http_proxy`: for `ws://` URLs.
-    pub http: Option<String>,
-    /// `HTTPS_PROXY` / `https_proxy`: for `wss://` URLs.
-    pub https: Option<String>,
-    /// `NO_PROXY` / `no_proxy`: comma-separated hosts or domains that go direct.
-    pub no_proxy: Option<String>,
-}
-
-impl ProxyEnv {
-    /// Reads the variables (upper case first, then lower case); empty values count as unset.
-    pub fn from_env() -> ProxyEnv {
-        let get = |names: [&str; 2]| {
-            names
-                .iter()
-                .find_map(|n| std::env::var(n).ok().filter(|v| !v.trim().is_empty()))
-        };
-        ProxyEnv {
-            http: get(["HTTP_PROXY", "http_proxy"]),
-            https: get(["HTTPS_PROXY", "https_proxy"]),
-            no_proxy: get(["NO_PROXY", "no_proxy"]),
-        }
-    }
-}
 
 /// A parsed proxy address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,7 +151,7 @@ pub fn route_through_proxy(
     let Some(uri) = chain
         .nodes
         .iter()
-        .find(|n| n.kind.name == "ws-c" && matches!(n.origin, Origin::Expanded(_)))
+        .find(|n| n.kind.has(Trait::WebSocket) && matches!(n.origin, Origin::Expanded(_)))
         .and_then(|n| n.param("uri"))
         .map(str::to_string)
     else {
@@ -184,7 +159,9 @@ pub fn route_through_proxy(
     };
     let leaf_idx = chain.nodes.len() - 1;
     let leaf = &chain.nodes[leaf_idx];
-    if leaf.kind.name != "tcp" || !matches!(leaf.origin, Origin::Expanded(_)) {
+    // A proxy tunnels a byte stream to a `host:port`: the leaf a URL lowered to.
+    let tunnelable = leaf.kind.arg == ArgType::HostPort && leaf.kind.shape == Shape::Bytes;
+    if !tunnelable || !matches!(leaf.origin, Origin::Expanded(_)) {
         return Ok(());
     }
     let dest = leaf.arg.clone();
@@ -222,8 +199,7 @@ pub fn route_through_proxy(
     } else {
         "http-connect"
     };
-    let mut node =
-        PlanNode::new(registry::kind(kind), "", Origin::Inserted).with_param("dest", &dest);
+    let mut node = PlanNode::new(kinds::kind(kind), "", Origin::Inserted).with_param("dest", &dest);
     if let Some(a) = &proxy.auth {
         node = node.with_param("auth", a.clone());
     }

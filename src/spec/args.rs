@@ -25,6 +25,72 @@ impl HostPort {
     }
 }
 
+/// Where an `http:` leaf connects and what it asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpTarget {
+    /// TCP address of the server.
+    pub addr: HostPort,
+    /// The `Host` header: the authority as written.
+    pub host_header: String,
+    /// Path and query, never empty.
+    pub path: String,
+}
+
+/// Parses the argument of `http:`: `//host[:port][/path][?query]`. Problems are relative to
+/// the argument's first byte.
+pub fn parse_http_arg(arg: &str) -> Result<HttpTarget, SpecProblem> {
+    let Some(rest) = arg.strip_prefix("//") else {
+        return Err(SpecProblem::new(
+            "websocat::arg::http_url",
+            "expected `//host[:port]/path` after `http:`",
+            0,
+            arg.len().min(2),
+        )
+        .label("expected `//` here")
+        .help(format!(
+            "write e.g. `http://{}`",
+            arg.trim_start_matches('/')
+        )));
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    if authority.is_empty() {
+        return Err(
+            SpecProblem::new("websocat::arg::http_url", "the URL has no host", 2, 0)
+                .label("expected a host here"),
+        );
+    }
+    if let Some(at) = authority.find('@') {
+        return Err(SpecProblem::new(
+            "websocat::arg::http_url",
+            "user names and passwords in `http:` URLs are not supported",
+            2,
+            at + 1,
+        )
+        .label("credentials here")
+        .help("use --basic-auth USER:PASSWORD or --request-header instead"));
+    }
+    let has_port = match authority.strip_prefix('[') {
+        Some(v6) => v6.split_once(']').is_some_and(|(_, r)| r.starts_with(':')),
+        None => authority.contains(':'),
+    };
+    let addr = if has_port {
+        parse_host_port(authority)
+    } else {
+        parse_host_port(&format!("{authority}:80"))
+    }
+    .map_err(|p| p.shifted(2))?;
+    let mut path = rest[end..].split('#').next().unwrap_or("").to_string();
+    if !path.starts_with('/') {
+        path.insert(0, '/');
+    }
+    Ok(HttpTarget {
+        addr,
+        host_header: authority.to_string(),
+        path,
+    })
+}
+
 /// Parses `host:port` or `[v6]:port`, as used by connecting kinds.
 pub fn parse_host_port(arg: &str) -> Result<HostPort, SpecProblem> {
     parse_host_port_inner(arg, false)

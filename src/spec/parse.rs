@@ -4,7 +4,8 @@
 
 use super::ast::{Leaf, Node, Param, Span, Spec};
 use crate::error::SpecProblem;
-use crate::registry::{self, Role};
+use crate::kinds;
+use crate::registry::Role;
 use nom::branch::alt;
 use nom::bytes::complete::{escaped_transform, is_not, tag, take_while1};
 use nom::character::complete::{char, none_of};
@@ -52,7 +53,7 @@ pub fn parse_spec(input: &str) -> Result<Spec, SpecProblem> {
             return Ok(Spec { overlays, leaf });
         }
         let (node, after) = element(input, pos)?;
-        let kind = match registry::lookup(&node.name) {
+        let kind = match kinds::lookup(&node.name) {
             Some(k) => k,
             None => return Err(unknown_kind(input, &node, after)),
         };
@@ -208,7 +209,7 @@ pub fn starts_with_subspec(arg: &str) -> bool {
     }
     match name(arg) {
         Ok((after, nm)) => {
-            (after.starts_with(':') || after.starts_with('[')) && registry::lookup(nm).is_some()
+            (after.starts_with(':') || after.starts_with('[')) && kinds::lookup(nm).is_some()
         }
         Err(_) => false,
     }
@@ -254,7 +255,7 @@ fn not_a_name(input: &str, pos: usize) -> SpecProblem {
 fn missing_colon(input: &str, node: &Node, cursor: usize) -> SpecProblem {
     let rest = &input[cursor..];
     if rest.is_empty() {
-        if let Some(kind) = registry::lookup(&node.name) {
+        if let Some(kind) = kinds::lookup(&node.name) {
             return SpecProblem::new(
                 "websocat::spec::missing_colon",
                 format!("`{}` must be followed by `:`", node.name),
@@ -356,7 +357,7 @@ fn unknown_kind(input: &str, node: &Node, after: usize) -> SpecProblem {
         node.name_span.len,
     )
     .label("not a known kind");
-    p = match registry::did_you_mean(nm) {
+    p = match kinds::did_you_mean(nm) {
         Some(s) => p.help(format!("did you mean `{s}:`?")),
         None => p.help("`websocat --help=doc` lists every kind"),
     };

@@ -435,6 +435,28 @@ pub fn accept_for_key(key: &str) -> Result<String, String> {
     }
 }
 
+/// Splits `Name: value` at the first colon; one space after the colon is dropped.
+fn header_pair(raw: &str) -> Result<(String, String), String> {
+    let (name, value) = raw
+        .split_once(':')
+        .ok_or_else(|| format!("header `{raw}` must contain `:` (write `Name: value`)"))?;
+    let value = value.strip_prefix(' ').unwrap_or(value);
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!("`{name}` is not a valid header name"));
+    }
+    if value.bytes().any(|b| b == b'\r' || b == b'\n') {
+        return Err(format!("header `{name}` has a line break in its value"));
+    }
+    Ok((name.to_string(), value.to_string()))
+}
+
+/// Parses repeated `Name: value` parameters into header pairs.
+pub fn header_pairs<'a>(
+    raw: impl Iterator<Item = &'a str>,
+) -> Result<Vec<(String, String)>, String> {
+    raw.map(header_pair).collect()
+}
+
 /// What the client sends.
 #[derive(Debug, Clone)]
 pub struct ClientRequest {
@@ -549,6 +571,12 @@ pub async fn connect(
 mod tests {
     use super::*;
     use tokio::io::AsyncWriteExt;
+
+    #[test]
+    fn header_needs_a_colon() {
+        assert!(header_pair("X-A: b").is_ok());
+        assert!(header_pair("nocolon").is_err());
+    }
 
     const REQUEST: &[u8] = b"GET /chat?x=1 HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\
         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\

@@ -1,4 +1,12 @@
-//! The WebSocket protocol (RFC 6455): handshakes and framing.
+//! The WebSocket protocol (RFC 6455), all of it: the kinds in `kinds/ws_*.rs` only read their
+//! parameters and call in here.
+//!
+//! - [`handshake`]: the HTTP/1.1 upgrade, client and server side, and the `Name: value` header
+//!   parameters it sends.
+//! - [`frame`]: the frame codec (masking, fragmentation, size limits, UTF-8 of text messages).
+//! - [`stream`]: the connection state machine over the codec: answering pings, keep-alive
+//!   pings, Close as a half-close, text that is not UTF-8 sent as binary; [`stream::WsSettings`]
+//!   and the parameters shared by every WebSocket kind ([`stream::COMMON_PARAMS`]).
 //!
 //! We implement framing ourselves so that a Close can be a half-close: after the peer's Close
 //! arrives we may still send what is in flight and reply with our Close when our own sending
@@ -7,3 +15,4 @@
 
 pub mod frame;
 pub mod handshake;
+pub mod stream;

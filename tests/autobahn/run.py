@@ -142,7 +142,7 @@ def run_server_role(args, wstest, work):
     spec_path.write_text(json.dumps(spec))
     server_log = open(work / "websocat-server.log", "wb")
     server = subprocess.Popen(
-        [args.websocat, "-q", f"ws-l:127.0.0.1:{port}", "mirror:"],
+        [args.websocat, "-q", *args.extra, f"ws-l:127.0.0.1:{port}", "mirror:"],
         stdin=subprocess.DEVNULL, stdout=server_log, stderr=server_log,
     )
     try:
@@ -172,7 +172,8 @@ def run_client_role(args, wstest, work):
     spec_path = work / "fuzzingserver.json"
     spec_path.write_text(json.dumps(spec))
     wlog = open(work / "wstest-fuzzingserver.log", "wb")
-    suite = subprocess.Popen([wstest, "-m", "fuzzingserver", "-s", str(spec_path)],
+    # --webport 0: no report web server (it would take port 8080, which may be in use).
+    suite = subprocess.Popen([wstest, "-m", "fuzzingserver", "--webport", "0", "-s", str(spec_path)],
                              cwd=work, stdin=subprocess.DEVNULL, stdout=wlog, stderr=wlog)
     try:
         wait_port(port, suite, "wstest fuzzingserver")
@@ -185,7 +186,7 @@ def run_client_role(args, wstest, work):
             client_log.write(f"--- case {n}\n".encode())
             client_log.flush()
             try:
-                subprocess.run([args.websocat, "-q", url, "mirror:"], stdin=subprocess.DEVNULL,
+                subprocess.run([args.websocat, "-q", *args.extra, url, "mirror:"], stdin=subprocess.DEVNULL,
                                stdout=client_log, stderr=client_log, timeout=CASE_TIMEOUT)
             except subprocess.TimeoutExpired:
                 log(f"client role: case {n} did not end within {CASE_TIMEOUT} s")
@@ -230,6 +231,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--websocat", help="binary to test (default: cargo build --release)")
     ap.add_argument("--wstest", help="wstest to use (default: $WSTEST, /tmp/py2/bin/wstest, PATH)")
+    ap.add_argument("--arg", action="append", default=[], dest="extra",
+                    help="extra argument for websocat (repeatable), e.g. --arg=-B16777216 for 1.x")
     ap.add_argument("--role", choices=["server", "client", "both"], default="both")
     ap.add_argument("--cases", default="core",
                     help="core (1-10), full (all cases), or a comma list like '7.*,9.1.1'")

@@ -18,7 +18,7 @@ fn help_doc_lists_every_registry_kind_and_synonym() {
     assert!(out.status.success(), "{out:?}");
     let text = out.stdout_text();
     let mut missing = Vec::new();
-    for kind in websocat::registry::KINDS {
+    for kind in websocat::kinds::KINDS {
         if !text.contains(&format!("\n{}: (", kind.name)) {
             missing.push(kind.name.to_string());
         }

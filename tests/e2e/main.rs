@@ -19,4 +19,6 @@ mod overlays;
 mod parity;
 mod relay;
 mod server;
+mod shutdown;
 mod tls;
+mod violations;

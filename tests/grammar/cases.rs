@@ -248,7 +248,7 @@ fn every_registry_name_has_a_case() {
             }
         }
     }
-    let missing: Vec<&str> = websocat::registry::all_names()
+    let missing: Vec<&str> = websocat::kinds::all_names()
         .filter(|n| !all.lines().any(|l| l.split([':', '[']).any(|w| w == *n)))
         .collect();
     assert!(

@@ -1,6 +1,7 @@
-//! Helpers shared by the connector overlays (`broadcast:`, `reuse-raw:`, `autoreconnect:`):
-//! turning any connection into messages for a background task, and handing a client a
-//! connection of the original shape made from a message stream and sink.
+//! Conversions between connection shapes, used by the connector overlays (`broadcast:`,
+//! `reuse-raw:`, `autoreconnect:`, `lazy:`) and transforms: turning any connection into
+//! messages for a background task, and handing a client a connection of the original shape made
+//! from a message stream and sink.
 
 use crate::exec::codec::{framed, ChunkCodec, MessageType};
 use crate::exec::conn::{MessagePair, MessageStream};

@@ -1,0 +1,5 @@
+//! Helpers shared by several kinds that are not kinds themselves.
+
+pub mod dgram;
+#[cfg(unix)]
+pub mod fd;
