@@ -54,6 +54,11 @@
 //! - `--dump-spec` prints a command line that plans back into the same plan. Passwords in it
 //!   are shown as `***` (with a note saying so) unless `--dump-spec-secrets` is given
 //!   ([`plan::dump::redact`]); [`plan::dump::dump_text`] itself always prints them.
+//! - Memory per connection is bounded in bytes: every queue counts bytes and pushes back on
+//!   its sender ([`exec::queue`], `mirror:`), always letting one message through; the copy
+//!   engine takes a message only once the other side has room of its own
+//!   ([`exec::MessageStream::room_is_private`]); WebSocket messages are limited
+//!   by `--max-ws-message-length` (README, "Limits").
 //!
 //! Decisions that differ from the first design notes (`shared/DESIGN.md`):
 //! - WebSocket framing and handshakes are ours ([`ws`]), not tokio-tungstenite's stream:

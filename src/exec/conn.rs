@@ -55,6 +55,16 @@ pub trait MessageStream:
     fn peer_close(&self) -> Option<Arc<PeerClose>> {
         None
     }
+
+    /// True when `poll_ready` only looks for room in this stream's own buffer and reserves
+    /// nothing shared with others. The copy engine then asks for room before it takes the
+    /// next message from the other side, so a blocked writer holds its reader back with no
+    /// message waiting in between. A sink whose readiness reserves shared capacity (a permit
+    /// of a channel many clients send into) says `false`: idle clients holding permits would
+    /// keep busy ones from sending.
+    fn room_is_private(&self) -> bool {
+        false
+    }
 }
 
 impl<T, C> MessageStream for tokio_util::codec::Framed<T, C>
@@ -65,6 +75,9 @@ where
         + Send
         + Unpin,
 {
+    fn room_is_private(&self) -> bool {
+        true
+    }
 }
 
 /// An established connection of either shape.
@@ -254,6 +267,36 @@ pub trait ConnLayer: Send + Sync {
     /// [`BindHints::peer_speaks_first`]).
     fn peer_speaks_first(&self) -> bool {
         false
+    }
+
+    /// How long opening a connection through this layer may take in all, the connects under
+    /// it included (`--connect-timeout` of `ws-c:`); over an accepted connection it bounds
+    /// [`ConnLayer::wrap`] alone. `None` = no limit of its own.
+    fn connect_timeout(&self) -> Option<std::time::Duration> {
+        None
+    }
+}
+
+/// Runs `fut` under an optional time limit; on expiry the error says which `step` took
+/// longer than the limit and which option sets it.
+pub async fn within_time_limit<T>(
+    limit: Option<std::time::Duration>,
+    step: impl FnOnce() -> String,
+    option: &str,
+    fut: impl std::future::Future<Output = io::Result<T>>,
+) -> io::Result<T> {
+    match limit {
+        None => fut.await,
+        Some(d) => tokio::time::timeout(d, fut).await.unwrap_or_else(|_| {
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "{} did not complete within {} s ({option})",
+                    step(),
+                    d.as_secs_f64()
+                ),
+            ))
+        }),
     }
 }
 

@@ -517,9 +517,24 @@ async fn copy_messages(
     let mut count = 0u64;
     let mut pending_flush = false;
     let next = || poll_fn(|cx| lock(reader).poll_next_unpin(cx));
+    let room_first = lock(writer).room_is_private();
     loop {
         if max.is_some_and(|m| count >= m) {
             break;
+        }
+        if room_first {
+            // Room in the writer first, then a message from the reader: a writer that cannot
+            // take more holds the reader back, with no message waiting in between (memory per
+            // connection stays a few messages, not one more per stage).
+            let ready = || poll_fn(|cx| lock(writer).poll_ready_unpin(cx));
+            let room = match ready().now_or_never() {
+                Some(r) => r,
+                None => tokio::select! {
+                    r = ready() => r,
+                    _ = control.stop.stopped() => break,
+                },
+            };
+            room.map_err(|e| tag(to, false, e))?;
         }
         let next = match next().now_or_never() {
             Some(item) => item,

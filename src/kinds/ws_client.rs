@@ -12,6 +12,7 @@ use base64::Engine;
 use futures::future::BoxFuture;
 use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Default request URI of `ws-c:` when neither `uri=` nor `--ws-c-uri` is given.
 pub const DEFAULT_URI: &str = "ws://0.0.0.0/";
@@ -56,6 +57,13 @@ const CLIENT_PARAMS: &[ParamDef] = &[
         help: "`user:password` sent as HTTP basic authorization",
     },
     ParamDef {
+        name: "connect-timeout",
+        ty: ParamType::Uint,
+        flag: Some("--connect-timeout"),
+        help: "seconds connecting (TCP, proxy, TLS) and the WebSocket handshake may take \
+               together (default 30; 0 = no limit)",
+    },
+    ParamDef {
         name: "version",
         ty: ParamType::Text,
         flag: Some("--websocket-version"),
@@ -97,6 +105,7 @@ pub const WS_CLIENT: KindDef = KindDef {
 struct WsClient {
     request: ClientRequest,
     settings: WsSettings,
+    connect_timeout: Option<Duration>,
 }
 
 /// The `user:password` of `basic-auth`, or read (trimmed) from the `basic-auth-file` (at
@@ -151,10 +160,21 @@ fn build(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, String>
     Ok(Arc::new(WsClient {
         request: ClientRequest { uri, headers },
         settings,
+        connect_timeout: match node.param_u64("connect-timeout") {
+            Some(0) => None,
+            Some(n) => Some(Duration::from_secs(n)),
+            None => Some(Duration::from_secs(
+                handshake::DEFAULT_CLIENT_CONNECT_TIMEOUT,
+            )),
+        },
     }))
 }
 
 impl ConnLayer for WsClient {
+    fn connect_timeout(&self) -> Option<Duration> {
+        self.connect_timeout
+    }
+
     fn wrap(
         &self,
         inner: Conn,
@@ -164,6 +184,7 @@ impl ConnLayer for WsClient {
         let settings = self.settings.clone();
         Box::pin(async move {
             let mut stream = inner.into_bytes_for(WS_CLIENT.name)?;
+            // The time limit (`connect_timeout`) is applied around this by the executor.
             let leftover = handshake::connect(&mut stream, &request)
                 .await
                 .map_err(|e| {
@@ -194,6 +215,7 @@ mod tests {
                 "origin",
                 "ua",
                 "basic-auth",
+                "connect-timeout",
                 "version",
                 "basic-auth-file",
                 "max-message",

@@ -37,10 +37,11 @@ use tokio_util::codec::{Framed, FramedParts};
 /// limit for a direction that makes no progress after the peer closed.
 pub const FAILURE_CLOSE_WAIT: Duration = Duration::from_millis(500);
 
-/// Default `--max-ws-message-length`: 200 MiB, as websocat 1.x.
-pub const DEFAULT_MAX_MESSAGE: usize = 200 << 20;
-/// Default `--max-ws-frame-length`: 100 MiB, as websocat 1.x.
-pub const DEFAULT_MAX_FRAME: usize = 100 << 20;
+/// Default `--max-ws-message-length`: 16 MiB, so that a connection holds at most about three
+/// messages' worth (under 64 MiB) whatever its peer sends (websocat 1.x: 200 MiB).
+pub const DEFAULT_MAX_MESSAGE: usize = 16 << 20;
+/// Default `--max-ws-frame-length`: 16 MiB (websocat 1.x: 100 MiB).
+pub const DEFAULT_MAX_FRAME: usize = 16 << 20;
 
 /// Parameters shared by the WebSocket client and server kinds.
 pub const COMMON_PARAMS: [ParamDef; 10] = [
@@ -48,13 +49,13 @@ pub const COMMON_PARAMS: [ParamDef; 10] = [
         name: "max-message",
         ty: ParamType::Uint,
         flag: Some("--max-ws-message-length"),
-        help: "largest incoming message in bytes (default 200 MiB)",
+        help: "largest incoming message in bytes (default 16 MiB)",
     },
     ParamDef {
         name: "max-frame",
         ty: ParamType::Uint,
         flag: Some("--max-ws-frame-length"),
-        help: "largest incoming frame in bytes (default 100 MiB)",
+        help: "largest incoming frame in bytes (default 16 MiB)",
     },
     ParamDef {
         name: "ping-interval",
@@ -287,6 +288,10 @@ impl WsMessages {
 impl MessageStream for WsMessages {
     fn peer_close(&self) -> Option<Arc<PeerClose>> {
         Some(self.report.clone())
+    }
+
+    fn room_is_private(&self) -> bool {
+        true
     }
 }
 

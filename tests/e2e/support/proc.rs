@@ -272,6 +272,11 @@ impl Proc {
         port
     }
 
+    /// The child's process id (for reading /proc/PID/status).
+    pub fn pid(&self) -> u32 {
+        self.child.lock().unwrap_or_else(|e| e.into_inner()).id()
+    }
+
     /// Sends `signal` (e.g. `libc::SIGTERM`) to the child.
     pub fn signal(&self, signal: i32) {
         let mut c = self.child.lock().unwrap_or_else(|e| e.into_inner());
