@@ -562,6 +562,7 @@ bench_tls_conn() {
 bench_startup() {
     local i who bin t0 t1 rc ok=()
     for who in "${WHOS[@]}"; do
+        record size "$who" "$(calc "$(stat -c %s "$(bin_of "$who")") / 1000000")"
         "$(bin_of "$who")" -b -u literal:x - </dev/null >"$WORK/out" 2>"$WORK/err"; rc=$?
         if [ "$rc" != 0 ] || [ "$(od -An -c "$WORK/out" | tr -d ' ')" != x ] || [ -s "$WORK/err" ]; then
             fail startup "$who" "\`websocat -b -u literal:x -\` exited $rc, printed '$(head -c 40 "$WORK/out")' (want exactly 'x') and '$(head -c 80 "$WORK/err")' on stderr"
@@ -708,6 +709,7 @@ row conn_cpu "Server CPU per connection (handshake + close), µs (lower is bette
 row startup "Start-up, \`-b -u literal:x -\`, median of $STARTUP_RUNS, ms (lower is better)" "—"
 row rss_literal "Peak RSS, \`-b -u literal:x -\`, KiB (lower is better)" "—"
 row rss_session "Peak RSS, client echoing $RSS_SESSION_MSGS lines, KiB (lower is better)" "—"
+row size "Binary size, MB (lower is better)" "—"
 
 echo
 echo "Raw values:"

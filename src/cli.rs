@@ -358,9 +358,85 @@ pub struct Cli {
     #[arg(long = "udp-multicast-iface-v6", value_name = "INDEX", action = ArgAction::Append)]
     pub udp_multicast_iface_v6: Vec<String>,
 
+    /// Print a random Sec-WebSocket-Key value and exit.
+    #[arg(long = "just-generate-key", hide_short_help = true)]
+    pub just_generate_key: bool,
+    /// Print the Sec-WebSocket-Accept value that answers this Sec-WebSocket-Key and exit.
+    #[arg(
+        long = "just-generate-accept",
+        value_name = "KEY",
+        hide_short_help = true
+    )]
+    pub just_generate_accept: Option<String>,
+    /// Make stdin and stdout non-blocking and drive them by the event loop even when they are
+    /// terminals (by default only pipes and sockets are; others use threads).
+    #[arg(long = "async-stdio", hide_short_help = true)]
+    pub async_stdio: bool,
+    /// Never make stdin and stdout non-blocking: read and write them on threads.
+    #[arg(long = "no-async-stdio", hide_short_help = true)]
+    pub no_async_stdio: bool,
+    /// Accepted for compatibility: an empty message never ends a session here (websocat 1.x
+    /// took one as end of input unless given this option).
+    #[arg(long = "no-exit-on-zeromsg", hide_short_help = true)]
+    pub no_exit_on_zeromsg: bool,
+    /// Drop empty WebSocket messages that arrive instead of passing them on.
+    #[arg(long = "websocket-ignore-zeromsg", hide_short_help = true)]
+    pub websocket_ignore_zeromsg: bool,
+    /// Sec-WebSocket-Version the client sends [default: 13].
+    #[arg(
+        long = "websocket-version",
+        value_name = "VERSION",
+        hide_short_help = true
+    )]
+    pub websocket_version: Option<String>,
+    /// `lengthprefixed:` passes what it reads through as it comes, without headers.
+    #[arg(long = "lengthprefixed-skip-read-direction", hide_short_help = true)]
+    pub lengthprefixed_skip_read_direction: bool,
+    /// `lengthprefixed:` writes messages as they are, without headers.
+    #[arg(long = "lengthprefixed-skip-write-direction", hide_short_help = true)]
+    pub lengthprefixed_skip_write_direction: bool,
+    /// Compress each binary message sent to a WebSocket with raw deflate.
+    #[arg(long = "compress-deflate", hide_short_help = true)]
+    pub compress_deflate: bool,
+    /// Compress each binary message sent to a WebSocket with zlib.
+    #[arg(long = "compress-zlib", hide_short_help = true)]
+    pub compress_zlib: bool,
+    /// Compress each binary message sent to a WebSocket with gzip.
+    #[arg(long = "compress-gzip", hide_short_help = true)]
+    pub compress_gzip: bool,
+    /// Decompress each binary message received from a WebSocket with raw deflate.
+    #[arg(long = "uncompress-deflate", hide_short_help = true)]
+    pub uncompress_deflate: bool,
+    /// Decompress each binary message received from a WebSocket with zlib.
+    #[arg(long = "uncompress-zlib", hide_short_help = true)]
+    pub uncompress_zlib: bool,
+    /// Decompress each binary message received from a WebSocket with gzip.
+    #[arg(long = "uncompress-gzip", hide_short_help = true)]
+    pub uncompress_gzip: bool,
+    /// Print the round-trip time of each of our pings to stderr when its pong arrives.
+    #[arg(long = "print-ping-rtts", hide_short_help = true)]
+    pub print_ping_rtts: bool,
+    /// Stop answering WebSocket pings after this many pongs.
+    #[arg(long = "inhibit-pongs", value_name = "N", hide_short_help = true)]
+    pub inhibit_pongs: Option<u64>,
+    /// Stop sending WebSocket pings after this many.
+    #[arg(long = "max-sent-pings", value_name = "N", hide_short_help = true)]
+    pub max_sent_pings: Option<u64>,
+    /// Read `user:password` for HTTP basic authentication (client) from this file.
+    #[arg(long = "basic-auth-file", value_name = "FILE")]
+    pub basic_auth_file: Option<String>,
+    /// WebSocket server: answer plain HTTP GETs for URI with the file at PATH, as
+    /// `URI:CONTENT-TYPE:PATH`, e.g. `/index.html:text/html:index.html` (repeatable).
+    #[arg(short = 'F', long = "static-file", value_name = "URI:TYPE:PATH", action = ArgAction::Append)]
+    pub static_file: Vec<String>,
+
     /// Print the resolved plan (`--dump-spec` or `--dump-spec=json`) and exit.
     #[arg(long = "dump-spec", value_enum, num_args = 0..=1, default_missing_value = "text", require_equals = true)]
     pub dump_spec: Option<DumpFormat>,
+    /// With --dump-spec: print passwords and credentials as given instead of `***`, so the
+    /// printed command line plans back into exactly the same plan.
+    #[arg(long = "dump-spec-secrets", hide_short_help = true)]
+    pub dump_spec_secrets: bool,
     /// Don't let the planner change the specifiers (no codecs, no broadcast, no cat mode).
     #[arg(long = "no-fixups")]
     pub no_fixups: bool,

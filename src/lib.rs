@@ -51,7 +51,9 @@
 //! - The executor never reads CLI arguments and never matches kind names: each kind is built
 //!   only from its own plan node's parameters.
 //! - Every automatic change the planner makes is recorded and shown by `--dump-spec`.
-//! - `--dump-spec` prints a command line that plans back into the same plan.
+//! - `--dump-spec` prints a command line that plans back into the same plan. Passwords in it
+//!   are shown as `***` (with a note saying so) unless `--dump-spec-secrets` is given
+//!   ([`plan::dump::redact`]); [`plan::dump::dump_text`] itself always prints them.
 //! - Memory per connection is bounded in bytes: every queue counts bytes and pushes back on
 //!   its sender ([`exec::queue`], `mirror:`), always letting one message through; the copy
 //!   engine takes a message only once the other side has room of its own
@@ -131,12 +133,17 @@ pub const CLI_OPTIONS: &[&str] = &[
     "preamble",
     "preamble-reverse",
     "dump-spec",
+    "dump-spec-secrets",
     "no-fixups",
     "threads",
     "verbose",
     "quiet",
     "completions",
     "man",
+    "just-generate-key",
+    "just-generate-accept",
+    // Accepted for compatibility: an empty message never ends a session here.
+    "no-exit-on-zeromsg",
 ];
 
 /// Parses arguments (with the program name) into the typed [`Cli`] and clap's matches, which
@@ -249,6 +256,12 @@ pub fn plan_options(cli: &Cli, matches: &clap::ArgMatches) -> PlanOptions {
             || cli.binary_prefix.is_some()
             || cli.base64
             || cli.base64_text,
+        compression_given: cli.compress_deflate
+            || cli.compress_zlib
+            || cli.compress_gzip
+            || cli.uncompress_deflate
+            || cli.uncompress_zlib
+            || cli.uncompress_gzip,
         jsonrpc: cli.jsonrpc,
         socks5: cli.socks5.clone(),
         proxy: cli.proxy.clone(),
@@ -279,8 +292,56 @@ pub(crate) fn planned_specs(args: &[&str]) -> (String, String) {
     (plan.left.to_spec_string(), plan.right.to_spec_string())
 }
 
+/// A diagnostic shown without its code: the first line of the report is then the message a
+/// person needs (`× connecting tcp:…: Connection refused`), not `websocat::run`. The codes
+/// stay on the error types for tools.
+struct WithoutCode<'a>(&'a dyn miette::Diagnostic);
+
+impl std::fmt::Debug for WithoutCode<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.0, f)
+    }
+}
+
+impl std::fmt::Display for WithoutCode<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self.0, f)
+    }
+}
+
+impl std::error::Error for WithoutCode<'_> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl miette::Diagnostic for WithoutCode<'_> {
+    fn severity(&self) -> Option<miette::Severity> {
+        self.0.severity()
+    }
+    fn help<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
+        self.0.help()
+    }
+    fn url<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
+        self.0.url()
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.0.source_code()
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        self.0.labels()
+    }
+    fn related<'b>(&'b self) -> Option<Box<dyn Iterator<Item = &'b dyn miette::Diagnostic> + 'b>> {
+        self.0.related()
+    }
+    fn diagnostic_source(&self) -> Option<&dyn miette::Diagnostic> {
+        self.0.diagnostic_source()
+    }
+}
+
 /// Renders an error as the binary prints it: without colour at a fixed width (for tests and
-/// non-terminals), or with colour on a terminal.
+/// non-terminals), or with colour on a terminal. The first line is the message (the
+/// diagnostic code is left out).
 pub fn render_error(err: &dyn miette::Diagnostic, color: bool) -> String {
     use miette::{GraphicalReportHandler, GraphicalTheme};
     let theme = if color {
@@ -290,7 +351,7 @@ pub fn render_error(err: &dyn miette::Diagnostic, color: bool) -> String {
     };
     let mut out = String::new();
     let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
-    if handler.render_report(&mut out, err).is_err() {
+    if handler.render_report(&mut out, &WithoutCode(err)).is_err() {
         out = err.to_string();
     }
     out
@@ -350,6 +411,22 @@ pub fn main_with_args(args: Vec<std::ffi::OsString>) -> i32 {
         let _ = std::io::stdout().write_all(&out);
         return EXIT_OK;
     }
+    if cli.just_generate_key {
+        println!("{}", ws::handshake::generate_key());
+        return EXIT_OK;
+    }
+    if let Some(key) = &cli.just_generate_accept {
+        return match ws::handshake::accept_for_key(key) {
+            Ok(accept) => {
+                println!("{accept}");
+                EXIT_OK
+            }
+            Err(e) => {
+                eprintln!("websocat: --just-generate-accept: {e}");
+                EXIT_USAGE
+            }
+        };
+    }
     if cli.long_help {
         print!("{}", help::help_text(cli::HelpLevel::Doc));
         return EXIT_OK;
@@ -374,16 +451,22 @@ pub fn main_with_args(args: Vec<std::ffi::OsString>) -> i32 {
             return EXIT_USAGE;
         }
     };
-    match cli.dump_spec {
-        Some(DumpFormat::Text) => {
-            print!("{}", plan::dump::dump_text(&plan));
-            return EXIT_OK;
+    if let Some(format) = cli.dump_spec {
+        let (shown, redacted) = if cli.dump_spec_secrets {
+            (plan, false)
+        } else {
+            plan::dump::redact(&plan)
+        };
+        match format {
+            DumpFormat::Text => {
+                print!("{}", plan::dump::dump_text(&shown));
+                if redacted {
+                    println!("{}", plan::dump::REDACTED_NOTE);
+                }
+            }
+            DumpFormat::Json => println!("{}", plan::dump::dump_json(&shown)),
         }
-        Some(DumpFormat::Json) => {
-            println!("{}", plan::dump::dump_json(&plan));
-            return EXIT_OK;
-        }
-        None => {}
+        return EXIT_OK;
     }
     for w in &plan.warnings {
         tracing::warn!("{w}");

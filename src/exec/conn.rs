@@ -367,6 +367,32 @@ fn shape_error(kind: &str, expected: &str, got: &Conn) -> io::Error {
     ))
 }
 
+/// What a layer returns when it answered the connection itself (a WebSocket server sending a
+/// `--static-file` to a plain HTTP GET): there is no session to run, and nothing failed.
+#[derive(Debug)]
+pub struct AnsweredWithoutSession(pub String);
+
+impl std::fmt::Display for AnsweredWithoutSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for AnsweredWithoutSession {}
+
+impl AnsweredWithoutSession {
+    /// The error a layer returns for it; `what` says what was answered.
+    pub fn error(what: String) -> io::Error {
+        io::Error::other(AnsweredWithoutSession(what))
+    }
+
+    /// True when `e` is such an answer rather than a failure.
+    pub fn is(e: &io::Error) -> bool {
+        e.get_ref()
+            .is_some_and(|inner| inner.is::<AnsweredWithoutSession>())
+    }
+}
+
 /// Joins a message `Stream` and a message `Sink` into one [`MessageStream`].
 pub struct MessagePair<St, Si> {
     /// Incoming messages.

@@ -213,8 +213,9 @@ where
     F: std::future::Future<Output = io::Result<u64>>,
     B: std::future::Future<Output = io::Result<u64>>,
 {
-    let forward_on = !opts.unidirectional_reverse;
-    let backward_on = !opts.unidirectional;
+    // A direction switched off but discarding (see `CopyOptions::discard_unread`) runs too.
+    let forward_on = !opts.unidirectional_reverse || opts.discard_unread;
+    let backward_on = !opts.unidirectional || opts.discard_unread;
     // A direction that is off starts out "done", so it is never polled. The futures are pinned
     // where they are (no wrapping future): every copy of them would grow each session's state.
     tokio::pin!(forward);
@@ -328,14 +329,65 @@ async fn copy_bytes_session(
     let (rr, rw) = tokio::io::split(right);
     let size = opts.buffer_size.unwrap_or(DEFAULT_BUFFER).max(1);
     let none = DirectionControl::default();
-    join_directions(
-        copy_bytes(lr, rw, size, &none.stop, Side::Left),
-        copy_bytes(rr, lw, size, &none.stop, Side::Right),
-        opts,
-        [&none, &none],
-        shutdown,
-    )
-    .await
+    use futures::future::Either;
+    // A direction that is off but discarding keeps its (unused) write half open until done.
+    let (forward, backward) = if opts.discard_unread && opts.unidirectional_reverse {
+        (
+            Either::Left(discard_bytes(lr, rw, size, Side::Left)),
+            Either::Right(copy_bytes(rr, lw, size, &none.stop, Side::Right)),
+        )
+    } else if opts.discard_unread && opts.unidirectional {
+        (
+            Either::Right(copy_bytes(lr, rw, size, &none.stop, Side::Left)),
+            Either::Left(discard_bytes(rr, lw, size, Side::Right)),
+        )
+    } else {
+        (
+            Either::Right(copy_bytes(lr, rw, size, &none.stop, Side::Left)),
+            Either::Right(copy_bytes(rr, lw, size, &none.stop, Side::Right)),
+        )
+    };
+    join_directions(forward, backward, opts, [&none, &none], shutdown).await
+}
+
+/// A direction that is switched off (`-u`/`-U`) but whose source must still be read so that
+/// it does not stall (an echo whose answers nobody reads): reads to the end and drops it. The
+/// unused write half is kept open until then.
+async fn discard_bytes(
+    mut reader: ReadHalf<Box<dyn ByteStream>>,
+    _unused: WriteHalf<Box<dyn ByteStream>>,
+    size: usize,
+    from: Side,
+) -> io::Result<u64> {
+    let mut buf = vec![0u8; size.min(DEFAULT_BUFFER)];
+    let mut total = 0u64;
+    loop {
+        let n = reader
+            .read(&mut buf)
+            .await
+            .map_err(|e| tag(from, true, e))?;
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+    }
+    if total > 0 {
+        tracing::info!("discarded {total} bytes from the {from}: that direction is not copied");
+    }
+    Ok(0)
+}
+
+/// Like [`discard_bytes`] for messages.
+async fn discard_messages(reader: &SharedStream, from: Side) -> io::Result<u64> {
+    let mut total = 0u64;
+    while let Some(item) = poll_fn(|cx| lock(reader).poll_next_unpin(cx)).await {
+        item.map_err(|e| tag(from, true, e))?;
+        total += 1;
+    }
+    if total > 0 {
+        tracing::info!("discarded {total} messages from the {from}: that direction is not copied");
+    }
+    Ok(0)
 }
 
 async fn copy_bytes(
@@ -395,28 +447,32 @@ async fn copy_message_session(
     };
     let (left, right) = (Mutex::new(left), Mutex::new(right));
     let close = !opts.no_close;
-    let mut t = join_directions(
-        copy_messages(
+    use futures::future::Either;
+    let forward = if opts.discard_unread && opts.unidirectional_reverse {
+        Either::Left(discard_messages(&left, Side::Left))
+    } else {
+        Either::Right(copy_messages(
             (&left, &right),
             opts.max_messages,
             close,
             &fwd,
             bwd.closed_by_peer.as_deref(),
             Side::Left,
-        ),
-        copy_messages(
+        ))
+    };
+    let backward = if opts.discard_unread && opts.unidirectional {
+        Either::Left(discard_messages(&right, Side::Right))
+    } else {
+        Either::Right(copy_messages(
             (&right, &left),
             opts.max_messages_rev,
             close,
             &bwd,
             fwd.closed_by_peer.as_deref(),
             Side::Right,
-        ),
-        opts,
-        [&fwd, &bwd],
-        shutdown,
-    )
-    .await?;
+        ))
+    };
+    let mut t = join_directions(forward, backward, opts, [&fwd, &bwd], shutdown).await?;
     for (control, side) in [(&fwd, Side::Left), (&bwd, Side::Right)] {
         if let Some(what) = control.closed_by_peer.as_ref().and_then(|p| p.failure()) {
             return Err(tag(

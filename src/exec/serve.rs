@@ -281,25 +281,34 @@ impl Handler {
         } = self;
         let peer_name = || peer.map_or("the incoming connection".into(), ToString::to_string);
         let start = async {
-            let (conn, info) = apply_layers(&service.layers, conn, info)
-                .await
-                .map_err(|e| RunError {
-                    what: "handshake with",
-                    node: peer_name(),
-                    side: Side::Left,
-                    cause: e,
-                })?;
+            let (conn, info) = match apply_layers(&service.layers, conn, info).await {
+                // A layer answered the request itself (a static file): no session.
+                Err(e) if super::conn::AnsweredWithoutSession::is(&e) => {
+                    tracing::info!("{}: {e}", peer_name());
+                    return Ok(None);
+                }
+                other => other,
+            }
+            .map_err(|e| RunError {
+                what: "handshake with",
+                node: peer_name(),
+                side: Side::Left,
+                cause: e,
+            })?;
             let other = service.right.connect(&info).await.map_err(|e| RunError {
                 what: "connecting",
                 node: service.right_source.clone(),
                 side: Side::Right,
                 cause: e,
             })?;
-            Ok::<_, Error>((conn, other))
+            Ok::<_, Error>(Some((conn, other)))
         };
         // Before its session starts a connection has relayed nothing: a shutdown drops it.
         let (conn, other) = tokio::select! {
-            r = start => r?,
+            r = start => match r? {
+                Some(started) => started,
+                None => return Ok(()),
+            },
             () = shutdown.cancelled() => return Ok(()),
         };
         // Boxed: the session's state is most of a connection's, and the task that runs it is

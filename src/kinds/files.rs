@@ -81,9 +81,9 @@ pub const OPEN_ASYNC: KindDef = KindDef {
     params: &[],
     summary: "open a FIFO, device or socket file read-write, non-blocking",
     help: "Opens PATH for reading and writing in non-blocking mode and drives it with the \
-           event loop. For files that can be polled: named pipes, character devices (serial \
-           ports, ttys), sockets. Regular files cannot be polled: use `readfile:` / \
-           `writefile:` for those.",
+           event loop: named pipes, character devices (serial ports, ttys), sockets. What the \
+           event loop cannot poll (regular files, `/dev/urandom`) is read and written with \
+           blocking calls on two dedicated threads instead, as `threadedstdio:` does.",
     examples: &["websocat -b ws-l:127.0.0.1:8080 open-async:/dev/ttyUSB0"],
     build: Build::Connector(build_open_async),
 };
@@ -99,8 +99,9 @@ pub const OPEN_FD: KindDef = KindDef {
     params: &[],
     summary: "use an inherited file descriptor, non-blocking",
     help: "Uses file descriptor N, inherited from the parent process, for reading and writing \
-           (a copy of it, put in non-blocking mode). It must be pollable: a pipe, socket, FIFO \
-           or terminal.",
+           (a copy of it, put in non-blocking mode and driven by the event loop). A descriptor \
+           the event loop cannot poll (a regular file, `/dev/urandom`) is read and written with \
+           blocking calls on two dedicated threads instead.",
     examples: &["websocat -b ws-l:127.0.0.1:8080 open-fd:3 3<>/tmp/fifo"],
     build: Build::Connector(build_open_fd),
 };
@@ -215,6 +216,36 @@ impl Connect for FileConnect {
     }
 }
 
+/// `file` as a byte stream: driven by the event loop when it can be polled; otherwise
+/// (epoll refuses regular files and devices such as `/dev/urandom`) read and written with
+/// blocking calls on two dedicated threads, as `threadedstdio:` does, with the same meaning:
+/// reads in order until end of file, writes in order, flushed on flush.
+#[cfg(unix)]
+fn fd_stream(file: std::fs::File, what: &str) -> io::Result<Box<dyn crate::exec::ByteStream>> {
+    use std::os::fd::AsRawFd;
+    let file = match super::support::fd::FdStream::try_new(file, what)? {
+        Ok(polled) => return Ok(Box::new(polled)),
+        Err(file) => file,
+    };
+    tracing::debug!("{what} cannot be polled; using blocking reads and writes on threads");
+    super::support::fd::set_blocking(file.as_raw_fd())
+        .map_err(|e| io::Error::new(e.kind(), format!("{what}: {e}")))?;
+    let for_reading = file
+        .try_clone()
+        .map_err(|e| io::Error::new(e.kind(), format!("{what}: {e}")))?;
+    let reader = ThreadReader::new(move || for_reading, "fd");
+    let writer = ThreadWriter::spawn(move || file, "fd")?;
+    Ok(Box::new(tokio::io::join(reader, writer)))
+}
+
+/// A duplicate of an inherited descriptor, as a byte stream (see [`fd_stream`]).
+#[cfg(unix)]
+fn fd_stream_inherited(fd: i32) -> io::Result<Box<dyn crate::exec::ByteStream>> {
+    let owned = super::support::fd::duplicate(fd)
+        .map_err(|e| io::Error::new(e.kind(), format!("file descriptor {fd}: {e}")))?;
+    fd_stream(std::fs::File::from(owned), &format!("file descriptor {fd}"))
+}
+
 struct OpenAsync {
     path: PathBuf,
 }
@@ -243,8 +274,8 @@ impl Connect for OpenAsync {
                 })
                 .await
                 .map_err(io::Error::other)??;
-                let s = super::support::fd::FdStream::new(s, &self.path.display().to_string())?;
-                Ok(Conn::Bytes(Box::new(s)))
+                let s = fd_stream(s, &self.path.display().to_string())?;
+                Ok(Conn::Bytes(s))
             }
             #[cfg(not(unix))]
             {
@@ -274,8 +305,8 @@ impl Connect for OpenFd {
         Box::pin(async move {
             #[cfg(unix)]
             {
-                let s = super::support::fd::FdStream::from_inherited(self.fd)?;
-                Ok(Conn::Bytes(Box::new(s)))
+                let s = fd_stream_inherited(self.fd)?;
+                Ok(Conn::Bytes(s))
             }
             #[cfg(not(unix))]
             {
@@ -560,12 +591,27 @@ mod tests {
 
     #[cfg(unix)]
     #[tokio::test]
-    async fn open_async_refuses_regular_files_clearly() {
+    async fn open_async_reads_and_writes_regular_files_on_threads() {
         let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), b"abc").unwrap();
         let k = OpenAsync {
             path: f.path().to_path_buf(),
         };
-        let Err(e) = k.connect(&ConnInfo::default()).await else {
+        let mut s = connect(&k).await;
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"abc");
+        s.write_all(b"def").await.unwrap();
+        s.flush().await.unwrap();
+        assert_eq!(std::fs::read(f.path()).unwrap(), b"abcdef");
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn polled_stream_refuses_regular_files_clearly() {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        let file = std::fs::File::open(f.path()).unwrap();
+        let Err(e) = super::super::support::fd::FdStream::new(file, "the file") else {
             panic!("polled a regular file");
         };
         assert!(e.to_string().contains("readfile:"), "{e}");

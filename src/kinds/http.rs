@@ -44,6 +44,12 @@ const BASIC_AUTH_PARAM: ParamDef = ParamDef {
     flag: Some("--basic-auth"),
     help: "`user:password` sent as `Authorization: Basic …` after the other headers",
 };
+const BASIC_AUTH_FILE_PARAM: ParamDef = ParamDef {
+    name: "basic-auth-file",
+    ty: ParamType::Text,
+    flag: Some("--basic-auth-file"),
+    help: "file holding `user:password` for `Authorization: Basic …` (read when starting)",
+};
 
 /// Registry entry for `http:`.
 pub const HTTP: KindDef = KindDef {
@@ -53,7 +59,12 @@ pub const HTTP: KindDef = KindDef {
     shape: Shape::Bytes,
     traits: &[],
     arg: ArgType::HttpUrl,
-    params: &[METHOD_PARAM, HEADER_PARAM, BASIC_AUTH_PARAM],
+    params: &[
+        METHOD_PARAM,
+        HEADER_PARAM,
+        BASIC_AUTH_PARAM,
+        BASIC_AUTH_FILE_PARAM,
+    ],
     summary: "one HTTP/1.1 request: `http://host[:port]/path`; body = what is written",
     help: "Connects over TCP to HOST:PORT (port 80 by default) and sends one HTTP/1.1 request \
            for PATH with `Host: HOST[:PORT]`, the method from -X (GET by default) and the \
@@ -88,6 +99,7 @@ pub const HTTP_REQUEST: KindDef = KindDef {
         METHOD_PARAM,
         HEADER_PARAM,
         BASIC_AUTH_PARAM,
+        BASIC_AUTH_FILE_PARAM,
     ],
     summary: "send one HTTP/1.1 request over the inner byte stream",
     help: "Sends one HTTP/1.1 request over the inner byte stream: the target from \
@@ -116,7 +128,7 @@ fn checked_method(node: &PlanNode) -> Result<String, String> {
 /// The written headers plus `Authorization` from `basic-auth`.
 fn node_headers(node: &PlanNode) -> Result<Vec<(String, String)>, String> {
     let mut headers = crate::ws::handshake::header_pairs(node.params_all("header"))?;
-    if let Some(auth) = node.param("basic-auth") {
+    if let Some(auth) = super::ws_client::basic_auth(node)? {
         let token = base64::engine::general_purpose::STANDARD.encode(auth.as_bytes());
         headers.push(("Authorization".into(), format!("Basic {token}")));
     }

@@ -10,6 +10,7 @@ pub mod assert;
 pub mod autoreconnect;
 pub mod broadcast;
 pub mod codecs;
+pub mod compress;
 pub mod files;
 pub mod http;
 pub mod http_sse;
@@ -111,6 +112,7 @@ pub static KINDS: &[&KindDef] = &[
     &http_sse::HTTP_POST_SSE,
     &msgrewrite::JSONRPC,
     &msgrewrite::TYPE_PREFIX,
+    &compress::COMPRESS,
     &lazy::WAITFORDATA,
     &lazy::FOREACHMSG,
 ];

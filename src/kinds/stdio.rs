@@ -3,7 +3,7 @@
 use crate::exec::build::BuildCtx;
 use crate::exec::{Conn, ConnInfo, Connect};
 use crate::plan::PlanNode;
-use crate::registry::{ArgType, Build, KindDef, Role, Shape, Sharing, Trait};
+use crate::registry::{ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape, Sharing, Trait};
 use futures::future::BoxFuture;
 use std::io;
 use std::sync::Arc;
@@ -19,7 +19,21 @@ pub const STDIO: KindDef = KindDef {
         Trait::SharedBehindListener(Sharing::Broadcast),
     ],
     arg: ArgType::None,
-    params: &[],
+    params: &[
+        ParamDef {
+            name: "nonblocking",
+            ty: ParamType::Bool,
+            flag: Some("--async-stdio"),
+            help:
+                "drive a terminal by the event loop too (non-blocking), not only pipes and sockets",
+        },
+        ParamDef {
+            name: "blocking",
+            ty: ParamType::Bool,
+            flag: Some("--no-async-stdio"),
+            help: "never make stdin/stdout non-blocking: use threads",
+        },
+    ],
     summary: "standard input and output (also written `-`)",
     help: "Reads standard input and writes standard output. `-` is the short form. In text mode \
            each line of input becomes one message. When placed behind a listener, all clients \
@@ -31,15 +45,42 @@ pub const STDIO: KindDef = KindDef {
     build: Build::Connector(build),
 };
 
-fn build(_node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn Connect>, String> {
-    Ok(Arc::new(Stdio))
+fn build(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn Connect>, String> {
+    let mode = match (node.param_bool("nonblocking"), node.param_bool("blocking")) {
+        (true, true) => return Err("nonblocking and blocking contradict each other".into()),
+        (true, false) => Polling::AlsoTerminals,
+        (false, true) => Polling::Never,
+        (false, false) => Polling::PipesAndSockets,
+    };
+    Ok(Arc::new(Stdio { mode }))
 }
 
-struct Stdio;
+/// Which stdin/stdout the event loop drives (made non-blocking); the others use threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Polling {
+    /// Pipes and sockets (the default, as websocat 1.x when neither is a terminal).
+    PipesAndSockets,
+    /// Terminals too (`--async-stdio`).
+    AlsoTerminals,
+    /// None (`--no-async-stdio`).
+    Never,
+}
+
+struct Stdio {
+    mode: Polling,
+}
 
 impl Connect for Stdio {
     fn connect<'a>(&'a self, _info: &'a ConnInfo) -> BoxFuture<'a, io::Result<Conn>> {
-        Box::pin(async {
+        let mode = self.mode;
+        let polled = move |fd| {
+            if mode == Polling::Never {
+                None
+            } else {
+                polled(fd, mode)
+            }
+        };
+        Box::pin(async move {
             let input: Box<dyn tokio::io::AsyncRead + Send + Unpin> = match polled(0) {
                 Some(s) => Box::new(s),
                 None => Box::new(tokio::io::stdin()),
@@ -63,12 +104,13 @@ static SAVED_FLAGS: std::sync::Mutex<Vec<(i32, i32)>> = std::sync::Mutex::new(Ve
 /// a regular file), as websocat 1.x does: no hand-off to a blocking thread per read or write.
 /// `None` means: use tokio's thread-backed stdio.
 #[cfg(unix)]
-fn polled(fd: i32) -> Option<super::support::fd::FdStream> {
+fn polled(fd: i32, mode: Polling) -> Option<super::support::fd::FdStream> {
     use std::io::IsTerminal;
     use std::os::fd::BorrowedFd;
     // SAFETY: 0 and 1 stay open for the life of the process.
     let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
-    if borrowed.is_terminal() {
+    let terminal = borrowed.is_terminal();
+    if terminal && mode != Polling::AlsoTerminals {
         return None;
     }
     // SAFETY: fstat writes into the struct we pass; a bad descriptor gives an error.
@@ -77,7 +119,7 @@ fn polled(fd: i32) -> Option<super::support::fd::FdStream> {
         return None;
     }
     let kind = st.st_mode & libc::S_IFMT;
-    if kind != libc::S_IFIFO && kind != libc::S_IFSOCK {
+    if kind != libc::S_IFIFO && kind != libc::S_IFSOCK && !terminal {
         return None;
     }
     // SAFETY: fcntl with integer arguments on a descriptor that is open.
@@ -95,7 +137,7 @@ fn polled(fd: i32) -> Option<super::support::fd::FdStream> {
 }
 
 #[cfg(not(unix))]
-fn polled(_fd: i32) -> Option<tokio::io::Stdin> {
+fn polled(_fd: i32, _mode: Polling) -> Option<tokio::io::Stdin> {
     None
 }
 

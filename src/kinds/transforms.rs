@@ -68,6 +68,19 @@ pub const LENGTH_PREFIXED: KindDef = KindDef {
             flag: None,
             help: "largest accepted packet in bytes (default 16 MiB)",
         },
+        ParamDef {
+            name: "skip-read",
+            ty: ParamType::Bool,
+            flag: Some("--lengthprefixed-skip-read-direction"),
+            help: "reading passes the bytes through as they come (one binary message per read, \
+                   up to `max`), without headers",
+        },
+        ParamDef {
+            name: "skip-write",
+            ty: ParamType::Bool,
+            flag: Some("--lengthprefixed-skip-write-direction"),
+            help: "writing sends each message's bytes as they are, without a header",
+        },
     ],
     summary: "byte stream of length-prefixed packets ⇄ binary messages",
     help: "Each packet is a length header (`width` bytes, big-endian unless `little-endian`) \
@@ -269,17 +282,65 @@ impl Encoder<Message> for LengthCodec {
     }
 }
 
-struct LengthLayer(LengthCodec);
+struct LengthLayer(OneWayLength);
+
+/// [`LengthCodec`] in one direction only when `skip-read` / `skip-write` say so; the other
+/// passes bytes through.
+#[derive(Debug, Clone)]
+struct OneWayLength {
+    codec: LengthCodec,
+    skip_read: bool,
+    skip_write: bool,
+}
+
+impl Decoder for OneWayLength {
+    type Item = Message;
+    type Error = io::Error;
+
+    fn decode(&mut self, buf: &mut BytesMut) -> io::Result<Option<Message>> {
+        if !self.skip_read {
+            return self.codec.decode(buf);
+        }
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        let n = buf.len().min(self.codec.max.max(1));
+        Ok(Some(Message::Binary(buf.split_to(n).freeze())))
+    }
+
+    fn decode_eof(&mut self, buf: &mut BytesMut) -> io::Result<Option<Message>> {
+        if !self.skip_read {
+            return self.codec.decode_eof(buf);
+        }
+        self.decode(buf)
+    }
+}
+
+impl Encoder<Message> for OneWayLength {
+    type Error = io::Error;
+
+    fn encode(&mut self, msg: Message, dst: &mut BytesMut) -> io::Result<()> {
+        if !self.skip_write {
+            return self.codec.encode(msg, dst);
+        }
+        dst.put_slice(msg.payload());
+        Ok(())
+    }
+}
 
 fn build_lengthprefixed(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, String> {
     let width = node.param_u64("width").unwrap_or(4);
     if !(1..=8).contains(&width) {
         return Err(format!("width {width} is not between 1 and 8"));
     }
-    Ok(Arc::new(LengthLayer(LengthCodec {
-        width: width as usize,
-        little_endian: node.param_bool("little-endian"),
-        max: node.param_u64("max").unwrap_or(16 << 20) as usize,
+    Ok(Arc::new(LengthLayer(OneWayLength {
+        codec: LengthCodec {
+            width: width as usize,
+            little_endian: node.param_bool("little-endian"),
+            max: node.param_u64("max").unwrap_or(16 << 20) as usize,
+        },
+        skip_read: node.param_bool("skip-read"),
+        skip_write: node.param_bool("skip-write"),
     })))
 }
 

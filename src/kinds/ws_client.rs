@@ -63,6 +63,18 @@ const CLIENT_PARAMS: &[ParamDef] = &[
         help: "seconds connecting (TCP, proxy, TLS) and the WebSocket handshake may take \
                together (default 30; 0 = no limit)",
     },
+    ParamDef {
+        name: "version",
+        ty: ParamType::Text,
+        flag: Some("--websocket-version"),
+        help: "Sec-WebSocket-Version to send (default 13)",
+    },
+    ParamDef {
+        name: "basic-auth-file",
+        ty: ParamType::Text,
+        flag: Some("--basic-auth-file"),
+        help: "file holding `user:password` for HTTP basic authorization (read when starting)",
+    },
 ];
 
 const PARAM_LISTS: &[&[ParamDef]] = &[CLIENT_PARAMS, &COMMON_PARAMS];
@@ -96,13 +108,29 @@ struct WsClient {
     connect_timeout: Option<Duration>,
 }
 
+/// The `user:password` of `basic-auth`, or read (trimmed) from the `basic-auth-file` (at
+/// build time, before anything connects); giving both is an error.
+pub fn basic_auth(node: &PlanNode) -> Result<Option<String>, String> {
+    match (node.param("basic-auth"), node.param("basic-auth-file")) {
+        (Some(_), Some(_)) => Err("basic-auth and basic-auth-file are both given".into()),
+        (Some(auth), None) => Ok(Some(auth.to_string())),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map(|s| Some(s.trim().to_string()))
+            .map_err(|e| format!("reading the basic authentication file {path}: {e}")),
+        (None, None) => Ok(None),
+    }
+}
+
 fn build(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, String> {
     let settings = WsSettings::from_node(node)?;
     let uri = node.param("uri").unwrap_or(DEFAULT_URI).to_string();
     let mut headers = header_pairs(node.params_all("header"))?;
-    if let Some(auth) = node.param("basic-auth") {
+    if let Some(auth) = basic_auth(node)? {
         let token = base64::engine::general_purpose::STANDARD.encode(auth.as_bytes());
         headers.push(("Authorization".into(), format!("Basic {token}")));
+    }
+    if let Some(v) = node.param("version") {
+        headers.push(("Sec-WebSocket-Version".into(), v.to_string()));
     }
     if let Some(o) = node.param("origin") {
         headers.push(("Origin".into(), o.to_string()));
@@ -188,12 +216,18 @@ mod tests {
                 "ua",
                 "basic-auth",
                 "connect-timeout",
+                "version",
+                "basic-auth-file",
                 "max-message",
                 "max-frame",
                 "ping-interval",
                 "ping-timeout",
                 "close-code",
-                "close-reason"
+                "close-reason",
+                "ignore-empty",
+                "print-rtt",
+                "max-pongs",
+                "max-pings"
             ]
         );
     }

@@ -43,6 +43,12 @@ const SERVER_PARAMS: &[ParamDef] = &[
         flag: Some("--handshake-timeout"),
         help: "seconds a client may take to send its request head (default 15; 0 = no limit)",
     },
+    ParamDef {
+        name: "static-file",
+        ty: ParamType::Repeated,
+        flag: Some("--static-file"),
+        help: "`URI:CONTENT-TYPE:PATH`: a plain HTTP GET for URI gets the file (repeatable)",
+    },
 ];
 
 const PARAM_LISTS: &[&[ParamDef]] = &[SERVER_PARAMS, &COMMON_PARAMS];
@@ -107,6 +113,10 @@ fn build(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, String>
             protocol: node.param("protocol").map(str::to_string),
             headers: header_pairs(node.params_all("header"))?,
             restrict_uri: node.param("restrict-uri").map(str::to_string),
+            static_files: node
+                .params_all("static-file")
+                .map(handshake::StaticFile::parse)
+                .collect::<Result<_, _>>()?,
         },
         settings: WsSettings::from_node(node)?,
         handshake_timeout: match node.param_u64("handshake-timeout") {

@@ -10,6 +10,7 @@ pub fn check(plan: &mut Plan, opts: &PlanOptions) -> Result<(), Error> {
     for chain in [&plan.left, &plan.right] {
         connector_overlay_over_listener(chain)?;
         tls_identity(chain)?;
+        exclusive_params(chain)?;
     }
     tls_client_without_domain(plan);
     tls_domain_flag_overridden(plan, opts);
@@ -33,6 +34,38 @@ pub fn check(plan: &mut Plan, opts: &PlanOptions) -> Result<(), Error> {
     for chain in [&plan.left, &plan.right] {
         if let Some(w) = reconnect_outside_reuser(chain) {
             plan.warnings.push(w);
+        }
+    }
+    Ok(())
+}
+
+/// Parameters that cannot be given together on one node (both are also errors in websocat
+/// 1.x): the first pair member names the flag, for the message.
+const EXCLUSIVE_PARAMS: &[(&str, &str, &str)] = &[
+    (
+        "basic-auth",
+        "basic-auth-file",
+        "--basic-auth and --basic-auth-file",
+    ),
+    (
+        "nonblocking",
+        "blocking",
+        "--async-stdio and --no-async-stdio",
+    ),
+];
+
+fn exclusive_params(chain: &Chain) -> Result<(), Error> {
+    for node in &chain.nodes {
+        for (a, b, flags) in EXCLUSIVE_PARAMS {
+            if node.param(a).is_some_and(|v| v != "false")
+                && node.param(b).is_some_and(|v| v != "false")
+            {
+                return Err(PlanError::new(
+                    format!("`{}:` has both `{a}` and `{b}` ({flags})", node.kind.name),
+                    Some(format!("give only one of {flags}")),
+                )
+                .into());
+            }
         }
     }
     Ok(())

@@ -1,4 +1,5 @@
-//! `--dump-spec`: the plan as a command line that plans back to the same plan, and as JSON.
+//! `--dump-spec`: the plan as a command line that plans back to the same plan, and as JSON;
+//! [`redact`] hides the passwords in it for the default output.
 
 use super::ir::{session_args, Chain, Plan};
 use serde_json::json;
@@ -16,6 +17,84 @@ pub fn shell_quote(s: &str) -> String {
         format!("'{}'", s.replace('\'', "'\\''"))
     }
 }
+
+/// Node parameters that hold a password: `--dump-spec` shows them redacted unless asked not to.
+pub const SECRET_PARAMS: &[&str] = &["basic-auth", "auth", "pkcs12-passwd"];
+
+/// Node parameters that hold HTTP headers; `Authorization` and `Proxy-Authorization` values
+/// among them are credentials too.
+const HEADER_PARAMS: &[&str] = &["header", "server-header", "request-header"];
+
+/// What a redacted secret is shown as.
+pub const REDACTED: &str = "***";
+
+/// The value of a parameter with its credentials hidden, or `None` when it holds none: the
+/// password of `user:password` (the user name stays, it helps to see which account is used),
+/// a whole password, or the value of an authorization header.
+fn redacted_value(name: &str, value: &str) -> Option<String> {
+    if SECRET_PARAMS.contains(&name) {
+        return Some(match value.split_once(':') {
+            Some((user, _)) if name != "pkcs12-passwd" => format!("{user}:{REDACTED}"),
+            _ => REDACTED.to_string(),
+        });
+    }
+    if name == "uri" {
+        // `ws://user:password@host/`: the password part of the authority.
+        let (scheme, rest) = value.split_once("://")?;
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (userinfo, host_and_path) = rest[..end]
+            .rsplit_once('@')
+            .map(|(u, h)| (u, format!("{h}{}", &rest[end..])))?;
+        let (user, _) = userinfo.split_once(':')?;
+        return Some(format!("{scheme}://{user}:{REDACTED}@{host_and_path}"));
+    }
+    if HEADER_PARAMS.contains(&name) {
+        let (header, _) = value.split_once(':')?;
+        let header = header.trim();
+        if header.eq_ignore_ascii_case("authorization")
+            || header.eq_ignore_ascii_case("proxy-authorization")
+        {
+            return Some(format!("{header}: {REDACTED}"));
+        }
+    }
+    None
+}
+
+/// A copy of the plan with passwords and credentials (of `--basic-auth`, `--socks5-user-pass`,
+/// proxy URLs, PKCS#12 passwords, authorization headers) replaced by [`REDACTED`], and whether
+/// anything was replaced. `--dump-spec` prints this unless `--dump-spec-secrets` is given.
+pub fn redact(plan: &Plan) -> (Plan, bool) {
+    let mut plan = plan.clone();
+    let mut replaced = Vec::new();
+    for chain in [&mut plan.left, &mut plan.right] {
+        for node in &mut chain.nodes {
+            for (name, value) in &mut node.params {
+                if let Some(hidden) = redacted_value(name, value) {
+                    replaced.push((std::mem::replace(value, hidden.clone()), hidden));
+                }
+            }
+        }
+    }
+    // The notes on automatic changes may quote what was written (a URL, say).
+    for text in plan
+        .fixups
+        .iter_mut()
+        .map(|f| &mut f.message)
+        .chain(plan.warnings.iter_mut())
+    {
+        for (secret, hidden) in &replaced {
+            if text.contains(secret.as_str()) {
+                *text = text.replace(secret.as_str(), hidden);
+            }
+        }
+    }
+    let any = !replaced.is_empty();
+    (plan, any)
+}
+
+/// The note `--dump-spec` adds when it redacted something.
+pub const REDACTED_NOTE: &str =
+    "# credentials shown as *** (--dump-spec-secrets prints them, for an exact round trip)";
 
 /// The options of the plan that are not inside the chains, as CLI arguments.
 pub fn global_args(plan: &Plan) -> Vec<String> {
@@ -70,4 +149,39 @@ pub fn dump_json(plan: &Plan) -> String {
         "warnings": plan.warnings,
     });
     serde_json::to_string_pretty(&v).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::redacted_value;
+
+    #[test]
+    fn passwords_are_hidden_and_user_names_kept() {
+        assert_eq!(
+            redacted_value("basic-auth", "u:p").as_deref(),
+            Some("u:***")
+        );
+        assert_eq!(redacted_value("auth", "u:p:q").as_deref(), Some("u:***"));
+        assert_eq!(
+            redacted_value("pkcs12-passwd", "a:b").as_deref(),
+            Some("***")
+        );
+        assert_eq!(
+            redacted_value("header", "authorization: Bearer x").as_deref(),
+            Some("authorization: ***")
+        );
+        assert_eq!(redacted_value("header", "X-A: b"), None);
+        assert_eq!(redacted_value("protocol", "u:p"), None);
+    }
+
+    #[test]
+    fn only_the_password_of_a_url_is_hidden() {
+        assert_eq!(
+            redacted_value("uri", "ws://u:p@[::1]:80/x?y=1").as_deref(),
+            Some("ws://u:***@[::1]:80/x?y=1")
+        );
+        assert_eq!(redacted_value("uri", "ws://u@h/"), None);
+        assert_eq!(redacted_value("uri", "ws://h/?mail=a@b:c"), None);
+        assert_eq!(redacted_value("uri", "/path"), None);
+    }
 }

@@ -91,6 +91,10 @@ pub struct CopyOptions {
     pub max_messages_rev: Option<u64>,
     /// `-B`: buffer size for byte copies.
     pub buffer_size: Option<usize>,
+    /// The direction `-u`/`-U` switches off still reads its source and discards what it reads
+    /// (set by the planner for an echo such as `mirror:`, which would otherwise stall once its
+    /// unread answers fill its queue). Not an option: the planner derives it again.
+    pub discard_unread: bool,
     /// For the left and the right side: whether what that side sends may still come in reply
     /// to our half-close of it (a socket's peer, a process, `mirror:`), so that after the other
     /// side's WebSocket Close its direction keeps going until it ends or has been silent for
@@ -281,6 +285,8 @@ pub struct PlanOptions {
     pub tls_domain: Option<String>,
     /// `--text-prefix`, `--binary-prefix`, `--base64` or `--base64-text` was given.
     pub type_prefix_given: bool,
+    /// A `--compress-*` or `--uncompress-*` flag was given.
+    pub compression_given: bool,
     /// `--jsonrpc`: put `jsonrpc:` over the stdio side.
     pub jsonrpc: bool,
     /// `-p`: texts sent first on every new right-side connection.

@@ -76,6 +76,11 @@ pub const PASSES: &[Pass] = &[
         run: cat_mode,
     },
     Pass {
+        name: "discard-unread",
+        fixup: true,
+        run: discard_unread_echo,
+    },
+    Pass {
         name: "broadcast",
         fixup: true,
         run: broadcast_behind_listener,
@@ -101,6 +106,11 @@ pub const PASSES: &[Pass] = &[
         name: "bridge",
         fixup: false,
         run: shape_from_inner,
+    },
+    Pass {
+        name: "ws-options",
+        fixup: false,
+        run: insert_compression,
     },
     Pass {
         name: "ws-options",
@@ -481,6 +491,25 @@ fn cat_mode(d: &mut Draft, _opts: &PlanOptions) -> Result<(), Error> {
     Ok(())
 }
 
+/// `discard-unread`: `-u` with `mirror:` on the right (or `-U` with it on the left): nothing
+/// reads what it echoes, so once its queue is full the copy towards it would wait forever
+/// (websocat 1.x fails there). The switched-off direction reads the echo and discards it.
+fn discard_unread_echo(d: &mut Draft, _opts: &PlanOptions) -> Result<(), Error> {
+    let mirror = kinds::kind("mirror");
+    let echo = |chain: &Chain| chain.leaf().kind == mirror;
+    let side = if d.copy.unidirectional && echo(&d.right) {
+        "-u: what `mirror:` on the right echoes"
+    } else if d.copy.unidirectional_reverse && echo(&d.left) {
+        "-U: what `mirror:` on the left echoes"
+    } else {
+        return Ok(());
+    };
+    d.copy.discard_unread = true;
+    d.fixups
+        .push(fixup(format!("{side} is read and discarded")));
+    Ok(())
+}
+
 /// `broadcast`: when a listener on the left serves many clients, a right side that exists
 /// once and is read by all ([`Sharing::Broadcast`], stdio) fans out to every client through
 /// `broadcast:`, outermost (as websocat 1.x).
@@ -774,6 +803,36 @@ fn type_prefix_over_websocket(chain: &mut Chain, opts: &PlanOptions, fixups: &mu
     chain.nodes.insert(at, node);
 }
 
+/// `ws-options`: `--compress-*` / `--uncompress-*` put `compress:` right over each WebSocket
+/// (so that `typeprefix:`, inserted next, sees the uncompressed messages).
+fn insert_compression(d: &mut Draft, opts: &PlanOptions) -> Result<(), Error> {
+    compression_over_websocket(&mut d.left, opts, &mut d.fixups);
+    compression_over_websocket(&mut d.right, opts, &mut d.fixups);
+    Ok(())
+}
+
+fn compression_over_websocket(chain: &mut Chain, opts: &PlanOptions, fixups: &mut Vec<Fixup>) {
+    let kind = kinds::kind("compress");
+    if !opts.compression_given || chain.nodes.iter().any(|n| n.kind == kind) {
+        return;
+    }
+    let Some(at) = chain
+        .nodes
+        .iter()
+        .position(|n| n.kind.has(Trait::WebSocket))
+    else {
+        return;
+    };
+    let mut node = PlanNode::new(kind, "", Origin::Inserted);
+    fill_node_from_flags(&mut node, opts);
+    fixups.push(fixup(format!(
+        "{}: inserted `{}:` over the WebSocket (compression options)",
+        chain.side,
+        node.display_element()
+    )));
+    chain.nodes.insert(at, node);
+}
+
 /// `jsonrpc`: `--jsonrpc` puts `jsonrpc:` outermost over the stdio side ([`Trait::Stdio`]).
 fn insert_jsonrpc(d: &mut Draft, opts: &PlanOptions) -> Result<(), Error> {
     if !opts.jsonrpc {
@@ -855,7 +914,16 @@ mod tests {
     #[test]
     fn no_fixups_turns_off_exactly_the_fixup_passes() {
         let gated: Vec<&str> = PASSES.iter().filter(|p| p.fixup).map(|p| p.name).collect();
-        assert_eq!(gated, ["cat-mode", "broadcast", "share-file", "bridge"]);
+        assert_eq!(
+            gated,
+            [
+                "cat-mode",
+                "discard-unread",
+                "broadcast",
+                "share-file",
+                "bridge"
+            ]
+        );
     }
 
     #[test]

@@ -79,6 +79,131 @@ pub struct ServerPolicy {
     pub headers: Vec<(String, String)>,
     /// `--restrict-uri`: exact request target required.
     pub restrict_uri: Option<String>,
+    /// `--static-file`: files answering plain HTTP GETs.
+    pub static_files: Vec<StaticFile>,
+}
+
+/// A file a WebSocket server sends for plain HTTP GETs of one path (`--static-file`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticFile {
+    /// The request path it answers, e.g. `/index.html` (the query is ignored).
+    pub uri: String,
+    /// Its `Content-Type`.
+    pub content_type: String,
+    /// The file sent.
+    pub path: std::path::PathBuf,
+}
+
+impl StaticFile {
+    /// Parses `URI:CONTENT-TYPE:PATH` (the path may contain colons).
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let mut parts = spec.splitn(3, ':');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(uri), Some(ct), Some(path))
+                if !uri.is_empty() && !ct.is_empty() && !path.is_empty() =>
+            {
+                if ct.bytes().any(|b| b == b'\r' || b == b'\n') {
+                    return Err(format!("static file `{spec}`: line break in the content type"));
+                }
+                Ok(StaticFile {
+                    uri: uri.to_string(),
+                    content_type: ct.to_string(),
+                    path: path.into(),
+                })
+            }
+            _ => Err(format!(
+                "static file `{spec}` is not `URI:CONTENT-TYPE:PATH` (e.g. /index.html:text/html:index.html)"
+            )),
+        }
+    }
+}
+
+/// Answers a plain HTTP request (not a WebSocket upgrade) from the static files: 200 with
+/// the file, 404 for another path, 400 for another method, 500 when the file cannot be
+/// read. `None` for a WebSocket request, which gets the usual refusal. The connection ends
+/// either way; the returned error says what happened.
+async fn serve_static(
+    stream: &mut Box<dyn ByteStream>,
+    head: &[u8],
+    files: &[StaticFile],
+) -> Option<io::Error> {
+    let (method, path) = {
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut req = httparse::Request::new(&mut headers);
+        req.parse(head).ok()?;
+        if req
+            .headers
+            .iter()
+            .any(|h| h.name.eq_ignore_ascii_case("upgrade"))
+        {
+            return None;
+        }
+        let target = req.path.unwrap_or("/");
+        let path = target.split('?').next().unwrap_or(target).to_string();
+        (req.method.unwrap_or("").to_string(), path)
+    };
+    let answered = |what: String| Some(crate::exec::conn::AnsweredWithoutSession::error(what));
+    let failed = |what: String| Some(io::Error::other(what));
+    if method != "GET" && method != "HEAD" {
+        respond_error(
+            stream,
+            "400 Bad Request",
+            &[],
+            "Only GET requests are served here\n",
+        )
+        .await;
+        return failed(format!(
+            "plain HTTP {method} {path} refused (static files are for GET)"
+        ));
+    }
+    let Some(file) = files.iter().find(|f| f.uri == path) else {
+        respond_error(
+            stream,
+            "404 Not Found",
+            &[],
+            "No such file here, and not a WebSocket request\n",
+        )
+        .await;
+        return answered(format!(
+            "plain HTTP GET {path}: no --static-file for it (404)"
+        ));
+    };
+    let opened = match tokio::fs::File::open(&file.path).await {
+        Ok(f) => f.metadata().await.map(|m| (f, m.len())),
+        Err(e) => Err(e),
+    };
+    let (mut body, len) = match opened {
+        Ok(x) => x,
+        Err(e) => {
+            respond_error(
+                stream,
+                "500 Internal Server Error",
+                &[],
+                "Cannot read the file\n",
+            )
+            .await;
+            return failed(format!("static file {}: {e}", file.path.display()));
+        }
+    };
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nServer: websocat\r\nContent-Type: {}\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n",
+        file.content_type
+    );
+    let mut result = stream.write_all(head.as_bytes()).await;
+    if result.is_ok() && method == "GET" {
+        result = tokio::io::copy(&mut body, stream).await.map(|_| ());
+    }
+    if result.is_ok() {
+        result = stream.flush().await;
+    }
+    let _ = stream.shutdown().await;
+    match result {
+        Ok(()) => answered(format!(
+            "served {path} from {} (static file)",
+            file.path.display()
+        )),
+        Err(e) => failed(format!("sending static file {}: {e}", file.path.display())),
+    }
 }
 
 /// The request head of an accepted WebSocket connection, kept as it arrived. Its parts are
@@ -271,9 +396,36 @@ pub async fn accept(
             })
         }
         Err(refusal) => {
+            if !policy.static_files.is_empty() {
+                if let Some(e) = serve_static(stream, &buf[..head_len], &policy.static_files).await
+                {
+                    return Err(e);
+                }
+            }
             respond_error(stream, refusal.status, &refusal.extra, refusal.body).await;
             Err(refusal.error)
         }
+    }
+}
+
+/// A fresh random `Sec-WebSocket-Key`: 16 random bytes in base64.
+pub fn generate_key() -> String {
+    let key_bytes: [u8; 16] = rand::random();
+    base64::engine::general_purpose::STANDARD.encode(key_bytes)
+}
+
+/// The `Sec-WebSocket-Accept` value answering `key`, which must be base64 of 16 bytes.
+pub fn accept_for_key(key: &str) -> Result<String, String> {
+    let key = key.trim();
+    match base64::engine::general_purpose::STANDARD.decode(key) {
+        Ok(bytes) if bytes.len() == 16 => Ok(derive_accept_key(key.as_bytes())),
+        Ok(bytes) => Err(format!(
+            "`{key}` is not a Sec-WebSocket-Key: it decodes to {} bytes, not 16",
+            bytes.len()
+        )),
+        Err(e) => Err(format!(
+            "`{key}` is not a Sec-WebSocket-Key: not base64 ({e})"
+        )),
     }
 }
 
@@ -349,8 +501,18 @@ pub async fn connect(
             req.push_str(&format!("Authorization: Basic {token}\r\n"));
         }
     }
+    // `--websocket-version` (or `-H`) may give another version than 13.
+    let version = if request
+        .headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("sec-websocket-version"))
+    {
+        ""
+    } else {
+        "Sec-WebSocket-Version: 13\r\n"
+    };
     req.push_str(&format!(
-        "Host: {host_header}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n"
+        "Host: {host_header}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n{version}Sec-WebSocket-Key: {key}\r\n\r\n"
     ));
     stream.write_all(req.as_bytes()).await?;
     stream.flush().await?;

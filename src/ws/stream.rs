@@ -44,7 +44,7 @@ pub const DEFAULT_MAX_MESSAGE: usize = 16 << 20;
 pub const DEFAULT_MAX_FRAME: usize = 16 << 20;
 
 /// Parameters shared by the WebSocket client and server kinds.
-pub const COMMON_PARAMS: [ParamDef; 6] = [
+pub const COMMON_PARAMS: [ParamDef; 10] = [
     ParamDef {
         name: "max-message",
         ty: ParamType::Uint,
@@ -81,6 +81,30 @@ pub const COMMON_PARAMS: [ParamDef; 6] = [
         flag: Some("--close-reason"),
         help: "reason text of the Close we send on EOF",
     },
+    ParamDef {
+        name: "ignore-empty",
+        ty: ParamType::Bool,
+        flag: Some("--websocket-ignore-zeromsg"),
+        help: "drop empty messages that arrive",
+    },
+    ParamDef {
+        name: "print-rtt",
+        ty: ParamType::Bool,
+        flag: Some("--print-ping-rtts"),
+        help: "print `RTT <seconds> s` to stderr when a pong answers our ping",
+    },
+    ParamDef {
+        name: "max-pongs",
+        ty: ParamType::Uint,
+        flag: Some("--inhibit-pongs"),
+        help: "answer only this many pings, then ignore them",
+    },
+    ParamDef {
+        name: "max-pings",
+        ty: ParamType::Uint,
+        flag: Some("--max-sent-pings"),
+        help: "send only this many keep-alive pings",
+    },
 ];
 
 /// Settings read from a ws node's parameters.
@@ -98,6 +122,14 @@ pub struct WsSettings {
     pub close_code: Option<u16>,
     /// Close reason sent on EOF.
     pub close_reason: String,
+    /// `--websocket-ignore-zeromsg`: drop empty incoming messages.
+    pub ignore_empty: bool,
+    /// `--print-ping-rtts`: print each ping's round-trip time to stderr.
+    pub print_rtt: bool,
+    /// `--inhibit-pongs`: pings answered before they are ignored.
+    pub max_pongs: Option<u64>,
+    /// `--max-sent-pings`: keep-alive pings sent before they stop.
+    pub max_pings: Option<u64>,
 }
 
 impl WsSettings {
@@ -135,6 +167,10 @@ impl WsSettings {
                 .map(Duration::from_secs),
             close_code: close_code.map(|c| c as u16),
             close_reason,
+            ignore_empty: node.param_bool("ignore-empty"),
+            print_rtt: node.param_bool("print-rtt"),
+            max_pongs: node.param_u64("max-pongs"),
+            max_pings: node.param_u64("max-pings"),
         })
     }
 }
@@ -148,6 +184,8 @@ pub struct WsMessages {
     pending_control: Option<Frame>,
     read_done: bool,
     close_sent: bool,
+    /// Whether the "not valid UTF-8" warning was given on this connection.
+    warned_not_utf8: bool,
     /// The peer's Close arrived (possibly an invalid one).
     peer_close_seen: bool,
     /// The peer broke the protocol: our Close carries this status.
@@ -188,6 +226,7 @@ impl WsMessages {
             pending_control: None,
             read_done: false,
             close_sent: false,
+            warned_not_utf8: false,
             peer_close_seen: false,
             failure: None,
             failure_wait: None,
@@ -229,7 +268,14 @@ impl WsMessages {
         while timer.poll_tick(cx).is_ready() {
             due = true;
         }
+        if due && self.settings.max_pings == Some(0) {
+            tracing::debug!("--max-sent-pings reached: not sending this ping");
+            due = false;
+        }
         if due && !self.close_sent && self.pending_control.is_none() {
+            if let Some(left) = self.settings.max_pings.as_mut() {
+                *left -= 1;
+            }
             self.pending_control = Some(Frame::Ping(bytes::Bytes::from_static(b"websocat")));
             if self.ping_sent_at.is_none() {
                 self.ping_sent_at = Some(Instant::now());
@@ -286,14 +332,32 @@ impl Stream for WsMessages {
                     this.read_done = true;
                     return Poll::Ready(Some(Err(e)));
                 }
-                Some(Ok(Event::Message(m))) => return Poll::Ready(Some(Ok(m))),
+                Some(Ok(Event::Message(m))) => {
+                    if this.settings.ignore_empty && m.payload().is_empty() {
+                        tracing::debug!("dropped an empty message (--websocket-ignore-zeromsg)");
+                        continue;
+                    }
+                    return Poll::Ready(Some(Ok(m)));
+                }
+                Some(Ok(Event::Ping(_))) if this.settings.max_pongs == Some(0) => {
+                    tracing::debug!("not answering a ping (--inhibit-pongs)");
+                }
                 Some(Ok(Event::Ping(p))) => {
+                    if let Some(left) = this.settings.max_pongs.as_mut() {
+                        *left -= 1;
+                    }
                     this.pending_control = Some(Frame::Pong(p));
                     if let Err(e) = this.push_control(cx) {
                         return Poll::Ready(Some(Err(e)));
                     }
                 }
-                Some(Ok(Event::Pong(_))) => this.ping_sent_at = None,
+                Some(Ok(Event::Pong(_))) => {
+                    if let (true, Some(sent)) = (this.settings.print_rtt, this.ping_sent_at) {
+                        let rtt = sent.elapsed();
+                        eprintln!("RTT {}.{:06} s", rtt.as_secs(), rtt.subsec_micros());
+                    }
+                    this.ping_sent_at = None;
+                }
                 Some(Ok(Event::Close(frame))) => {
                     let echo =
                         this.close_sent && frame.as_ref().map(|f| f.0) == this.settings.close_code;
@@ -336,7 +400,12 @@ impl Sink<Message> for WsMessages {
         }
         let item = match item {
             Message::Text(b) if std::str::from_utf8(&b).is_err() => {
-                tracing::warn!("text data is not valid UTF-8; sending it as a binary message");
+                // Once per connection: random data in text mode would repeat it endlessly.
+                if !std::mem::replace(&mut self.warned_not_utf8, true) {
+                    tracing::warn!(
+                        "text data is not valid UTF-8; sending it as binary messages (use -b for binary data)"
+                    );
+                }
                 Message::Binary(b)
             }
             other => other,

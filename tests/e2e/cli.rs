@@ -268,3 +268,104 @@ fn literal_is_one_message_printed_as_a_line_in_text_mode() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(out.stdout, b"x");
 }
+
+#[test]
+fn error_output_starts_with_the_message() {
+    let port = refused_port();
+    let target = format!("tcp:127.0.0.1:{port}");
+    let out = run(&["-b", "-", &target], b"x");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let first = out.stderr.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("  × connecting ") && first.contains(&target),
+        "first line is not the message: {:?}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("websocat::run"), "{}", out.stderr);
+    // Planner errors too (exit code 2 as before).
+    let out = run(&["exec:cat", "exec:cat"], b"");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_eq!(
+        out.stderr.lines().next(),
+        Some("  × `exec:` is used on both sides"),
+        "{}",
+        out.stderr
+    );
+}
+
+const SECRET_ARGS: &[&str] = &[
+    "--dump-spec",
+    "--basic-auth=alice:s3cret-ws",
+    "--socks5-user-pass=bob:s3cret-socks",
+    "--socks5-destination=example.com:80",
+    "--client-pkcs12-passwd=s3cret-p12",
+    "-H",
+    "Authorization: Bearer s3cret-token",
+    "-H",
+    "X-Other: visible",
+    "tcp-l:127.0.0.1:1",
+    "ws-c:socks5-connect:tls-c:tcp:127.0.0.1:2",
+];
+
+#[test]
+fn dump_spec_redacts_credentials_by_default() {
+    let out = run(SECRET_ARGS, b"");
+    assert!(out.status.success(), "{out:?}");
+    let text = out.stdout_text();
+    assert!(!text.contains("s3cret"), "a secret is printed: {text}");
+    for shown in [
+        "basic-auth=alice:***",
+        "auth=bob:***",
+        "pkcs12-passwd=***",
+        "Authorization: ***",
+        "X-Other: visible",
+    ] {
+        assert!(text.contains(shown), "{shown:?} missing: {text}");
+    }
+    assert!(text.contains("--dump-spec-secrets"), "{text}");
+    // Proxy credentials from --proxy and from the environment.
+    let out = run(
+        &[
+            "--dump-spec",
+            "--proxy=http://carol:s3cret-proxy@127.0.0.1:3128",
+            "ws://example.com/",
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{out:?}");
+    let text = out.stdout_text();
+    assert!(!text.contains("s3cret"), "{text}");
+    assert!(text.contains("auth=carol:***"), "{text}");
+    let out = run(&["--dump-spec", "ws://dave:s3cret-url@h/p"], b"");
+    assert!(out.status.success(), "{out:?}");
+    let text = out.stdout_text();
+    assert!(!text.contains("s3cret"), "{text}");
+    assert!(text.contains("uri=ws://dave:***@h/p"), "{text}");
+    let out = run(
+        &["--dump-spec=json", "--basic-auth=a:s3cret", "ws://h/"],
+        b"",
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        !out.stdout_text().contains("s3cret"),
+        "{}",
+        out.stdout_text()
+    );
+}
+
+#[test]
+fn dump_spec_secrets_round_trips_exactly() {
+    let mut args = SECRET_ARGS.to_vec();
+    args.insert(1, "--dump-spec-secrets");
+    let out = run(&args, b"");
+    assert!(out.status.success(), "{out:?}");
+    let plan = websocat::plan_from_args(&SECRET_ARGS[1..]).expect("plans");
+    assert_eq!(out.stdout_text(), websocat::plan::dump::dump_text(&plan));
+    for secret in ["s3cret-ws", "s3cret-socks", "s3cret-p12", "s3cret-token"] {
+        assert!(out.stdout_text().contains(secret), "{}", out.stdout_text());
+    }
+    // The printed command line plans back into the same plan.
+    let again =
+        websocat::plan_from_args(websocat::plan::dump::canonical_args(&plan)).expect("replans");
+    assert_eq!(again, plan);
+}

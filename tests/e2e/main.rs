@@ -18,6 +18,7 @@ mod interop;
 mod kinds;
 mod more;
 mod overlays;
+mod parity;
 mod relay;
 mod server;
 mod shutdown;

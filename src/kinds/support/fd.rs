@@ -26,24 +26,49 @@ fn set_nonblocking(fd: i32) -> io::Result<()> {
     Ok(())
 }
 
+/// Clears `O_NONBLOCK` again (for a descriptor read and written by blocking threads).
+pub fn set_blocking(fd: i32) -> io::Result<()> {
+    // SAFETY: fcntl on a descriptor we own with integer arguments only.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    if unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 impl FdStream {
     /// Registers `file` with the event loop after making it non-blocking.
     pub fn new(file: std::fs::File, what: &str) -> io::Result<Self> {
+        match Self::try_new(file, what)? {
+            Ok(s) => Ok(s),
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!("{what} cannot be polled (a regular file?); use readfile:/writefile: for regular files"),
+            )),
+        }
+    }
+
+    /// Like [`FdStream::new`], but hands `file` back when epoll refuses it (`EPERM`:
+    /// regular files, and some character devices such as `/dev/urandom`).
+    pub fn try_new(file: std::fs::File, what: &str) -> io::Result<Result<Self, std::fs::File>> {
         set_nonblocking(file.as_raw_fd())?;
         // SAFETY: the `File` owns its descriptor, keeps it open until the `AsyncFd` drops
         // it, and always returns the same one from `as_raw_fd`.
-        let registered = unsafe { AsyncFd::register(file) };
-        let inner = registered.map_err(io::Error::from).map_err(|e| {
-            if e.raw_os_error() == Some(libc::EPERM) {
-                io::Error::new(
-                    e.kind(),
-                    format!("{what} cannot be polled (a regular file?); use readfile:/writefile: for regular files"),
-                )
-            } else {
-                io::Error::new(e.kind(), format!("{what}: {e}"))
+        match unsafe { AsyncFd::register(file) } {
+            Ok(inner) => Ok(Ok(FdStream { inner })),
+            Err(e) => {
+                let (file, e) = e.into_parts();
+                if e.raw_os_error() == Some(libc::EPERM) {
+                    Ok(Err(file))
+                } else {
+                    Err(io::Error::new(e.kind(), format!("{what}: {e}")))
+                }
             }
-        })?;
-        Ok(FdStream { inner })
+        }
     }
 
     /// Uses a duplicate of an inherited descriptor.

@@ -155,7 +155,7 @@ fn set_timeouts(s: &TcpStream) {
 }
 
 /// Reads an HTTP head (up to the blank line); returns it and any bytes read past it.
-fn read_head(stream: &mut TcpStream) -> io::Result<(HttpHead, Vec<u8>)> {
+pub fn read_head(stream: &mut TcpStream) -> io::Result<(HttpHead, Vec<u8>)> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 1024];
     loop {
