@@ -55,6 +55,11 @@ pub trait MessageStream:
     fn peer_close(&self) -> Option<Arc<PeerClose>> {
         None
     }
+
+    /// The control handle of a WebSocket connection (pings on demand, the Close to send).
+    fn ws_control(&self) -> Option<Arc<crate::ws::control::WsControl>> {
+        None
+    }
 }
 
 impl<T, C> MessageStream for tokio_util::codec::Framed<T, C>

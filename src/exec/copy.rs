@@ -69,6 +69,10 @@ pub struct Transferred {
     pub abnormal_close: Option<(u16, String)>,
     /// The status code (if any) and reason of a WebSocket peer's Close.
     pub peer_close: Option<(Option<u16>, String)>,
+    /// Bytes moved left to right (payload bytes of messages).
+    pub forward_bytes: u64,
+    /// Bytes moved right to left.
+    pub backward_bytes: u64,
 }
 
 /// Copies between two connections of the same shape until the session ends.
@@ -108,6 +112,8 @@ struct DirectionControl {
     closed_by_peer: Option<Arc<PeerClose>>,
     /// Counts messages moved, to detect idleness.
     progress: AtomicU64,
+    /// Counts payload bytes moved (for `--summary`).
+    bytes: AtomicU64,
     /// Stops the direction gracefully (its writer is still closed).
     stop: StopSignal,
 }
@@ -231,13 +237,15 @@ async fn copy_bytes_session(
     let (rr, rw) = tokio::io::split(right);
     let size = opts.buffer_size.unwrap_or(DEFAULT_BUFFER).max(1);
     let none = DirectionControl::default();
-    join_directions(
+    let mut t = join_directions(
         copy_bytes(lr, rw, size, Side::Left),
         copy_bytes(rr, lw, size, Side::Right),
         opts,
         [&none, &none],
     )
-    .await
+    .await?;
+    (t.forward_bytes, t.backward_bytes) = (t.forward, t.backward);
+    Ok(t)
 }
 
 async fn copy_bytes(
@@ -306,6 +314,8 @@ async fn copy_message_session(
     t.peer_close = [&fwd, &bwd]
         .iter()
         .find_map(|c| c.closed_by_peer.as_ref().and_then(|p| p.frame()));
+    t.forward_bytes = fwd.bytes.load(Ordering::Relaxed);
+    t.backward_bytes = bwd.bytes.load(Ordering::Relaxed);
     Ok(t)
 }
 
@@ -352,6 +362,7 @@ async fn copy_messages(
         };
         match next {
             Some(Ok(msg)) => {
+                let len = msg.payload().len() as u64;
                 let mut msg = Some(msg);
                 poll_fn(|cx| {
                     let mut w = lock(writer);
@@ -366,6 +377,7 @@ async fn copy_messages(
                 pending_flush = true;
                 count += 1;
                 control.progress.fetch_add(1, Ordering::Relaxed);
+                control.bytes.fetch_add(len, Ordering::Relaxed);
             }
             Some(Err(e)) => return Err(tag(from, true, e)),
             None => break,

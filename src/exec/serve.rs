@@ -52,6 +52,15 @@ pub async fn run_plan(plan: &Plan, built: Built) -> Result<(), Error> {
                 cause: e,
             })?;
             announce(plan, &addrs);
+            if let Some(addr) = &plan.serve.metrics {
+                let bound = crate::metrics::start(addr).await.map_err(|e| RunError {
+                    what: "serving metrics on",
+                    node: addr.clone(),
+                    side: Side::Left,
+                    cause: e,
+                })?;
+                announce_metrics(plan, bound);
+            }
             // Only with --conncap: without it, a permit per connection is work for nothing.
             let cap = plan.serve.conncap.map(|n| Arc::new(Semaphore::new(n)));
             let copy = Arc::new(plan.copy.clone());
@@ -131,14 +140,22 @@ async fn serve_connection(
     peer: Option<&Peer>,
 ) -> Result<(), Error> {
     let peer_name = || peer.map_or("the incoming connection".into(), ToString::to_string);
-    let (conn, info) = apply_layers(layers, conn, info)
-        .await
-        .map_err(|e| RunError {
-            what: "handshake with",
-            node: peer_name(),
-            side: Side::Left,
-            cause: e,
-        })?;
+    let _open = crate::metrics::connection_opened();
+    let (conn, info) = match apply_layers(layers, conn, info).await {
+        Ok(layered) => layered,
+        // A plain GET answered with the browser console: a request served, not a failure.
+        Err(e) if crate::browser_console::is_page_served(&e) => return Ok(()),
+        Err(e) => {
+            crate::metrics::handshake_failed(&e);
+            return Err(RunError {
+                what: "handshake with",
+                node: peer_name(),
+                side: Side::Left,
+                cause: e,
+            }
+            .into());
+        }
+    };
     let other = right.connect(&info).await.map_err(|e| RunError {
         what: "connecting",
         node: right_src.to_string(),
@@ -147,6 +164,7 @@ async fn serve_connection(
     })?;
     // Boxed: the session's state is most of a connection's, and the task that runs it is
     // moved several times while being spawned.
+    let messages = matches!(conn, super::conn::Conn::Messages(_));
     let t = Box::pin(copy_session(conn, other, copy))
         .await
         .map_err(|e| {
@@ -162,6 +180,7 @@ async fn serve_connection(
                 cause: e,
             }
         })?;
+    crate::metrics::session_ended(&t, messages);
     if let Some((code, reason)) = t.abnormal_close {
         tracing::warn!("a WebSocket peer closed {}", close_text(code, &reason));
     }
@@ -174,22 +193,45 @@ async fn single_session(
     right: Arc<dyn Connect>,
 ) -> Result<(), Error> {
     let info = ConnInfo::default();
-    let l = left.connect(&info).await.map_err(|e| RunError {
+    let left_error = |e| RunError {
         what: "connecting",
         node: plan.left.source.clone(),
         side: Side::Left,
         cause: e,
-    })?;
+    };
+    // The interactive console stands in for stdio; it needs the WebSocket connection first.
+    let l = match plan.serve.console {
+        Some(_) => None,
+        None => Some(left.connect(&info).await.map_err(left_error)?),
+    };
     let r = right.connect(&info).await.map_err(|e| RunError {
         what: "connecting",
         node: plan.right.source.clone(),
         side: Side::Right,
         cause: e,
     })?;
+    // Before the console starts: it owns the terminal's last line from then on.
     if plan.serve.interactive {
         status_line(&format!("websocat: connected to {}", plan.right.source));
     }
-    let t = copy_session(l, r, &plan.copy).await.map_err(|e| {
+    let l = match (l, plan.serve.console) {
+        (Some(l), _) => l,
+        (None, settings) => {
+            crate::interactive::open(&r, settings.unwrap_or_default()).map_err(left_error)?
+        }
+    };
+    let watch = plan
+        .serve
+        .summary
+        .map(|format| (crate::summary::Watch::start(&l, &r), format));
+    let t = copy_session(l, r, &plan.copy).await;
+    if let (Some((watch, format)), Ok(t)) = (&watch, &t) {
+        watch.print(t, *format);
+    }
+    if plan.serve.console.is_some() {
+        crate::interactive::restore_terminal();
+    }
+    let t = t.map_err(|e| {
         let side = error_side(&e).unwrap_or(Side::Left);
         let chain = if side == Side::Left {
             &plan.left
@@ -278,6 +320,22 @@ fn announce(plan: &Plan, addrs: &[BoundAddr]) {
             let _ = io::stderr().lock().write_all(line.as_bytes());
         }
     }
+}
+
+/// Says where the metrics are served: `LISTEN proto=metrics,…` with
+/// `--stdout-announce-listening-ports`, and in the log.
+fn announce_metrics(plan: &Plan, addr: std::net::SocketAddr) {
+    if plan.serve.announce {
+        let line = format!(
+            "LISTEN proto=metrics,ip={},port={}\n",
+            addr.ip(),
+            addr.port()
+        );
+        let mut out = io::stdout().lock();
+        let _ = out.write_all(line.as_bytes());
+        let _ = out.flush();
+    }
+    tracing::info!("metrics on http://{addr}/metrics");
 }
 
 fn build_error(side: Side, source: &str, e: String) -> Error {

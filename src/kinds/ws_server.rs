@@ -36,6 +36,12 @@ const SERVER_PARAMS: &[ParamDef] = &[
         flag: Some("--restrict-uri"),
         help: "answer 400 unless the request target (path and query) is exactly this",
     },
+    ParamDef {
+        name: "browser-console",
+        ty: ParamType::Bool,
+        flag: Some("--browser-console"),
+        help: "answer a plain HTTP GET with a web page that connects back (send and see messages)",
+    },
 ];
 
 const PARAM_LISTS: &[&[ParamDef]] = &[SERVER_PARAMS, &COMMON_PARAMS];
@@ -99,6 +105,7 @@ fn build(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, String>
             protocol: node.param("protocol").map(str::to_string),
             headers: header_pairs(node.params_all("header"))?,
             restrict_uri: node.param("restrict-uri").map(str::to_string),
+            console_page: node.param_bool("browser-console"),
         },
         settings: WsSettings::from_node(node)?,
     }))

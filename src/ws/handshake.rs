@@ -85,6 +85,8 @@ pub struct ServerPolicy {
     pub headers: Vec<(String, String)>,
     /// `--restrict-uri`: exact request target required.
     pub restrict_uri: Option<String>,
+    /// `--browser-console`: a plain GET gets the console page ([`crate::browser_console`]).
+    pub console_page: bool,
 }
 
 /// The request head of an accepted WebSocket connection, kept as it arrived. Its parts are
@@ -264,6 +266,9 @@ pub async fn accept(
     policy: &ServerPolicy,
 ) -> io::Result<Accepted> {
     let (mut buf, head_len) = read_head(stream, "HTTP request").await?;
+    if policy.console_page && crate::browser_console::wants_page(&buf[..head_len]) {
+        return Err(crate::browser_console::serve(stream).await);
+    }
     match answer_request(&buf[..head_len], policy) {
         Ok(response) => {
             stream.write_all(&response).await?;

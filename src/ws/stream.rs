@@ -136,6 +136,8 @@ pub struct WsMessages {
     close_sent: bool,
     /// Filled when the peer's Close arrives.
     pub report: Arc<PeerClose>,
+    /// Pings on demand, the Close to send, ping statistics.
+    pub control: Arc<crate::ws::control::WsControl>,
 }
 
 impl WsMessages {
@@ -169,6 +171,7 @@ impl WsMessages {
             read_done: false,
             close_sent: false,
             report: Arc::new(PeerClose::default()),
+            control: Arc::default(),
         }
     }
 
@@ -177,6 +180,9 @@ impl WsMessages {
         if self.close_sent {
             self.pending_control = None;
             return Ok(());
+        }
+        if self.pending_control.is_none() {
+            self.pending_control = self.control.next_ping(cx).map(Frame::Ping);
         }
         if self.pending_control.is_some() {
             if let Poll::Ready(r) = Pin::new(&mut self.inner).poll_ready(cx) {
@@ -207,7 +213,9 @@ impl WsMessages {
             due = true;
         }
         if due && !self.close_sent && self.pending_control.is_none() {
-            self.pending_control = Some(Frame::Ping(bytes::Bytes::from_static(b"websocat")));
+            let payload = bytes::Bytes::from_static(b"websocat");
+            self.control.keepalive_sent(payload.clone());
+            self.pending_control = Some(Frame::Ping(payload));
             if self.ping_sent_at.is_none() {
                 self.ping_sent_at = Some(Instant::now());
             }
@@ -219,6 +227,10 @@ impl WsMessages {
 impl MessageStream for WsMessages {
     fn peer_close(&self) -> Option<Arc<PeerClose>> {
         Some(self.report.clone())
+    }
+
+    fn ws_control(&self) -> Option<Arc<crate::ws::control::WsControl>> {
+        Some(self.control.clone())
     }
 }
 
@@ -257,10 +269,13 @@ impl Stream for WsMessages {
                         return Poll::Ready(Some(Err(e)));
                     }
                 }
-                Some(Ok(Event::Pong(_))) => this.ping_sent_at = None,
+                Some(Ok(Event::Pong(p))) => {
+                    this.control.pong_received(&p);
+                    this.ping_sent_at = None;
+                }
                 Some(Ok(Event::Close(frame))) => {
-                    let echo =
-                        this.close_sent && frame.as_ref().map(|f| f.0) == this.settings.close_code;
+                    let ours = this.control.close_sent().flatten().map(|f| f.0);
+                    let echo = this.close_sent && frame.as_ref().map(|f| f.0) == ours;
                     match &frame {
                         Some((c, reason)) => this.report.mark(Some(*c), reason.clone(), echo),
                         None => this.report.mark(None, String::new(), echo),
@@ -307,10 +322,12 @@ impl Sink<Message> for WsMessages {
         if !this.close_sent {
             ready!(Pin::new(&mut this.inner).poll_ready(cx))?;
             let frame = match (this.settings.close_code, this.report.frame()) {
+                _ if this.control.close_to_send().is_some() => this.control.close_to_send(),
                 (Some(code), _) => Some((code, this.settings.close_reason.clone())),
                 (None, Some((Some(code), _))) => Some((code, String::new())),
                 _ => None,
             };
+            this.control.record_close_sent(frame.clone());
             Pin::new(&mut this.inner).start_send(Frame::Close(frame))?;
             this.close_sent = true;
             this.pending_control = None;
