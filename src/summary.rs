@@ -156,8 +156,9 @@ impl Watch {
     }
 }
 
+/// Milliseconds, to the microsecond.
 fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
+    (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
 }
 
 /// A Close frame as JSON: `{"code": 1000, "reason": "bye"}`, code `null` for an empty Close.

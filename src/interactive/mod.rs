@@ -101,7 +101,8 @@ pub fn restore_terminal() {
             libc::tcsetattr(0, libc::TCSANOW, &t);
         }
         use std::io::Write;
-        let _ = io::stderr().write_all(b"\r\x1b[K");
+        // Back to the start of the prompt line, cleared; bracketed paste off again.
+        let _ = io::stderr().write_all(b"\r\x1b[K\x1b[?2004l");
     }
 }
 

@@ -234,6 +234,9 @@ fn console_shows_a_close_from_the_server_and_restores_the_terminal() {
     ws.send_close(Some((1000, "done")));
     let (_, close) = ws.recv_until_close();
     assert_eq!(close.close_code().map(|c| c.0), Some(1000));
+    tmux.wait_screen("the closed status line", |s| {
+        has_line(s, "websocat: closed: 1000 done")
+    });
     let stty = poll(TIMEOUT, || {
         std::fs::read_to_string(dir.path().join("stty"))
             .ok()
