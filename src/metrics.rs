@@ -25,6 +25,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const MAX_REQUEST: usize = 8 * 1024;
 /// How long a scraper may take to send its request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most scrapes answered at once; further ones wait to be accepted.
+const MAX_SCRAPES: usize = 16;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Reason {
@@ -121,11 +123,18 @@ pub async fn start(addr: &str) -> io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     let metrics = METRICS.get_or_init(Metrics::new);
+    let scrapes = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_SCRAPES));
     tokio::spawn(async move {
         loop {
+            let Ok(permit) = scrapes.clone().acquire_owned().await else {
+                return;
+            };
             match listener.accept().await {
                 Ok((stream, _)) => {
-                    tokio::spawn(answer(stream, metrics));
+                    tokio::spawn(async move {
+                        answer(stream, metrics).await;
+                        drop(permit);
+                    });
                 }
                 Err(e) => {
                     tracing::warn!("accepting a metrics scrape: {e}");

@@ -38,6 +38,9 @@ pub async fn run_plan(plan: &Plan, built: Built) -> Result<(), Error> {
     let Built { left, right } = built;
     match left {
         Endpoint::Connector(left) => {
+            if plan.serve.metrics.is_some() {
+                tracing::warn!("--metrics is for servers (a listener on the left); ignored");
+            }
             tokio::select! {
                 r = single_session(plan, left, right) => r,
                 _ = shutdown_signal() => Ok(()),

@@ -247,8 +247,10 @@ fn console_shows_a_close_from_the_server_and_restores_the_terminal() {
     assert_eq!(stty.trim(), "icanon");
 }
 
-#[test]
-fn no_interactive_keeps_plain_lines_on_a_terminal() {
+/// Runs `args_before_url URL args_after_url` in a terminal and checks that it behaves as plain
+/// stdio: a line starting with `/` is sent as it is, a message prints as a bare line, and no
+/// history is written.
+fn expect_plain_stdio(before_url: &str, after_url: &str) {
     if !available("tmux", find_program("tmux").is_some()) {
         return;
     }
@@ -256,7 +258,10 @@ fn no_interactive_keeps_plain_lines_on_a_terminal() {
     let server = RawServer::bind();
     let tmux = Tmux::start(
         dir.path(),
-        &console_command(dir.path(), &format!("--no-interactive {}", server.url("/"))),
+        &console_command(
+            dir.path(),
+            &format!("{before_url} {} {after_url}", server.url("/")),
+        ),
     );
     let (mut ws, _head) = server.accept_ws(&[]);
     tmux.type_text("/ping x");
@@ -271,4 +276,33 @@ fn no_interactive_keeps_plain_lines_on_a_terminal() {
         !dir.path().join("websocat").exists(),
         "no history without the console"
     );
+}
+
+#[test]
+fn no_interactive_keeps_plain_lines_on_a_terminal() {
+    expect_plain_stdio("--no-interactive", "");
+}
+
+#[test]
+fn stdout_into_a_pipe_keeps_plain_lines() {
+    expect_plain_stdio("", "| cat");
+}
+
+#[test]
+fn binary_mode_keeps_plain_stdio() {
+    if !available("tmux", find_program("tmux").is_some()) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = RawServer::bind();
+    let tmux = Tmux::start(
+        dir.path(),
+        &console_command(dir.path(), &format!("-b {}", server.url("/"))),
+    );
+    // Binary mode: what is typed goes out as it is, in binary messages.
+    let (mut ws, _head) = server.accept_ws(&[]);
+    tmux.type_text("/ping x");
+    tmux.key("Enter");
+    let f = ws.recv();
+    assert_eq!((f.opcode, f.payload), (OP_BINARY, b"/ping x\n".to_vec()));
 }
