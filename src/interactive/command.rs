@@ -76,7 +76,7 @@ fn parse_close(arg: &str) -> Result<Command, String> {
 
 fn parse_hex(arg: &str) -> Result<Bytes, String> {
     let digits: Vec<u8> = arg.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err("hex needs two digits per byte (e.g. /binary 01 ff)".into());
     }
     let value = |d: u8| match d {
