@@ -261,3 +261,42 @@ fn save_history(editor: &mut rustyline::DefaultEditor, path: Option<&std::path::
         tracing::debug!("saving the history to {}: {e}", path.display());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(args: &[&str]) -> Option<ConsoleSettings> {
+        let plan = crate::plan_from_args(args.iter().copied()).expect("plans");
+        console_settings(&plan)
+    }
+
+    #[test]
+    fn a_websocket_client_with_stdio_gets_the_console() {
+        let on = Some(ConsoleSettings { newline: true });
+        assert_eq!(settings(&["ws://127.0.0.1:1/"]), on);
+        assert_eq!(settings(&["-", "ws://127.0.0.1:1/"]), on);
+        assert_eq!(settings(&["-t", "wss://127.0.0.1:1/x"]), on);
+        assert_eq!(
+            settings(&["--linemode-strip-newlines", "ws://127.0.0.1:1/"]),
+            Some(ConsoleSettings { newline: false })
+        );
+    }
+
+    #[test]
+    fn other_modes_and_chains_keep_plain_stdio() {
+        for args in [
+            &["-b", "ws://127.0.0.1:1/"][..],
+            &["-0", "ws://127.0.0.1:1/"],
+            &["-u", "ws://127.0.0.1:1/"],
+            &["-U", "ws://127.0.0.1:1/"],
+            &["-", "autoreconnect:ws://127.0.0.1:1/"],
+            &["-", "tcp:127.0.0.1:1"],
+            &["ws-l:127.0.0.1:1", "-"],
+            &["-s", "8080"],
+            &["ws://127.0.0.1:1/", "ws://127.0.0.1:2/"],
+        ] {
+            assert_eq!(settings(args), None, "{args:?}");
+        }
+    }
+}

@@ -8,6 +8,7 @@
 use bytes::Bytes;
 use futures::task::AtomicWaker;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::task::Context;
 use std::time::{Duration, Instant};
@@ -74,6 +75,8 @@ struct State {
 #[derive(Default)]
 pub struct WsControl {
     state: Mutex<State>,
+    /// A ping is waiting to be sent: lets the connection skip the lock on every poll.
+    ping_waiting: AtomicBool,
     waker: AtomicWaker,
     observer: Mutex<Option<Observer>>,
 }
@@ -103,6 +106,7 @@ impl WsControl {
                 return Err("too many pings waiting to be sent".into());
             }
             s.to_send.push_back(payload);
+            self.ping_waiting.store(true, Ordering::Release);
         }
         self.waker.wake();
         Ok(())
@@ -140,8 +144,15 @@ impl WsControl {
     /// send, if one is waiting.
     pub(crate) fn next_ping(&self, cx: &mut Context<'_>) -> Option<Bytes> {
         self.waker.register(cx.waker());
+        // Checked after registering, so a ping asked for in between wakes us again.
+        if !self.ping_waiting.load(Ordering::Acquire) {
+            return None;
+        }
         let mut s = self.state();
         let p = s.to_send.pop_front()?;
+        if s.to_send.is_empty() {
+            self.ping_waiting.store(false, Ordering::Release);
+        }
         if s.outstanding.len() >= MAX_OUTSTANDING {
             s.outstanding.pop_front();
         }
