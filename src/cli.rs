@@ -132,6 +132,14 @@ pub struct Cli {
     /// Answer 400 to requests for any other path and query (server).
     #[arg(long = "restrict-uri", value_name = "PATH")]
     pub restrict_uri: Option<String>,
+    /// Seconds a client may take to send its WebSocket request head (server) [default: 15;
+    /// 0: no limit].
+    #[arg(long = "handshake-timeout", value_name = "SECONDS")]
+    pub handshake_timeout: Option<u64>,
+    /// Seconds connecting and the WebSocket handshake may take (client) [default: 30; 0: no
+    /// limit].
+    #[arg(long = "connect-timeout", value_name = "SECONDS")]
+    pub connect_timeout: Option<u64>,
     /// WebSocket server: answer a plain HTTP GET with a small web page that connects back and
     /// lets you send and see messages from a browser.
     #[arg(long = "browser-console")]
@@ -152,10 +160,11 @@ pub struct Cli {
     /// Reason text of the Close sent when input ends.
     #[arg(long = "close-reason", value_name = "TEXT")]
     pub close_reason: Option<String>,
-    /// Largest incoming WebSocket frame in bytes [default: 104857600].
+    /// Largest incoming WebSocket frame in bytes [default: 16777216].
     #[arg(long = "max-ws-frame-length", value_name = "BYTES")]
     pub max_ws_frame_length: Option<u64>,
-    /// Largest incoming WebSocket message in bytes [default: 209715200].
+    /// Largest incoming WebSocket message in bytes; with it, memory per connection stays
+    /// under about three times this plus 1 MiB [default: 16777216].
     #[arg(long = "max-ws-message-length", value_name = "BYTES")]
     pub max_ws_message_length: Option<u64>,
     /// Messages buffered per client by `broadcast:` [default: 64].

@@ -170,7 +170,7 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Run(#[from] RunError),
-    /// Bad command-line usage that clap did not catch.
+    /// Bad command-line usage that clap did not catch (exit code 2); never a run-time failure.
     #[error("{0}")]
     #[diagnostic(code(websocat::usage))]
     Usage(String),
@@ -195,4 +195,22 @@ pub struct RunError {
     pub side: Side,
     /// The underlying failure (already part of the message).
     pub cause: std::io::Error,
+}
+
+impl RunError {
+    /// A failure of our own while running (a connection task that panicked, a limiter that
+    /// closed): reported like any run-time failure, with exit code 1, never as bad usage.
+    pub fn internal(
+        what: &'static str,
+        node: impl Into<String>,
+        side: Side,
+        detail: impl fmt::Display,
+    ) -> Self {
+        RunError {
+            what,
+            node: node.into(),
+            side,
+            cause: std::io::Error::other(format!("internal error: {detail}")),
+        }
+    }
 }

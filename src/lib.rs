@@ -36,19 +36,44 @@
 //! - [`net`]: TCP plumbing more than one kind uses (happy-eyeballs connect, sending the last
 //!   bytes with the FIN), so that no kind imports another kind's transport.
 //!
+//! Running and stopping ([`exec::serve`]): a connecting left side runs one session; a
+//! listening one is bound, then handed to a `Listener` (after mini-redis's accept loop) that
+//! takes a `--conncap` permit before each accept and runs every connection in a `Handler` task
+//! (handshakes, connecting the right side, the copy), kept in a `JoinSet`. The first Ctrl-C or
+//! SIGTERM cancels one shutdown token: the listener stops accepting and closes its socket,
+//! connections still in their handshake are dropped, and each session finishes: a direction
+//! ends once its source has been silent for [`exec::copy::SHUTDOWN_IDLE`] and closes its
+//! writer, a WebSocket with 1001 "going away". What is still open after
+//! [`exec::serve::SHUTDOWN_DEADLINE`], or at a second signal, is cut with a warning.
+//!
+//! Exit codes by stage: [`EXIT_USAGE`] for the command line, the specifiers and the plan
+//! (`Error::Spec`, `Error::Plan`, `Error::Usage`), [`EXIT_RUN_FAILED`] for anything that failed
+//! while running (`Error::Run`, including our own internal failures), [`EXIT_OK`] otherwise,
+//! also after a shutdown by signal.
+//!
 //! Architecture invariants:
 //! - The grammar does no I/O and never resolves names; neither does the planner.
 //! - The executor never reads CLI arguments and never matches kind names: each kind is built
 //!   only from its own plan node's parameters.
 //! - Every automatic change the planner makes is recorded and shown by `--dump-spec`.
 //! - `--dump-spec` prints a command line that plans back into the same plan.
+//! - Memory per connection is bounded in bytes: every queue counts bytes and pushes back on
+//!   its sender ([`exec::queue`], `mirror:`), always letting one message through; the copy
+//!   engine takes a message only once the other side has room of its own
+//!   ([`exec::MessageStream::room_is_private`]); WebSocket messages are limited
+//!   by `--max-ws-message-length` (README, "Limits").
 //!
 //! Decisions that differ from the first design notes (`shared/DESIGN.md`):
 //! - WebSocket framing and handshakes are ours ([`ws`]), not tokio-tungstenite's stream:
 //!   tungstenite answers a peer's Close at once and then refuses to send, which loses replies
 //!   still in flight (`echo hi | websocat ws://echo-server` would print nothing). Ours treats
-//!   Close as a half-close; the copy engine answers it when the other direction is done, or
-//!   idle for [`exec::copy::CLOSE_LINGER`]. tungstenite is kept for its key derivation.
+//!   Close as a half-close; the copy engine answers it once the other direction has sent what
+//!   it has ready, and, where that direction's source may still answer our half-close (a
+//!   backend, a process; not stdio), once that source ends or has been silent for
+//!   [`exec::copy::CLOSE_LINGER`] (giving up on a direction stuck that long). A
+//!   protocol violation ends the reading side like a Close would, so accepted messages still
+//!   go out before our failing Close (1002/1007/1009). tungstenite is kept for its key
+//!   derivation.
 //! - Connections run on one event loop by default (`--threads N` for more): on small machines
 //!   it used about 40% less CPU per connection than a two-worker pool (`bench/README.md`).
 //!   Blocking work (stdio, files) runs on blocking threads either way; chains (which may read
@@ -407,14 +432,28 @@ pub fn main_with_args(args: Vec<std::ffi::OsString>) -> i32 {
         Ok(()) => EXIT_OK,
         Err(e) => {
             eprint!("{}", render_error(&e, color));
-            match e {
-                Error::Spec(_) | Error::Plan(_) | Error::Usage(_) => EXIT_USAGE,
-                Error::Run(_) => EXIT_RUN_FAILED,
-            }
+            exit_code(&e)
         }
     };
+    // `run_plan` has joined every connection task, or cut and reported those still open at
+    // the shutdown deadline. What may remain are helpers of shared connections (`reuse-raw:`,
+    // `broadcast:`), which end with their sockets, and blocking reads of a terminal or file,
+    // which nothing can interrupt: waiting for the runtime could only delay the exit.
+    let left = runtime.metrics().num_alive_tasks();
+    if left > 0 {
+        tracing::debug!("{left} background tasks end with the process");
+    }
     runtime.shutdown_background();
     code
+}
+
+/// The exit code for an error, by the stage that found it: [`EXIT_USAGE`] for the command
+/// line and the specifiers, [`EXIT_RUN_FAILED`] for everything that failed while running.
+pub fn exit_code(e: &Error) -> i32 {
+    match e {
+        Error::Spec(_) | Error::Plan(_) | Error::Usage(_) => EXIT_USAGE,
+        Error::Run(_) => EXIT_RUN_FAILED,
+    }
 }
 
 #[cfg(test)]

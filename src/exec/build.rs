@@ -75,7 +75,13 @@ pub async fn apply_layers(
     mut info: ConnInfo,
 ) -> io::Result<(Conn, ConnInfo)> {
     for layer in layers {
-        (conn, info) = layer.wrap(conn, info).await?;
+        (conn, info) = super::conn::within_time_limit(
+            layer.connect_timeout(),
+            || "the WebSocket handshake".to_string(),
+            "--connect-timeout",
+            layer.wrap(conn, info),
+        )
+        .await?;
     }
     Ok((conn, info))
 }
@@ -87,11 +93,17 @@ struct Layered {
 
 impl Connect for Layered {
     fn connect<'a>(&'a self, info: &'a ConnInfo) -> BoxFuture<'a, io::Result<Conn>> {
-        Box::pin(async move {
+        let connect = async move {
             let conn = self.inner.connect(info).await?;
             let (conn, _) = self.layer.wrap(conn, info.clone()).await?;
             Ok(conn)
-        })
+        };
+        Box::pin(super::conn::within_time_limit(
+            self.layer.connect_timeout(),
+            || "the connection and WebSocket handshake".to_string(),
+            "--connect-timeout",
+            connect,
+        ))
     }
 }
 

@@ -351,7 +351,11 @@ impl futures::Sink<Message> for ChunkStream {
     }
 }
 
-impl MessageStream for ChunkStream {}
+impl MessageStream for ChunkStream {
+    fn room_is_private(&self) -> bool {
+        true
+    }
+}
 
 #[cfg(test)]
 mod tests {

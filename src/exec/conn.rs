@@ -60,6 +60,16 @@ pub trait MessageStream:
     fn ws_control(&self) -> Option<Arc<crate::ws::control::WsControl>> {
         None
     }
+
+    /// True when `poll_ready` only looks for room in this stream's own buffer and reserves
+    /// nothing shared with others. The copy engine then asks for room before it takes the
+    /// next message from the other side, so a blocked writer holds its reader back with no
+    /// message waiting in between. A sink whose readiness reserves shared capacity (a permit
+    /// of a channel many clients send into) says `false`: idle clients holding permits would
+    /// keep busy ones from sending.
+    fn room_is_private(&self) -> bool {
+        false
+    }
 }
 
 impl<T, C> MessageStream for tokio_util::codec::Framed<T, C>
@@ -70,6 +80,9 @@ where
         + Send
         + Unpin,
 {
+    fn room_is_private(&self) -> bool {
+        true
+    }
 }
 
 /// An established connection of either shape.
@@ -107,12 +120,16 @@ impl Conn {
     }
 }
 
-/// The peer's Close as seen by a message stream: set once, read by the copy engine.
+/// The close state a message stream shares with the copy engine: the stream records the
+/// peer's Close (set once, read by the engine); the engine records a session that ends
+/// because the process shuts down, so that the stream's own Close says "going away".
 #[derive(Debug, Default)]
 pub struct PeerClose {
     closed: std::sync::atomic::AtomicBool,
     echo: std::sync::atomic::AtomicBool,
+    going_away: std::sync::atomic::AtomicBool,
     frame: std::sync::Mutex<Option<(Option<u16>, String)>>,
+    failure: std::sync::Mutex<Option<String>>,
 }
 
 impl PeerClose {
@@ -127,7 +144,21 @@ impl PeerClose {
         self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
-    /// True once the peer's Close arrived.
+    /// Records that the peer broke the protocol and we failed the connection (our Close
+    /// answers it); counts as closed by the peer. `what` says what was wrong.
+    pub fn fail(&self, what: String) {
+        if let Ok(mut f) = self.failure.lock() {
+            *f = Some(what);
+        }
+        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// What the peer did wrong, when we failed the connection because of it.
+    pub fn failure(&self) -> Option<String> {
+        self.failure.lock().ok().and_then(|f| f.clone())
+    }
+
+    /// True once the peer's Close arrived (or the peer broke the protocol).
     pub fn is_closed(&self) -> bool {
         self.closed.load(std::sync::atomic::Ordering::SeqCst)
     }
@@ -135,6 +166,18 @@ impl PeerClose {
     /// The status code and reason of the peer's Close, if it arrived.
     pub fn frame(&self) -> Option<(Option<u16>, String)> {
         self.frame.lock().ok().and_then(|f| f.clone())
+    }
+
+    /// Records that the session ends because the process shuts down (set by the copy
+    /// engine): a WebSocket then closes with 1001 "going away".
+    pub fn mark_going_away(&self) {
+        self.going_away
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// True once [`PeerClose::mark_going_away`] was called.
+    pub fn is_going_away(&self) -> bool {
+        self.going_away.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The code and reason when the peer closed with a failure status (not 1000, 1001 or
@@ -229,6 +272,36 @@ pub trait ConnLayer: Send + Sync {
     /// [`BindHints::peer_speaks_first`]).
     fn peer_speaks_first(&self) -> bool {
         false
+    }
+
+    /// How long opening a connection through this layer may take in all, the connects under
+    /// it included (`--connect-timeout` of `ws-c:`); over an accepted connection it bounds
+    /// [`ConnLayer::wrap`] alone. `None` = no limit of its own.
+    fn connect_timeout(&self) -> Option<std::time::Duration> {
+        None
+    }
+}
+
+/// Runs `fut` under an optional time limit; on expiry the error says which `step` took
+/// longer than the limit and which option sets it.
+pub async fn within_time_limit<T>(
+    limit: Option<std::time::Duration>,
+    step: impl FnOnce() -> String,
+    option: &str,
+    fut: impl std::future::Future<Output = io::Result<T>>,
+) -> io::Result<T> {
+    match limit {
+        None => fut.await,
+        Some(d) => tokio::time::timeout(d, fut).await.unwrap_or_else(|_| {
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "{} did not complete within {} s ({option})",
+                    step(),
+                    d.as_secs_f64()
+                ),
+            ))
+        }),
     }
 }
 

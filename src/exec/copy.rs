@@ -4,6 +4,11 @@
 //! for bytes; sink close, e.g. a WebSocket Close, for messages, unless `-n`). The session ends
 //! when both directions are done, or when either is with `-E`. An error in one direction ends
 //! both and is returned. An empty message is a message, never an end of stream.
+//!
+//! A graceful shutdown (the `shutdown` token of [`copy_session`]) asks a session to finish:
+//! each direction still moves what its source has ready, and ends once that source has been
+//! silent for [`SHUTDOWN_IDLE`]; its writer is then closed as at EOF, and a WebSocket writer
+//! says 1001 "going away" in its Close.
 
 use super::conn::PeerClose;
 use super::conn::{ByteStream, Conn, MessageStream};
@@ -12,10 +17,11 @@ use crate::plan::CopyOptions;
 use futures::{FutureExt, SinkExt, StreamExt};
 use std::future::poll_fn;
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::sync::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio_util::sync::CancellationToken;
 
 /// An I/O error of one side of a session, saying whether it happened reading or writing.
 #[derive(Debug)]
@@ -75,9 +81,15 @@ pub struct Transferred {
     pub backward_bytes: u64,
 }
 
-/// Copies between two connections of the same shape until the session ends.
-pub async fn copy_session(left: Conn, right: Conn, opts: &CopyOptions) -> io::Result<Transferred> {
-    let result = copy_any(left, right, opts).await;
+/// Copies between two connections of the same shape until the session ends; once `shutdown`
+/// is cancelled, the session finishes as the module documentation says.
+pub async fn copy_session(
+    left: Conn,
+    right: Conn,
+    opts: &CopyOptions,
+    shutdown: &CancellationToken,
+) -> io::Result<Transferred> {
+    let result = copy_any(left, right, opts, shutdown).await;
     match result {
         // A writer whose reader went away (`| head`, a peer that closed): the session is over,
         // which is not a failure of ours.
@@ -89,10 +101,15 @@ pub async fn copy_session(left: Conn, right: Conn, opts: &CopyOptions) -> io::Re
     }
 }
 
-async fn copy_any(left: Conn, right: Conn, opts: &CopyOptions) -> io::Result<Transferred> {
+async fn copy_any(
+    left: Conn,
+    right: Conn,
+    opts: &CopyOptions,
+    shutdown: &CancellationToken,
+) -> io::Result<Transferred> {
     match (left, right) {
-        (Conn::Bytes(l), Conn::Bytes(r)) => copy_bytes_session(l, r, opts).await,
-        (Conn::Messages(l), Conn::Messages(r)) => copy_message_session(l, r, opts).await,
+        (Conn::Bytes(l), Conn::Bytes(r)) => copy_bytes_session(l, r, opts, shutdown).await,
+        (Conn::Messages(l), Conn::Messages(r)) => copy_message_session(l, r, opts, shutdown).await,
         (l, r) => Err(io::Error::other(format!(
             "internal error: cannot copy between {} and {} (the planner should have bridged them)",
             l.shape_name(),
@@ -101,56 +118,102 @@ async fn copy_any(left: Conn, right: Conn, opts: &CopyOptions) -> io::Result<Tra
     }
 }
 
-/// How long the direction towards a peer that sent a WebSocket Close may stay idle before
-/// we stop it and answer the Close.
+/// How long data still in flight towards a peer that sent a WebSocket Close may make no
+/// progress before we give up on it; also how long a WebSocket endpoint that failed the
+/// connection waits for the peer's Close. The Close itself is answered as soon as what is
+/// queued for that peer is sent.
 pub const CLOSE_LINGER: std::time::Duration = std::time::Duration::from_millis(1000);
+
+/// During a graceful shutdown, how long a direction's source may stay silent before the
+/// direction ends (and closes its writer).
+pub const SHUTDOWN_IDLE: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Per-direction controls for [`join_directions`].
 #[derive(Default)]
 struct DirectionControl {
-    /// Set when this direction's source was closed by its peer.
+    /// Set when this direction's source was closed by its peer; also where a shutdown is
+    /// recorded for that stream's own Close.
     closed_by_peer: Option<Arc<PeerClose>>,
     /// Counts messages moved, to detect idleness.
     progress: AtomicU64,
     /// Counts payload bytes moved (for `--summary`).
     bytes: AtomicU64,
-    /// Stops the direction gracefully (its writer is still closed).
+    /// Stops the direction once nothing more is ready to read (its writer is still closed).
     stop: StopSignal,
 }
 
-/// Asks a direction to stop gracefully. Lives inline in the session's state: unlike a
-/// cancellation token it needs no allocation per session.
+/// Asks a direction to stop gracefully (its writer is still closed): at once, or once its
+/// source has been silent for [`SHUTDOWN_IDLE`]. Lives inline in the session's state: unlike
+/// a cancellation token it needs no allocation per session.
 #[derive(Default)]
 struct StopSignal {
-    stopped: AtomicBool,
+    /// Running (0), [`StopSignal::AFTER_LINGER`], [`StopSignal::WHEN_IDLE`] or
+    /// [`StopSignal::NOW`]; only ever rises.
+    state: AtomicU8,
     notify: tokio::sync::Notify,
 }
 
 impl StopSignal {
+    const AFTER_LINGER: u8 = 1;
+    const WHEN_IDLE: u8 = 2;
+    const NOW: u8 = 3;
+
+    /// Stops the direction the next time it waits for its source.
     fn stop(&self) {
-        self.stopped.store(true, Ordering::SeqCst);
+        self.raise(Self::NOW);
+    }
+
+    /// Stops the direction once it has waited [`SHUTDOWN_IDLE`] for its source (a graceful
+    /// shutdown: what the source still sends keeps flowing).
+    fn stop_when_idle(&self) {
+        self.raise(Self::WHEN_IDLE);
+    }
+
+    /// Stops the direction once its source has been silent for [`CLOSE_LINGER`]: a reply to
+    /// our half-close (a backend's answer, a process's last output) still goes out.
+    fn stop_after_linger(&self) {
+        self.raise(Self::AFTER_LINGER);
+    }
+
+    /// True once a stop of any kind was asked for.
+    fn requested(&self) -> bool {
+        self.state.load(Ordering::SeqCst) != 0
+    }
+
+    fn raise(&self, state: u8) {
+        self.state.fetch_max(state, Ordering::SeqCst);
         self.notify.notify_waiters();
     }
 
-    /// Completes once [`StopSignal::stop`] was called.
+    /// Raced against each wait for the source: completes when the direction should stop.
     async fn stopped(&self) {
         loop {
             // Registered before the check, so a stop in between is not missed.
             let notified = self.notify.notified();
-            if self.stopped.load(Ordering::SeqCst) {
-                return;
+            match self.state.load(Ordering::SeqCst) {
+                Self::NOW => return,
+                Self::WHEN_IDLE => tokio::select! {
+                    () = tokio::time::sleep(SHUTDOWN_IDLE) => return,
+                    () = notified => {}
+                },
+                Self::AFTER_LINGER => tokio::select! {
+                    () = tokio::time::sleep(CLOSE_LINGER) => return,
+                    () = notified => {}
+                },
+                _ => notified.await,
             }
-            notified.await;
         }
     }
 }
 
-/// Runs the two directions as the options say.
+/// Runs the two directions as the options say. `controls` are the forward (left to right)
+/// and the backward direction's, in that order.
 async fn join_directions<F, B>(
     forward: F,
     backward: B,
     opts: &CopyOptions,
     controls: [&DirectionControl; 2],
+    shutdown: &CancellationToken,
 ) -> io::Result<Transferred>
 where
     F: std::future::Future<Output = io::Result<u64>>,
@@ -168,6 +231,10 @@ where
     let mut linger: Option<(usize, u64)> = None;
     let tick = tokio::time::sleep(CLOSE_LINGER);
     tokio::pin!(tick);
+    // Created once, so a session registers with the shared token once, not on every turn.
+    let cancelled = shutdown.cancelled();
+    tokio::pin!(cancelled);
+    let mut shutting_down = false;
     while !(forward_done && backward_done) {
         tokio::select! {
             r = &mut forward, if !forward_done => {
@@ -178,11 +245,24 @@ where
                 result.backward = r?;
                 backward_done = true;
             }
+            () = &mut cancelled, if !shutting_down => {
+                shutting_down = true;
+                for c in controls {
+                    if let Some(close) = &c.closed_by_peer {
+                        close.mark_going_away();
+                    }
+                    c.stop.stop_when_idle();
+                }
+            }
             _ = &mut tick, if linger.is_some() => {
                 if let Some((dir, seen)) = linger {
                     let now = controls[dir].progress.load(Ordering::Relaxed);
                     if now == seen {
-                        controls[dir].stop.stop();
+                        // Stuck writing towards a peer that already closed: give up on it.
+                        tracing::debug!(
+                            "no progress within {CLOSE_LINGER:?} after the peer's Close; ending the session"
+                        );
+                        break;
                     }
                     linger = Some((dir, now));
                 }
@@ -203,12 +283,21 @@ where
                 None
             };
             if let Some(dir) = start {
-                // One side's peer closed: the other direction may finish what it is sending.
+                // One side's peer closed: the other direction sends what is ready for it and
+                // then answers with its Close. A source that may still answer our half-close
+                // (a backend, a process) gets until it has been silent for CLOSE_LINGER; one
+                // that cannot (stdio) is not waited for.
                 if (dir == 0 && !forward_on) || (dir == 1 && !backward_on) {
                     break;
                 }
-                // Usually it is done at once (an echo, a peer that closes in turn): poll it
-                // once before arming the linger timer, which costs a timer registration and a
+                let may_answer = opts.source_may_answer[dir];
+                if may_answer {
+                    controls[dir].stop.stop_after_linger();
+                } else {
+                    controls[dir].stop.stop();
+                }
+                // Usually it is done at once (an echo, nothing left to send): poll it once
+                // before arming the linger timer, which costs a timer registration and a
                 // wake-up of the event loop on every connection.
                 if dir == 0 {
                     if let std::task::Poll::Ready(r) = futures::poll!(&mut forward) {
@@ -220,8 +309,15 @@ where
                     break;
                 }
                 linger = Some((dir, controls[dir].progress.load(Ordering::Relaxed)));
+                // A source waited for may be silent for CLOSE_LINGER before its stop: only
+                // no progress for longer than that means the writer is stuck.
+                let first_check = if may_answer {
+                    2 * CLOSE_LINGER
+                } else {
+                    CLOSE_LINGER
+                };
                 tick.as_mut()
-                    .reset(tokio::time::Instant::now() + CLOSE_LINGER);
+                    .reset(tokio::time::Instant::now() + first_check);
             }
         }
     }
@@ -232,16 +328,18 @@ async fn copy_bytes_session(
     left: Box<dyn ByteStream>,
     right: Box<dyn ByteStream>,
     opts: &CopyOptions,
+    shutdown: &CancellationToken,
 ) -> io::Result<Transferred> {
     let (lr, lw) = tokio::io::split(left);
     let (rr, rw) = tokio::io::split(right);
     let size = opts.buffer_size.unwrap_or(DEFAULT_BUFFER).max(1);
     let none = DirectionControl::default();
     let mut t = join_directions(
-        copy_bytes(lr, rw, size, Side::Left),
-        copy_bytes(rr, lw, size, Side::Right),
+        copy_bytes(lr, rw, size, &none.stop, Side::Left),
+        copy_bytes(rr, lw, size, &none.stop, Side::Right),
         opts,
         [&none, &none],
+        shutdown,
     )
     .await?;
     (t.forward_bytes, t.backward_bytes) = (t.forward, t.backward);
@@ -252,17 +350,27 @@ async fn copy_bytes(
     mut reader: ReadHalf<Box<dyn ByteStream>>,
     mut writer: WriteHalf<Box<dyn ByteStream>>,
     size: usize,
+    stop: &StopSignal,
     from: Side,
 ) -> io::Result<u64> {
     let mut buf = vec![0u8; size];
     let mut total = 0u64;
+    // One wait for the whole copy, not one per read: this is the hot loop of byte tunnels.
+    let stopped = stop.stopped();
+    tokio::pin!(stopped);
     loop {
-        let n = reader
-            .read(&mut buf)
-            .await
-            .map_err(|e| tag(from, true, e))?;
+        // Biased: bytes that are ready are still moved after a stop; only a wait ends.
+        let n = tokio::select! {
+            biased;
+            r = reader.read(&mut buf) => r.map_err(|e| tag(from, true, e))?,
+            () = &mut stopped => break,
+        };
         if n == 0 {
             break;
+        }
+        if stop.requested() {
+            // The source is not idle: its idle time starts again at the next wait.
+            stopped.set(stop.stopped());
         }
         let to = from.other();
         writer
@@ -283,6 +391,7 @@ async fn copy_message_session(
     left: Box<dyn MessageStream>,
     right: Box<dyn MessageStream>,
     opts: &CopyOptions,
+    shutdown: &CancellationToken,
 ) -> io::Result<Transferred> {
     let fwd = DirectionControl {
         closed_by_peer: left.peer_close(),
@@ -295,19 +404,36 @@ async fn copy_message_session(
     let (left, right) = (Mutex::new(left), Mutex::new(right));
     let close = !opts.no_close;
     let mut t = join_directions(
-        copy_messages(&left, &right, opts.max_messages, close, &fwd, Side::Left),
         copy_messages(
-            &right,
-            &left,
+            (&left, &right),
+            opts.max_messages,
+            close,
+            &fwd,
+            bwd.closed_by_peer.as_deref(),
+            Side::Left,
+        ),
+        copy_messages(
+            (&right, &left),
             opts.max_messages_rev,
             close,
             &bwd,
+            fwd.closed_by_peer.as_deref(),
             Side::Right,
         ),
         opts,
         [&fwd, &bwd],
+        shutdown,
     )
     .await?;
+    for (control, side) in [(&fwd, Side::Left), (&bwd, Side::Right)] {
+        if let Some(what) = control.closed_by_peer.as_ref().and_then(|p| p.failure()) {
+            return Err(tag(
+                side,
+                true,
+                io::Error::new(io::ErrorKind::InvalidData, what),
+            ));
+        }
+    }
     t.abnormal_close = [&fwd, &bwd]
         .iter()
         .find_map(|c| c.closed_by_peer.as_ref().and_then(|p| p.abnormal()));
@@ -330,21 +456,39 @@ fn lock(s: &SharedStream) -> std::sync::MutexGuard<'_, Box<dyn MessageStream>> {
 }
 
 /// Copies messages, flushing only when no further message is ready (write coalescing).
+/// `writer_peer` is where the writer records its own peer's Close or violation: a WebSocket
+/// connection failed because of its peer is always closed (its Close answers the violation),
+/// even with `-n`.
 async fn copy_messages(
-    reader: &SharedStream,
-    writer: &SharedStream,
+    (reader, writer): (&SharedStream, &SharedStream),
     max: Option<u64>,
     close: bool,
     control: &DirectionControl,
+    writer_peer: Option<&PeerClose>,
     from: Side,
 ) -> io::Result<u64> {
     let to = from.other();
     let mut count = 0u64;
     let mut pending_flush = false;
     let next = || poll_fn(|cx| lock(reader).poll_next_unpin(cx));
+    let room_first = lock(writer).room_is_private();
     loop {
         if max.is_some_and(|m| count >= m) {
             break;
+        }
+        if room_first {
+            // Room in the writer first, then a message from the reader: a writer that cannot
+            // take more holds the reader back, with no message waiting in between (memory per
+            // connection stays a few messages, not one more per stage).
+            let ready = || poll_fn(|cx| lock(writer).poll_ready_unpin(cx));
+            let room = match ready().now_or_never() {
+                Some(r) => r,
+                None => tokio::select! {
+                    r = ready() => r,
+                    _ = control.stop.stopped() => break,
+                },
+            };
+            room.map_err(|e| tag(to, false, e))?;
         }
         let next = match next().now_or_never() {
             Some(item) => item,
@@ -354,7 +498,9 @@ async fn copy_messages(
                         .await
                         .map_err(|e| tag(to, false, e))?;
                 }
+                // Biased: a message that is ready still goes out before a stop is obeyed.
                 tokio::select! {
+                    biased;
                     item = next() => item,
                     _ = control.stop.stopped() => break,
                 }
@@ -383,7 +529,8 @@ async fn copy_messages(
             None => break,
         }
     }
-    let end = if close {
+    let writer_failed = writer_peer.is_some_and(|p| p.failure().is_some());
+    let end = if close || writer_failed {
         poll_fn(|cx| lock(writer).poll_close_unpin(cx)).await
     } else {
         poll_fn(|cx| lock(writer).poll_flush_unpin(cx)).await
@@ -404,7 +551,13 @@ mod tests {
         let (b, mut b_peer) = duplex(1024);
         let opts = CopyOptions::default();
         let session = tokio::spawn(async move {
-            copy_session(Conn::Bytes(Box::new(a)), Conn::Bytes(Box::new(b)), &opts).await
+            copy_session(
+                Conn::Bytes(Box::new(a)),
+                Conn::Bytes(Box::new(b)),
+                &opts,
+                &CancellationToken::new(),
+            )
+            .await
         });
         a_peer.write_all(b"ping").await.unwrap();
         a_peer.shutdown().await.unwrap();
@@ -421,6 +574,41 @@ mod tests {
         assert_eq!((t.forward, t.backward), (4, 4));
     }
 
+    // Paused time: the timers fire in order however slow the machine is.
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_keeps_moving_what_the_source_sends_then_ends_when_it_is_idle() {
+        let (a, mut a_peer) = duplex(1024);
+        let (b, mut b_peer) = duplex(1024);
+        let shutdown = CancellationToken::new();
+        let token = shutdown.clone();
+        let session = tokio::spawn(async move {
+            let opts = CopyOptions::default();
+            copy_session(
+                Conn::Bytes(Box::new(a)),
+                Conn::Bytes(Box::new(b)),
+                &opts,
+                &token,
+            )
+            .await
+        });
+        a_peer.write_all(b"queued").await.unwrap();
+        shutdown.cancel();
+        // A source that keeps sending, with pauses shorter than the idle limit, is not cut.
+        for part in [&b" more"[..], b" and more"] {
+            tokio::time::sleep(SHUTDOWN_IDLE / 2).await;
+            a_peer.write_all(part).await.unwrap();
+        }
+        let mut got = Vec::new();
+        b_peer.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"queued more and more");
+        // The idle direction ended too, with an EOF for its writer.
+        let mut back = Vec::new();
+        a_peer.read_to_end(&mut back).await.unwrap();
+        assert_eq!(back, b"");
+        let t = session.await.unwrap().unwrap();
+        assert_eq!((t.forward, t.backward), (20, 0));
+    }
+
     #[tokio::test]
     async fn exit_on_eof_ends_session_after_one_direction() {
         let (a, mut a_peer) = duplex(1024);
@@ -430,9 +618,14 @@ mod tests {
             ..Default::default()
         };
         a_peer.shutdown().await.unwrap();
-        let t = copy_session(Conn::Bytes(Box::new(a)), Conn::Bytes(Box::new(b)), &opts)
-            .await
-            .unwrap();
+        let t = copy_session(
+            Conn::Bytes(Box::new(a)),
+            Conn::Bytes(Box::new(b)),
+            &opts,
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
         assert_eq!(t.forward, 0);
     }
 
@@ -452,9 +645,14 @@ mod tests {
             ..Default::default()
         };
         a_peer.write_all(b"xyz").await.unwrap();
-        let t = copy_session(Conn::Messages(left), Conn::Messages(right), &opts)
-            .await
-            .unwrap();
+        let t = copy_session(
+            Conn::Messages(left),
+            Conn::Messages(right),
+            &opts,
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
         assert_eq!(t.forward, 2);
         let mut got = Vec::new();
         b_peer.read_to_end(&mut got).await.unwrap();

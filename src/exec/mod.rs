@@ -7,6 +7,7 @@ pub mod build;
 pub mod codec;
 pub mod conn;
 pub mod copy;
+pub mod queue;
 pub mod serve;
 pub mod share;
 

@@ -4,6 +4,7 @@
 //! waits in a bounded queue instead of being lost.
 
 use crate::exec::build::BuildCtx;
+use crate::exec::queue::{byte_channel, ByteReceiver, ByteSender, Weigh};
 use crate::exec::share::{client_conn, into_messages};
 use crate::exec::{Conn, ConnInfo, Connect, ConnectorLayer, Message};
 use crate::plan::PlanNode;
@@ -13,8 +14,6 @@ use futures::{SinkExt, StreamExt};
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
-use tokio_util::sync::PollSender;
 
 /// Registry entry for `autoreconnect:`.
 pub const AUTORECONNECT: KindDef = KindDef {
@@ -47,14 +46,15 @@ pub const AUTORECONNECT: KindDef = KindDef {
             name: "queue",
             ty: ParamType::Uint,
             flag: None,
-            help: "messages (or writes) kept while disconnected before writers wait (default 64)",
+            help: "bytes kept in each direction while disconnected before writers wait \
+                   (default 1 MiB; one message is always let through)",
         },
     ],
     summary: "reopen the inner connection whenever it fails or ends",
     help: "Opens the inner connection and, whenever it fails or reaches end of stream, opens a \
            new one. Attempts are spaced by `delay` milliseconds, doubled after each failure up \
            to `max-delay`, with up to 25% random jitter; a connection that carried data resets \
-           the delay. What is written while disconnected waits (up to `queue` messages, then \
+           the delay. What is written while disconnected waits (up to `queue` bytes, then \
            the writer waits) and is sent on the next connection. A half-close from our side \
            ends reconnecting: the inner connection is closed and read to its end. Put it under \
            `reuse:` (`reuse:autoreconnect:…`) to share one self-healing connection among \
@@ -115,9 +115,14 @@ fn build(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnectorLayer>, St
             cap,
             max_attempts: node.param_u64("max-attempts"),
         },
-        queue: node.param_u64("queue").unwrap_or(64).max(1) as usize,
+        queue: node
+            .param_u64("queue")
+            .map_or(DEFAULT_QUEUE_BYTES, |q| q as usize),
     }))
 }
+
+/// Default `queue`: bytes waiting in each direction while the inner connection is down.
+pub const DEFAULT_QUEUE_BYTES: usize = 1 << 20;
 
 struct ReconnectLayer {
     backoff: Backoff,
@@ -190,8 +195,8 @@ impl Connect for Reconnect {
                 return Err(io::Error::other("autoreconnect: cancelled"));
             };
             let (bytes, msgs) = into_messages(first);
-            let (to_inner, from_client) = mpsc::channel::<Message>(self.queue);
-            let (to_client, from_inner) = mpsc::channel::<io::Result<Message>>(self.queue);
+            let (to_inner, from_client) = byte_channel::<Message>(self.queue);
+            let (to_client, from_inner) = byte_channel::<io::Result<Message>>(self.queue);
             let sup = Supervisor {
                 inner: self.inner.clone(),
                 info: info.clone(),
@@ -203,8 +208,11 @@ impl Connect for Reconnect {
             let stream = futures::stream::unfold(from_inner, |mut rx| async move {
                 rx.recv().await.map(|m| (m, rx))
             });
-            let sink = PollSender::new(to_inner).sink_map_err(|_| {
-                io::Error::new(io::ErrorKind::BrokenPipe, "autoreconnect: connection ended")
+            let sink = futures::sink::unfold(to_inner, |tx, m: Message| async move {
+                tx.send(m).await.map_err(|_| {
+                    io::Error::new(io::ErrorKind::BrokenPipe, "autoreconnect: connection ended")
+                })?;
+                Ok::<_, io::Error>(tx)
             });
             Ok(client_conn(bytes, stream, sink))
         })
@@ -216,8 +224,8 @@ struct Supervisor {
     inner: Arc<dyn Connect>,
     info: ConnInfo,
     backoff: Backoff,
-    from_client: mpsc::Receiver<Message>,
-    to_client: mpsc::Sender<io::Result<Message>>,
+    from_client: ByteReceiver<Message>,
+    to_client: ByteSender<io::Result<Message>>,
 }
 
 /// Why one inner connection stopped being used.
@@ -304,13 +312,15 @@ impl Supervisor {
                         return (Ended::Finished, productive);
                     }
                 },
-                permit = self.to_client.reserve(), if held.is_some() => match permit {
-                    Ok(p) => {
+                permit = self.to_client.reserve(held.as_ref().map_or(0, Weigh::weight)), if held.is_some() => match permit {
+                    Some(p) => {
                         if let Some(m) = held.take() {
-                            p.send(Ok(m));
+                            if p.send(Ok(m)).is_err() {
+                                return (Ended::ClientGone, productive);
+                            }
                         }
                     }
-                    Err(_) => return (Ended::ClientGone, productive),
+                    None => return (Ended::ClientGone, productive),
                 },
                 m = self.from_client.recv(), if writing => match m {
                     Some(m) => {
@@ -350,6 +360,87 @@ mod tests {
         let d3 = b.delay(3);
         assert!(d3 >= Duration::from_millis(160) && d3 <= Duration::from_millis(200));
         assert_eq!(b.delay(30), Duration::from_millis(1000));
+    }
+
+    /// An inner connection that never reads what is written to it and never sends.
+    struct Stuck;
+
+    impl futures::Stream for Stuck {
+        type Item = io::Result<Message>;
+        fn poll_next(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Self::Item>> {
+            std::task::Poll::Pending
+        }
+    }
+
+    impl futures::Sink<Message> for Stuck {
+        type Error = io::Error;
+        fn poll_ready(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::task::Poll::Pending
+        }
+        fn start_send(self: std::pin::Pin<&mut Self>, _: Message) -> io::Result<()> {
+            Ok(())
+        }
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::task::Poll::Pending
+        }
+        fn poll_close(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::task::Poll::Pending
+        }
+    }
+
+    impl crate::exec::conn::MessageStream for Stuck {}
+
+    struct ConnectStuck;
+
+    impl Connect for ConnectStuck {
+        fn connect<'a>(&'a self, _: &'a ConnInfo) -> BoxFuture<'a, io::Result<Conn>> {
+            Box::pin(async { Ok(Conn::Messages(Box::new(Stuck))) })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_writer_waits_once_the_queue_holds_its_bytes() {
+        let layer = ReconnectLayer {
+            backoff: Backoff {
+                base: Duration::from_millis(10),
+                cap: Duration::from_millis(10),
+                max_attempts: None,
+            },
+            queue: 1 << 20,
+        };
+        let conn = layer
+            .layer(Arc::new(ConnectStuck))
+            .connect(&ConnInfo::default())
+            .await
+            .unwrap();
+        let Conn::Messages(mut conn) = conn else {
+            panic!("autoreconnect over messages must stay messages")
+        };
+        let big = Message::Binary(bytes::Bytes::from(vec![0u8; 600 << 10]));
+        let mut accepted = 0;
+        while accepted < 64 {
+            let send = conn.send(big.clone());
+            match tokio::time::timeout(Duration::from_millis(300), send).await {
+                Ok(r) => r.unwrap(),
+                Err(_) => break,
+            }
+            accepted += 1;
+        }
+        // One message is stuck in the inner connection's write and one waits in the 1 MiB
+        // queue; the third does not fit.
+        assert_eq!(accepted, 2);
     }
 
     #[tokio::test]

@@ -2,6 +2,7 @@
 
 use crate::exec::build::BuildCtx;
 use crate::exec::conn::MessageStream;
+use crate::exec::queue::ITEM_OVERHEAD;
 use crate::exec::Message;
 use crate::exec::{Conn, ConnInfo, Connect};
 use crate::plan::PlanNode;
@@ -34,7 +35,8 @@ pub const MIRROR: KindDef = KindDef {
     summary: "echo: everything written is read back",
     help: "Sends back everything it receives. Opposite a WebSocket it echoes whole messages, \
            keeping their type (text or binary); opposite a byte stream it echoes bytes. Useful \
-           as an echo server.",
+           as an echo server. It holds at most 1 MiB of messages (or one larger message) \
+           that the other side has not read back; beyond that the sender waits.",
     examples: &[
         "websocat ws-l:127.0.0.1:8080 mirror:",
         "websocat tcp-l:127.0.0.1:9000 mirror:",
@@ -62,7 +64,7 @@ impl Connect for Mirror {
         let messages = self.messages;
         Box::pin(async move {
             if messages {
-                Ok(Conn::Messages(Box::new(Echo::new(ECHO_QUEUE))))
+                Ok(Conn::Messages(Box::new(Echo::new(ECHO_QUEUE_BYTES))))
             } else {
                 let (r, w) = tokio::io::simplex(64 * 1024);
                 Ok(Conn::Bytes(Box::new(tokio::io::join(r, w))))
@@ -71,13 +73,17 @@ impl Connect for Mirror {
     }
 }
 
-/// How many messages `mirror:` holds before the writer has to wait for the reader.
-const ECHO_QUEUE: usize = 64;
+/// How many bytes of messages `mirror:` holds before the writer has to wait for the reader.
+/// A message is let in whenever less than this is queued, so one larger message still
+/// passes (alone): the queue holds at most this plus one message.
+pub const ECHO_QUEUE_BYTES: usize = 1 << 20;
 
-/// `mirror:` for messages: a bounded queue that gives back what was put in, in order. One
-/// object serves both directions (no channel halves to allocate and synchronise).
+/// `mirror:` for messages: a queue bounded in bytes that gives back what was put in, in
+/// order. One object serves both directions (no channel halves to allocate and synchronise).
 struct Echo {
     queue: VecDeque<Message>,
+    /// Bytes queued, each message counting [`ITEM_OVERHEAD`] more than its payload.
+    queued: usize,
     capacity: usize,
     /// Our sink was closed: the stream ends once the queue is empty.
     closed: bool,
@@ -89,6 +95,7 @@ impl Echo {
     fn new(capacity: usize) -> Self {
         Echo {
             queue: VecDeque::new(),
+            queued: 0,
             capacity: capacity.max(1),
             closed: false,
             reader: None,
@@ -102,6 +109,7 @@ impl Stream for Echo {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         if let Some(m) = self.queue.pop_front() {
+            self.queued -= m.payload().len() + ITEM_OVERHEAD;
             if let Some(w) = self.writer.take() {
                 w.wake();
             }
@@ -119,7 +127,7 @@ impl Sink<Message> for Echo {
     type Error = io::Error;
 
     fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.queue.len() < self.capacity {
+        if self.queued < self.capacity {
             return Poll::Ready(Ok(()));
         }
         self.writer = Some(cx.waker().clone());
@@ -133,6 +141,7 @@ impl Sink<Message> for Echo {
                 "mirror: written after its end",
             ));
         }
+        self.queued += item.payload().len() + ITEM_OVERHEAD;
         self.queue.push_back(item);
         if let Some(w) = self.reader.take() {
             w.wake();
@@ -153,7 +162,11 @@ impl Sink<Message> for Echo {
     }
 }
 
-impl MessageStream for Echo {}
+impl MessageStream for Echo {
+    fn room_is_private(&self) -> bool {
+        true
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -163,7 +176,7 @@ mod tests {
 
     #[tokio::test]
     async fn echo_gives_back_messages_in_order_then_ends_after_close() {
-        let mut echo = Echo::new(2);
+        let mut echo = Echo::new(2 * (3 + ITEM_OVERHEAD));
         echo.send(Message::Text(Bytes::from_static(b"one")))
             .await
             .unwrap();
@@ -193,6 +206,20 @@ mod tests {
             "an empty message is a message"
         );
         assert!(echo.next().await.is_none(), "ends after the close");
+        assert_eq!(echo.queued, 0);
         assert!(echo.send(Message::Text(Bytes::new())).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn echo_lets_one_message_larger_than_its_budget_through_alone() {
+        let mut echo = Echo::new(100);
+        let big = Message::Binary(Bytes::from(vec![1u8; 1000]));
+        echo.send(big.clone()).await.unwrap();
+        assert!(matches!(
+            Pin::new(&mut echo).poll_ready(&mut Context::from_waker(Waker::noop())),
+            Poll::Pending
+        ));
+        assert_eq!(echo.next().await.unwrap().unwrap(), big);
+        echo.send(big.clone()).await.unwrap();
     }
 }

@@ -12,6 +12,7 @@ use base64::Engine;
 use futures::future::BoxFuture;
 use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Default request URI of `ws-c:` when neither `uri=` nor `--ws-c-uri` is given.
 pub const DEFAULT_URI: &str = "ws://0.0.0.0/";
@@ -55,6 +56,13 @@ const CLIENT_PARAMS: &[ParamDef] = &[
         flag: Some("--basic-auth"),
         help: "`user:password` sent as HTTP basic authorization",
     },
+    ParamDef {
+        name: "connect-timeout",
+        ty: ParamType::Uint,
+        flag: Some("--connect-timeout"),
+        help: "seconds connecting (TCP, proxy, TLS) and the WebSocket handshake may take \
+               together (default 30; 0 = no limit)",
+    },
 ];
 
 const PARAM_LISTS: &[&[ParamDef]] = &[CLIENT_PARAMS, &COMMON_PARAMS];
@@ -85,6 +93,7 @@ pub const WS_CLIENT: KindDef = KindDef {
 struct WsClient {
     request: ClientRequest,
     settings: WsSettings,
+    connect_timeout: Option<Duration>,
 }
 
 fn build(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, String> {
@@ -123,10 +132,21 @@ fn build(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, String>
     Ok(Arc::new(WsClient {
         request: ClientRequest { uri, headers },
         settings,
+        connect_timeout: match node.param_u64("connect-timeout") {
+            Some(0) => None,
+            Some(n) => Some(Duration::from_secs(n)),
+            None => Some(Duration::from_secs(
+                handshake::DEFAULT_CLIENT_CONNECT_TIMEOUT,
+            )),
+        },
     }))
 }
 
 impl ConnLayer for WsClient {
+    fn connect_timeout(&self) -> Option<Duration> {
+        self.connect_timeout
+    }
+
     fn wrap(
         &self,
         inner: Conn,
@@ -136,6 +156,7 @@ impl ConnLayer for WsClient {
         let settings = self.settings.clone();
         Box::pin(async move {
             let mut stream = inner.into_bytes_for(WS_CLIENT.name)?;
+            // The time limit (`connect_timeout`) is applied around this by the executor.
             let leftover = handshake::connect(&mut stream, &request)
                 .await
                 .map_err(|e| {
@@ -166,6 +187,7 @@ mod tests {
                 "origin",
                 "ua",
                 "basic-auth",
+                "connect-timeout",
                 "max-message",
                 "max-frame",
                 "ping-interval",

@@ -13,6 +13,7 @@ use crate::ws::stream::{WsMessages, WsSettings, COMMON_PARAMS};
 use futures::future::BoxFuture;
 use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The parameters of `ws-upgrade:` (and its sugar) alone; the shared WebSocket ones
 /// ([`COMMON_PARAMS`]) follow.
@@ -35,6 +36,12 @@ const SERVER_PARAMS: &[ParamDef] = &[
         ty: ParamType::Text,
         flag: Some("--restrict-uri"),
         help: "answer 400 unless the request target (path and query) is exactly this",
+    },
+    ParamDef {
+        name: "handshake-timeout",
+        ty: ParamType::Uint,
+        flag: Some("--handshake-timeout"),
+        help: "seconds a client may take to send its request head (default 15; 0 = no limit)",
     },
     ParamDef {
         name: "browser-console",
@@ -97,6 +104,7 @@ pub const WS_LISTEN: KindDef = KindDef {
 struct WsServer {
     policy: ServerPolicy,
     settings: WsSettings,
+    handshake_timeout: Option<Duration>,
 }
 
 fn build(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, String> {
@@ -108,6 +116,13 @@ fn build(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, String>
             console_page: node.param_bool("browser-console"),
         },
         settings: WsSettings::from_node(node)?,
+        handshake_timeout: match node.param_u64("handshake-timeout") {
+            Some(0) => None,
+            Some(n) => Some(Duration::from_secs(n)),
+            None => Some(Duration::from_secs(
+                handshake::DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
+            )),
+        },
     }))
 }
 
@@ -123,9 +138,16 @@ impl ConnLayer for WsServer {
     ) -> BoxFuture<'static, io::Result<(Conn, ConnInfo)>> {
         let policy = self.policy.clone();
         let settings = self.settings.clone();
+        let limit = self.handshake_timeout;
         Box::pin(async move {
             let mut stream = inner.into_bytes_for(WS_UPGRADE.name)?;
-            let accepted = handshake::accept(&mut stream, &policy).await?;
+            let accepted = crate::exec::conn::within_time_limit(
+                limit,
+                || "the client's WebSocket handshake".to_string(),
+                "--handshake-timeout",
+                handshake::accept(&mut stream, &policy),
+            )
+            .await?;
             tracing::info!("WebSocket request for {}", accepted.head.uri());
             info.request = Some(accepted.head);
             let ws = WsMessages::new(stream, accepted.leftover, WsRole::Server, settings);

@@ -198,6 +198,13 @@ pub struct CopyOptions {
     pub max_messages_rev: Option<u64>,
     /// `-B`: buffer size for byte copies.
     pub buffer_size: Option<usize>,
+    /// For the left and the right side: whether what that side sends may still come in reply
+    /// to our half-close of it (a socket's peer, a process, `mirror:`), so that after the other
+    /// side's WebSocket Close its direction keeps going until it ends or has been silent for
+    /// [`CLOSE_LINGER`](crate::exec::copy::CLOSE_LINGER). False for stdio, whose input does not
+    /// answer its output: the Close is then answered at once. Not a command-line option: the
+    /// executor derives it from the leaves' [`Trait::Stdio`](crate::registry::Trait::Stdio).
+    pub source_may_answer: [bool; 2],
 }
 
 /// Options of the accept loop.

@@ -19,24 +19,18 @@ const MAX_HEADERS: usize = 100;
 /// size saves a reallocation per connection.
 pub const HEAD_BUFFER: usize = 8 * 1024;
 
-/// How long a peer may take to send its HTTP head.
-pub const HEAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// Seconds a server waits for a client's complete request head unless told otherwise
+/// (`--handshake-timeout`): long enough for slow links, short enough that connections which
+/// dribble a request head (slowloris) do not pile up.
+pub const DEFAULT_SERVER_HANDSHAKE_TIMEOUT: u64 = 15;
 
-/// Reads until the end of an HTTP head; returns the buffer and the head's length.
+/// Seconds a client may take to connect and get the server's answer to its handshake unless
+/// told otherwise (`--connect-timeout`).
+pub const DEFAULT_CLIENT_CONNECT_TIMEOUT: u64 = 30;
+
+/// Reads until the end of an HTTP head; returns the buffer and the head's length. Callers
+/// bound the time it may take.
 async fn read_head(stream: &mut Box<dyn ByteStream>, what: &str) -> io::Result<(BytesMut, usize)> {
-    match tokio::time::timeout(HEAD_TIMEOUT, read_head_inner(stream, what)).await {
-        Ok(r) => r,
-        Err(_) => Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            format!("no complete {what} within {} s", HEAD_TIMEOUT.as_secs()),
-        )),
-    }
-}
-
-async fn read_head_inner(
-    stream: &mut Box<dyn ByteStream>,
-    what: &str,
-) -> io::Result<(BytesMut, usize)> {
     let mut buf = BytesMut::with_capacity(HEAD_BUFFER);
     let mut searched = 0;
     loop {
@@ -399,15 +393,114 @@ pub async fn connect(
         }
         return Err(io::Error::new(io::ErrorKind::ConnectionRefused, msg));
     }
-    let expected = derive_accept_key(key.as_bytes());
-    if get("sec-websocket-accept").as_deref().map(str::trim) != Some(expected.as_str()) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "the server's Sec-WebSocket-Accept does not match our key (not a WebSocket server?)",
-        ));
-    }
+    check_upgrade_answer(resp.headers, &key, &request.headers)
+        .map_err(|why| io::Error::new(io::ErrorKind::InvalidData, why))?;
     buf.advance(head_len);
     Ok(buf)
+}
+
+/// The comma-separated tokens of every header called `name`, trimmed, empty ones skipped.
+fn header_tokens<'a>(
+    headers: impl Iterator<Item = (&'a str, &'a str)>,
+    name: &str,
+) -> Vec<&'a str> {
+    headers
+        .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+        .flat_map(|(_, v)| v.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+/// Checks a `101` answer against RFC 6455 §4.1 (the client's duties): `Upgrade: websocket`,
+/// `Connection: upgrade`, the accept key derived from `key`, and no subprotocol or extension
+/// that `offered` (our request headers) did not ask for. The error says what was wrong.
+fn check_upgrade_answer(
+    answer: &[httparse::Header<'_>],
+    key: &str,
+    offered: &[(String, String)],
+) -> Result<(), String> {
+    let answered = || {
+        answer
+            .iter()
+            .map(|h| (h.name, std::str::from_utf8(h.value).unwrap_or("\u{fffd}")))
+    };
+    let values = |name: &str| -> Vec<&str> {
+        answered()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
+            .collect()
+    };
+    let upgrade = values("upgrade");
+    if !upgrade.iter().any(|v| v.eq_ignore_ascii_case("websocket")) {
+        return Err(match upgrade.first() {
+            None => "the server answered 101 without `Upgrade: websocket`".into(),
+            Some(v) => format!("the server answered 101 with `Upgrade: {v}`, not `websocket`"),
+        });
+    }
+    if !header_tokens(answered(), "connection")
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case("upgrade"))
+    {
+        return Err(match values("connection").first() {
+            None => "the server answered 101 without `Connection: upgrade`".into(),
+            Some(v) => format!(
+                "the server answered 101 with `Connection: {v}`, which lacks the token `upgrade`"
+            ),
+        });
+    }
+    let expected = derive_accept_key(key.as_bytes());
+    match values("sec-websocket-accept").first() {
+        None => {
+            return Err("the server answered 101 without `Sec-WebSocket-Accept`".into());
+        }
+        Some(got) if *got != expected => {
+            return Err(format!(
+                "the server's `Sec-WebSocket-Accept: {got}` does not match our key (expected {expected})"
+            ));
+        }
+        Some(_) => {}
+    }
+    let ours = || offered.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    let protocols = header_tokens(answered(), "sec-websocket-protocol");
+    let offered_protocols = header_tokens(ours(), "sec-websocket-protocol");
+    match protocols.as_slice() {
+        [] => {}
+        [p] if offered_protocols.contains(p) => {}
+        [p] if offered_protocols.is_empty() => {
+            return Err(format!(
+                "the server chose subprotocol `{p}` although we offered none"
+            ));
+        }
+        [p] => {
+            return Err(format!(
+                "the server chose subprotocol `{p}`, which is not one we offered ({})",
+                offered_protocols.join(", ")
+            ));
+        }
+        many => {
+            return Err(format!(
+                "the server answered with several subprotocols ({}); it must choose one",
+                many.join(", ")
+            ));
+        }
+    }
+    let offered_extensions: Vec<&str> = header_tokens(ours(), "sec-websocket-extensions")
+        .into_iter()
+        .map(|e| e.split(';').next().unwrap_or("").trim())
+        .collect();
+    for extension in header_tokens(answered(), "sec-websocket-extensions") {
+        let name = extension.split(';').next().unwrap_or("").trim();
+        if !offered_extensions
+            .iter()
+            .any(|o| o.eq_ignore_ascii_case(name))
+        {
+            return Err(format!(
+                "the server enabled extension `{name}`, which we did not offer"
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -447,6 +540,60 @@ mod tests {
             answer.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"),
             "{answer}"
         );
+    }
+
+    /// Runs [`check_upgrade_answer`] on the header lines of `head` for the RFC's sample key.
+    fn check(head: &str, offered: &[(&str, &str)]) -> Result<(), String> {
+        let full = format!("HTTP/1.1 101 Switching Protocols\r\n{head}\r\n");
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut resp = httparse::Response::new(&mut headers);
+        assert!(resp.parse(full.as_bytes()).unwrap().is_complete());
+        let offered: Vec<(String, String)> = offered
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        check_upgrade_answer(resp.headers, "dGhlIHNhbXBsZSBub25jZQ==", &offered)
+    }
+
+    const GOOD: &str = "Upgrade: websocket\r\nConnection: Upgrade\r\n\
+        Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n";
+
+    #[test]
+    fn a_correct_answer_passes_and_names_match_in_any_case() {
+        assert_eq!(check(GOOD, &[]), Ok(()));
+        let shouting = GOOD
+            .replace("Upgrade: websocket", "UPGRADE: WEBSOCKET")
+            .replace("Connection: Upgrade", "connection: keep-alive,upgrade");
+        assert_eq!(check(&shouting, &[]), Ok(()));
+    }
+
+    #[test]
+    fn a_server_must_choose_exactly_one_offered_subprotocol() {
+        let offer = [
+            ("Sec-WebSocket-Protocol", "a, b"),
+            ("sec-websocket-protocol", "c"),
+        ];
+        let answer = |p: &str| format!("{GOOD}Sec-WebSocket-Protocol: {p}\r\n");
+        assert_eq!(check(&answer("c"), &offer), Ok(()));
+        assert_eq!(
+            check(&answer("a, b"), &offer),
+            Err("the server answered with several subprotocols (a, b); it must choose one".into())
+        );
+        assert_eq!(
+            check(&answer("d"), &offer),
+            Err("the server chose subprotocol `d`, which is not one we offered (a, b, c)".into())
+        );
+    }
+
+    #[test]
+    fn an_extension_is_accepted_only_when_offered() {
+        let answer = format!("{GOOD}Sec-WebSocket-Extensions: x-test; level=1\r\n");
+        assert_eq!(
+            check(&answer, &[]),
+            Err("the server enabled extension `x-test`, which we did not offer".into())
+        );
+        let offer = [("Sec-WebSocket-Extensions", "x-other, X-Test; level=2")];
+        assert_eq!(check(&answer, &offer), Ok(()));
     }
 
     #[tokio::test]

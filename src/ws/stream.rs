@@ -4,8 +4,15 @@
 //! pings are answered with the same payload, our own keep-alive pings are sent every
 //! `ping-interval`, a missing pong within `ping-timeout` is an error. Close is a half-close: a
 //! received Close ends the stream (code and reason are kept for reporting) while we may still
-//! send; closing our sink sends our Close (the configured code, else an echo of the peer's, else
-//! an empty one) and the stream then ends at the peer's Close.
+//! send; closing our sink sends our Close (1001 "going away" when the session ends because the
+//! process shuts down, else the configured code, else an echo of the peer's, else an empty one)
+//! and the stream then ends at the peer's Close.
+//!
+//! A protocol violation by the peer fails the connection (RFC 6455 section 7.1.7): the stream
+//! ends as if the peer had closed, so what was already accepted in the other direction is still
+//! sent; closing our sink then sends a Close with the status the violation calls for (1002,
+//! 1007 or 1009), waits up to [`FAILURE_CLOSE_WAIT`] for the peer's Close and closes the transport.
+//! The session reports the violation as an error.
 
 use crate::exec::conn::PeerClose;
 use crate::exec::Message;
@@ -13,9 +20,10 @@ use crate::exec::{ByteStream, MessageStream};
 use crate::net::poll_write_before_fin;
 use crate::plan::PlanNode;
 use crate::registry::{ParamDef, ParamType};
-use crate::ws::frame::{Event, Frame, Role, WsCodec};
+use crate::ws::frame::{Event, Frame, Role, Violation, WsCodec};
 use bytes::BytesMut;
 use futures::{Sink, Stream};
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -24,10 +32,16 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncWrite;
 use tokio_util::codec::{Framed, FramedParts};
 
-/// Default `--max-ws-message-length`: 200 MiB, as websocat 1.x.
-pub const DEFAULT_MAX_MESSAGE: usize = 200 << 20;
-/// Default `--max-ws-frame-length`: 100 MiB, as websocat 1.x.
-pub const DEFAULT_MAX_FRAME: usize = 100 << 20;
+/// How long we wait for the peer's Close after failing the connection, before closing the
+/// transport anyway. Shorter than [`crate::exec::copy::CLOSE_LINGER`], the session's own
+/// limit for a direction that makes no progress after the peer closed.
+pub const FAILURE_CLOSE_WAIT: Duration = Duration::from_millis(500);
+
+/// Default `--max-ws-message-length`: 16 MiB, so that a connection holds at most about three
+/// messages' worth (under 64 MiB) whatever its peer sends (websocat 1.x: 200 MiB).
+pub const DEFAULT_MAX_MESSAGE: usize = 16 << 20;
+/// Default `--max-ws-frame-length`: 16 MiB (websocat 1.x: 100 MiB).
+pub const DEFAULT_MAX_FRAME: usize = 16 << 20;
 
 /// Parameters shared by the WebSocket client and server kinds.
 pub const COMMON_PARAMS: [ParamDef; 6] = [
@@ -35,13 +49,13 @@ pub const COMMON_PARAMS: [ParamDef; 6] = [
         name: "max-message",
         ty: ParamType::Uint,
         flag: Some("--max-ws-message-length"),
-        help: "largest incoming message in bytes (default 200 MiB)",
+        help: "largest incoming message in bytes (default 16 MiB)",
     },
     ParamDef {
         name: "max-frame",
         ty: ParamType::Uint,
         flag: Some("--max-ws-frame-length"),
-        help: "largest incoming frame in bytes (default 100 MiB)",
+        help: "largest incoming frame in bytes (default 16 MiB)",
     },
     ParamDef {
         name: "ping-interval",
@@ -134,7 +148,13 @@ pub struct WsMessages {
     pending_control: Option<Frame>,
     read_done: bool,
     close_sent: bool,
-    /// Filled when the peer's Close arrives.
+    /// The peer's Close arrived (possibly an invalid one).
+    peer_close_seen: bool,
+    /// The peer broke the protocol: our Close carries this status.
+    failure: Option<Violation>,
+    /// After failing the connection: how long we still wait for the peer's Close.
+    failure_wait: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Filled when the peer's Close arrives, or when we fail the connection because of the peer.
     pub report: Arc<PeerClose>,
     /// Pings on demand, the Close to send, ping statistics.
     pub control: Arc<crate::ws::control::WsControl>,
@@ -170,6 +190,9 @@ impl WsMessages {
             pending_control: None,
             read_done: false,
             close_sent: false,
+            peer_close_seen: false,
+            failure: None,
+            failure_wait: None,
             report: Arc::new(PeerClose::default()),
             control: Arc::default(),
         }
@@ -232,6 +255,10 @@ impl MessageStream for WsMessages {
     fn ws_control(&self) -> Option<Arc<crate::ws::control::WsControl>> {
         Some(self.control.clone())
     }
+
+    fn room_is_private(&self) -> bool {
+        true
+    }
 }
 
 impl Stream for WsMessages {
@@ -282,6 +309,16 @@ impl Stream for WsMessages {
                     }
                     tracing::debug!("peer sent Close {frame:?}");
                     this.read_done = true;
+                    this.peer_close_seen = true;
+                    return Poll::Ready(None);
+                }
+                Some(Ok(Event::Violation(v))) => {
+                    tracing::debug!("failing the connection with Close {}: {}", v.code, v.reason);
+                    this.report
+                        .fail(format!("WebSocket protocol error: {}", v.reason));
+                    this.peer_close_seen |= v.in_close;
+                    this.failure = Some(v);
+                    this.read_done = true;
                     return Poll::Ready(None);
                 }
             }
@@ -321,10 +358,15 @@ impl Sink<Message> for WsMessages {
         let this = &mut *self;
         if !this.close_sent {
             ready!(Pin::new(&mut this.inner).poll_ready(cx))?;
-            let frame = match (this.settings.close_code, this.report.frame()) {
-                _ if this.control.close_to_send().is_some() => this.control.close_to_send(),
-                (Some(code), _) => Some((code, this.settings.close_reason.clone())),
-                (None, Some((Some(code), _))) => Some((code, String::new())),
+            let asked = this.control.close_to_send();
+            let frame = match (&this.failure, this.settings.close_code, this.report.frame()) {
+                (Some(v), _, _) => Some((v.code, close_reason(&v.reason))),
+                // `/close CODE REASON` typed at the interactive console.
+                (None, _, _) if asked.is_some() => asked,
+                // The process shuts down and the peer has not closed: say so (RFC 6455 7.4.1).
+                (None, _, None) if this.report.is_going_away() => Some((1001, "going away".into())),
+                (None, Some(code), _) => Some((code, this.settings.close_reason.clone())),
+                (None, None, Some((Some(code), _))) => Some((code, String::new())),
                 _ => None,
             };
             this.control.record_close_sent(frame.clone());
@@ -332,7 +374,31 @@ impl Sink<Message> for WsMessages {
             this.close_sent = true;
             this.pending_control = None;
         }
-        if this.report.is_closed() {
+        if this.failure.is_some() && !this.peer_close_seen {
+            // We failed the connection: our Close goes out now, then we wait a little for
+            // the peer's Close (skipping whatever else it sends) before closing the transport.
+            ready!(Pin::new(&mut this.inner).poll_flush(cx))?;
+            let wait = this
+                .failure_wait
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep(FAILURE_CLOSE_WAIT)));
+            loop {
+                match Pin::new(&mut this.inner).poll_next(cx) {
+                    Poll::Ready(Some(Ok(Event::Close(_)))) | Poll::Ready(None) => break,
+                    Poll::Ready(Some(Ok(_))) => {}
+                    Poll::Ready(Some(Err(e))) => {
+                        tracing::debug!("after failing the connection: {e}");
+                        break;
+                    }
+                    Poll::Pending => {
+                        ready!(wait.as_mut().poll(cx));
+                        tracing::debug!("no Close from the peer within {FAILURE_CLOSE_WAIT:?}");
+                        break;
+                    }
+                }
+            }
+            this.peer_close_seen = true;
+        }
+        if this.peer_close_seen {
             // Close handshake complete: our Close is the last thing we send, and goes out
             // with the FIN where the transport allows.
             let mut last = std::mem::take(this.inner.write_buffer_mut());
@@ -347,4 +413,13 @@ impl Sink<Message> for WsMessages {
         ready!(Pin::new(&mut this.inner).poll_flush(cx))?;
         Poll::Ready(Ok(()))
     }
+}
+
+/// The reason text of a Close we send, cut to the 123 bytes a Close frame can carry.
+fn close_reason(reason: &str) -> String {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    reason[..end].to_string()
 }

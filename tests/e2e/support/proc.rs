@@ -272,6 +272,32 @@ impl Proc {
         port
     }
 
+    /// The child's process id (for reading /proc/PID/status).
+    pub fn pid(&self) -> u32 {
+        self.child.lock().unwrap_or_else(|e| e.into_inner()).id()
+    }
+
+    /// Sends `signal` (e.g. `libc::SIGTERM`) to the child.
+    pub fn signal(&self, signal: i32) {
+        let mut c = self.child.lock().unwrap_or_else(|e| e.into_inner());
+        assert!(
+            matches!(c.try_wait(), Ok(None)),
+            "websocat {:?} exited before the signal\nstderr: {}",
+            self.args,
+            self.stderr_so_far()
+        );
+        let pid = libc::pid_t::try_from(c.id()).expect("a pid fits pid_t");
+        // SAFETY: kill(2) takes plain integers. The child runs and is not reaped while we hold
+        // its lock, so the pid is still its own.
+        let rc = unsafe { libc::kill(pid, signal) };
+        assert_eq!(
+            rc,
+            0,
+            "kill({pid}, {signal}): {}",
+            std::io::Error::last_os_error()
+        );
+    }
+
     /// True while the child runs.
     pub fn is_running(&self) -> bool {
         let mut c = self.child.lock().unwrap_or_else(|e| e.into_inner());
