@@ -247,6 +247,39 @@ fn console_shows_a_close_from_the_server_and_restores_the_terminal() {
     assert_eq!(stty.trim(), "icanon");
 }
 
+#[test]
+fn history_is_kept_for_the_next_session() {
+    if !available("tmux", find_program("tmux").is_some()) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    for round in 0..2 {
+        let server = RawServer::bind();
+        // A tmux server (socket) per round: the last one may still be exiting.
+        let round_dir = dir.path().join(format!("round{round}"));
+        std::fs::create_dir(&round_dir).expect("round dir");
+        let tmux = Tmux::start(&round_dir, &console_command(dir.path(), &server.url("/")));
+        let (mut ws, _head) = server.accept_ws(&[]);
+        tmux.wait_prompt();
+        if round == 0 {
+            tmux.type_text("remember me");
+        } else {
+            // The line typed in the first session comes back with Up.
+            tmux.key("Up");
+            tmux.wait_screen("the recalled line", |s| has_line(s, "> remember me"));
+        }
+        tmux.key("Enter");
+        let f = ws.recv();
+        assert_eq!((f.opcode, f.text()), (OP_TEXT, "remember me\n".to_string()));
+        tmux.wait_prompt();
+        tmux.key("C-d");
+        let (_, close) = ws.recv_until_close();
+        assert_eq!(close.payload, b"", "Ctrl-D sends the default Close");
+        ws.send_close(None);
+        tmux.wait_screen("the exit status", |s| has_line(s, "EXIT=0"));
+    }
+}
+
 /// Runs `args_before_url URL args_after_url` in a terminal and checks that it behaves as plain
 /// stdio: a line starting with `/` is sent as it is, a message prints as a bare line, and no
 /// history is written.
