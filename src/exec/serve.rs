@@ -390,9 +390,14 @@ async fn single_session(
     }
     let l = match (l, plan.serve.console) {
         (Some(l), _) => l,
-        (None, settings) => {
-            crate::interactive::open(&r, settings.unwrap_or_default()).map_err(left_error)?
-        }
+        (None, settings) => match crate::interactive::open(&r, settings.unwrap_or_default()) {
+            Ok(console) => console,
+            // A terminal the line editor does not support (`TERM=dumb`): plain stdio.
+            Err(e) => {
+                tracing::info!("{e}; using plain standard input and output");
+                left.connect(&info).await.map_err(left_error)?
+            }
+        },
     };
     let watch = plan
         .serve

@@ -280,10 +280,10 @@ fn history_is_kept_for_the_next_session() {
     }
 }
 
-/// Runs `args_before_url URL args_after_url` in a terminal and checks that it behaves as plain
-/// stdio: a line starting with `/` is sent as it is, a message prints as a bare line, and no
-/// history is written.
-fn expect_plain_stdio(before_url: &str, after_url: &str) {
+/// Runs `[env] websocat before_url URL after_url` in a terminal and checks that it behaves as
+/// plain stdio: a line starting with `/` is sent as it is, a message prints as a bare line, and
+/// no history is written.
+fn expect_plain_stdio(env: &str, before_url: &str, after_url: &str) {
     if !available("tmux", find_program("tmux").is_some()) {
         return;
     }
@@ -291,9 +291,12 @@ fn expect_plain_stdio(before_url: &str, after_url: &str) {
     let server = RawServer::bind();
     let tmux = Tmux::start(
         dir.path(),
-        &console_command(
-            dir.path(),
-            &format!("{before_url} {} {after_url}", server.url("/")),
+        &format!(
+            "{env} {}",
+            console_command(
+                dir.path(),
+                &format!("{before_url} {} {after_url}", server.url("/")),
+            )
         ),
     );
     let (mut ws, _head) = server.accept_ws(&[]);
@@ -313,12 +316,17 @@ fn expect_plain_stdio(before_url: &str, after_url: &str) {
 
 #[test]
 fn no_interactive_keeps_plain_lines_on_a_terminal() {
-    expect_plain_stdio("--no-interactive", "");
+    expect_plain_stdio("", "--no-interactive", "");
 }
 
 #[test]
 fn stdout_into_a_pipe_keeps_plain_lines() {
-    expect_plain_stdio("", "| cat");
+    expect_plain_stdio("", "", "| cat");
+}
+
+#[test]
+fn a_terminal_the_editor_cannot_drive_keeps_plain_lines() {
+    expect_plain_stdio("TERM=dumb", "", "");
 }
 
 #[test]
