@@ -85,6 +85,12 @@
 //!   ([`exec::ByteStream::as_any_mut`]; the WebSocket layer sends its last Close with the FIN
 //!   on TCP, [`net::poll_write_before_fin`]). Both are optional fast paths: other transports
 //!   behave as before.
+//! - Ping, pong and Close stay inside the WebSocket connection, with one narrow side door:
+//!   [`ws::control::WsControl`] (found through [`exec::MessageStream::ws_control`]) lets the
+//!   interactive console send a ping on demand and choose the status of the Close we send,
+//!   and lets `--summary` read the Closes and ping round-trip times. The console itself is a
+//!   message connection that stands in for stdio ([`interactive`]); the copy engine does not
+//!   know it is there.
 
 pub mod browser_console;
 pub mod cli;

@@ -221,7 +221,7 @@ pub struct ServeOptions {
     /// Print `connected`/`closed` status lines on stderr (stdin and stderr are terminals).
     pub interactive: bool,
     /// Run the interactive console instead of the stdio side (set by the caller, who knows
-    /// whether stdin and stdout are terminals; see [`crate::interactive::plan_fits`]).
+    /// whether stdin and stdout are terminals; see [`crate::interactive::console_settings`]).
     pub console: Option<crate::interactive::ConsoleSettings>,
     /// `--metrics`: serve Prometheus metrics on this address (servers only).
     pub metrics: Option<String>,
