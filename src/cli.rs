@@ -170,6 +170,15 @@ pub struct Cli {
     /// Messages buffered per client by `broadcast:` [default: 64].
     #[arg(long = "queue-len", value_name = "N")]
     pub queue_len: Option<u64>,
+    /// Bytes buffered per client by `broadcast:` [default: 1048576].
+    #[arg(long = "client-buffer-bytes", value_name = "BYTES")]
+    pub client_buffer_bytes: Option<u64>,
+    /// `broadcast:` with a client whose queue is full: block, drop or disconnect [default: block].
+    #[arg(long = "slow-client-policy", value_name = "POLICY")]
+    pub slow_client_policy: Option<String>,
+    /// `broadcast:` disconnects a client whose queue stays full this long (ms) [default: 10000].
+    #[arg(long = "slow-client-timeout-ms", value_name = "MS")]
+    pub slow_client_timeout_ms: Option<u64>,
     /// `reuse-raw:` sends an empty message to the shared connection when a client leaves.
     #[arg(long = "reuser-send-zero-msg-on-disconnect", hide_short_help = true)]
     pub reuser_send_zero_msg_on_disconnect: bool,

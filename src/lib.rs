@@ -85,6 +85,11 @@
 //!   ([`exec::ByteStream::as_any_mut`]; the WebSocket layer sends its last Close with the FIN
 //!   on TCP, [`net::poll_write_before_fin`]). Both are optional fast paths: other transports
 //!   behave as before.
+//! - A message stream may end its session with a WebSocket Close status for the other side
+//!   ([`exec::conn::CloseRequest`], sent through [`exec::conn::MessageStream::set_close_status`]),
+//!   also while the copy engine waits for that side to take a message
+//!   ([`exec::conn::MessageStream::poll_abort`]): `broadcast:` disconnects a client that does not
+//!   read with Close 1008 without waiting for its socket to drain.
 //! - Ping, pong and Close stay inside the WebSocket connection, with one narrow side door:
 //!   [`ws::control::WsControl`] (found through [`exec::MessageStream::ws_control`]) lets the
 //!   interactive console send a ping on demand and choose the status of the Close we send,

@@ -8,7 +8,7 @@
 
 use crate::error::{Side, SpecProblem};
 use crate::exec::conn::{ConnLayer, Connect, ConnectorLayer, Listen};
-use crate::plan::ir::PlanNode;
+use crate::spec::Span;
 use std::sync::Arc;
 
 /// Where a kind may stand in a chain.
@@ -343,3 +343,111 @@ impl PartialEq for KindDef {
     }
 }
 impl Eq for KindDef {}
+
+/// Where a plan node came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Written by the user at this span.
+    Written(Span),
+    /// Produced by expanding sugar written at this span.
+    Expanded(Span),
+    /// Inserted by a planner pass.
+    Inserted,
+}
+
+impl Origin {
+    /// The user's span this node relates to, if any.
+    pub fn span(self) -> Option<Span> {
+        match self {
+            Origin::Written(s) | Origin::Expanded(s) => Some(s),
+            Origin::Inserted => None,
+        }
+    }
+}
+
+/// One resolved element of a chain.
+#[derive(Debug, Clone)]
+pub struct PlanNode {
+    /// The kind, synonyms resolved.
+    pub kind: &'static KindDef,
+    /// Parameters in the order written or filled.
+    pub params: Vec<(String, String)>,
+    /// The leaf argument (empty for overlays).
+    pub arg: String,
+    /// Where it came from.
+    pub origin: Origin,
+}
+
+impl PartialEq for PlanNode {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.params == other.params && self.arg == other.arg
+    }
+}
+
+impl PlanNode {
+    /// A node of `kind` with no parameters.
+    pub fn new(kind: &'static KindDef, arg: impl Into<String>, origin: Origin) -> Self {
+        PlanNode {
+            kind,
+            params: Vec::new(),
+            arg: arg.into(),
+            origin,
+        }
+    }
+
+    /// Adds a parameter.
+    pub fn with_param(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.params.push((key.to_string(), value.into()));
+        self
+    }
+
+    /// The first value of parameter `key`.
+    pub fn param(&self, key: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// All values of a repeatable parameter.
+    pub fn params_all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.params
+            .iter()
+            .filter(move |(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Parameter `key` as a number (validated by the planner).
+    pub fn param_u64(&self, key: &str) -> Option<u64> {
+        self.param(key).and_then(|v| v.parse().ok())
+    }
+
+    /// Parameter `key` as a boolean (validated by the planner); absent means false.
+    pub fn param_bool(&self, key: &str) -> bool {
+        self.param(key) == Some("true")
+    }
+
+    /// True when this node is a listening leaf.
+    pub fn is_listener(&self) -> bool {
+        self.kind.role == Role::Listener
+    }
+
+    /// The node written as a specifier element: `name[params]` (plus `:arg` for leaves).
+    pub fn display_element(&self) -> String {
+        let mut s = String::from(self.kind.name);
+        if !self.params.is_empty() {
+            s.push('[');
+            for (i, (k, v)) in self.params.iter().enumerate() {
+                if i > 0 {
+                    s.push(',');
+                }
+                s.push_str(k);
+                s.push('=');
+                s.push_str(&crate::spec::ast::quote_param_value(v));
+            }
+            s.push(']');
+        }
+        s
+    }
+}
+

@@ -70,7 +70,40 @@ pub trait MessageStream:
     fn room_is_private(&self) -> bool {
         false
     }
+
+    /// Makes closing this sink send this status, for a session ended by a [`CloseRequest`].
+    /// WebSocket kinds send it in their Close frame; other kinds ignore it.
+    fn set_close_status(&mut self, _code: u16, _reason: &str) {}
+
+    /// Polled by the copy engine while the other side is not ready for the message this
+    /// stream produced last: an error here ends the session at once, even though that write
+    /// never completes (`broadcast:` disconnecting a client that does not read). Most streams
+    /// never end that way.
+    fn poll_abort(&mut self, _cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Error> {
+        std::task::Poll::Pending
+    }
 }
+
+/// The error a message stream returns to end its session with a WebSocket Close of this
+/// status on the other side (`broadcast:` disconnecting a slow client). The copy engine gives
+/// that Close up to `grace` to go out, then ends the session with this error.
+#[derive(Debug, Clone)]
+pub struct CloseRequest {
+    /// Close status code.
+    pub code: u16,
+    /// Close reason (at most 123 bytes are sent).
+    pub reason: String,
+    /// How long the Close may wait for the peer to take it.
+    pub grace: std::time::Duration,
+}
+
+impl std::fmt::Display for CloseRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "closing with status {}: {}", self.code, self.reason)
+    }
+}
+
+impl std::error::Error for CloseRequest {}
 
 impl<T, C> MessageStream for tokio_util::codec::Framed<T, C>
 where

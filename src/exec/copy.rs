@@ -10,8 +10,8 @@
 //! silent for [`SHUTDOWN_IDLE`]; its writer is then closed as at EOF, and a WebSocket writer
 //! says 1001 "going away" in its Close.
 
-use super::conn::PeerClose;
 use super::conn::{ByteStream, Conn, MessageStream};
+use super::conn::{CloseRequest, PeerClose};
 use crate::error::Side;
 use crate::plan::CopyOptions;
 use futures::{FutureExt, SinkExt, StreamExt};
@@ -510,9 +510,17 @@ async fn copy_messages(
             Some(Ok(msg)) => {
                 let len = msg.payload().len() as u64;
                 let mut msg = Some(msg);
+                let mut aborted = None;
                 poll_fn(|cx| {
                     let mut w = lock(writer);
-                    std::task::ready!(w.poll_ready_unpin(cx))?;
+                    if w.poll_ready_unpin(cx)?.is_pending() {
+                        drop(w);
+                        if let std::task::Poll::Ready(e) = lock(reader).poll_abort(cx) {
+                            aborted = Some(e);
+                            return std::task::Poll::Ready(Ok(()));
+                        }
+                        return std::task::Poll::Pending;
+                    }
                     match msg.take() {
                         Some(m) => std::task::Poll::Ready(w.start_send_unpin(m)),
                         None => std::task::Poll::Ready(Ok(())),
@@ -520,12 +528,15 @@ async fn copy_messages(
                 })
                 .await
                 .map_err(|e| tag(to, false, e))?;
+                if let Some(e) = aborted {
+                    return Err(tag(from, true, close_as_requested(writer, e).await));
+                }
                 pending_flush = true;
                 count += 1;
                 control.progress.fetch_add(1, Ordering::Relaxed);
                 control.bytes.fetch_add(len, Ordering::Relaxed);
             }
-            Some(Err(e)) => return Err(tag(from, true, e)),
+            Some(Err(e)) => return Err(tag(from, true, close_as_requested(writer, e).await)),
             None => break,
         }
     }
@@ -537,6 +548,17 @@ async fn copy_messages(
     };
     end.map_err(|e| tag(to, false, e))?;
     Ok(count)
+}
+
+/// When a reader's error is a [`CloseRequest`], closes the writer with its status, waiting
+/// for that at most the request's grace time; returns the error.
+async fn close_as_requested(writer: &SharedStream, e: io::Error) -> io::Error {
+    if let Some(req) = e.get_ref().and_then(|i| i.downcast_ref::<CloseRequest>()) {
+        lock(writer).set_close_status(req.code, &req.reason);
+        let close = poll_fn(|cx| lock(writer).poll_close_unpin(cx));
+        let _ = tokio::time::timeout(req.grace, close).await;
+    }
+    e
 }
 
 #[cfg(test)]

@@ -484,20 +484,22 @@ fn cat_mode(d: &mut Draft, _opts: &PlanOptions) -> Result<(), Error> {
 /// `broadcast`: when a listener on the left serves many clients, a right side that exists
 /// once and is read by all ([`Sharing::Broadcast`], stdio) fans out to every client through
 /// `broadcast:`, outermost (as websocat 1.x).
-fn broadcast_behind_listener(d: &mut Draft, _opts: &PlanOptions) -> Result<(), Error> {
-    share_behind_listener(d, Sharing::Broadcast);
+fn broadcast_behind_listener(d: &mut Draft, opts: &PlanOptions) -> Result<(), Error> {
+    share_behind_listener(d, Sharing::Broadcast, opts);
     Ok(())
 }
 
 /// `share-file`: when a listener on the left serves many clients, a right side that exists
 /// once and must not be opened again ([`Sharing::OpenOnce`], a written file: each new client
 /// would truncate it) is opened once through `reuse-raw:`, innermost (as websocat 1.x).
-fn open_once_behind_listener(d: &mut Draft, _opts: &PlanOptions) -> Result<(), Error> {
-    share_behind_listener(d, Sharing::OpenOnce);
+fn open_once_behind_listener(d: &mut Draft, opts: &PlanOptions) -> Result<(), Error> {
+    share_behind_listener(d, Sharing::OpenOnce, opts);
     Ok(())
 }
 
-fn share_behind_listener(d: &mut Draft, how: Sharing) {
+/// Inserts the sharing node; it takes its flags (`--queue-len`, the slow-client policy, …)
+/// like the nodes that were written.
+fn share_behind_listener(d: &mut Draft, how: Sharing, opts: &PlanOptions) {
     let right = &mut d.right;
     if !d.left.is_listener()
         || d.serve.oneshot
@@ -527,9 +529,9 @@ fn share_behind_listener(d: &mut Draft, how: Sharing) {
             ),
         ),
     };
-    right
-        .nodes
-        .insert(at, PlanNode::new(kinds::kind(kind), "", Origin::Inserted));
+    let mut node = PlanNode::new(kinds::kind(kind), "", Origin::Inserted);
+    fill_node_from_flags(&mut node, opts);
+    right.nodes.insert(at, node);
     d.fixups
         .push(fixup(format!("right side: {why} (`{kind}:`)")));
 }

@@ -259,6 +259,15 @@ impl MessageStream for WsMessages {
     fn room_is_private(&self) -> bool {
         true
     }
+
+    fn set_close_status(&mut self, code: u16, reason: &str) {
+        let mut end = reason.len().min(123);
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.settings.close_code = Some(code);
+        self.settings.close_reason = reason[..end].to_string();
+    }
 }
 
 impl Stream for WsMessages {

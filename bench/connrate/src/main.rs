@@ -7,6 +7,9 @@
 //! the run's wall time this process spent on a CPU (1.00: the load generator, not the server,
 //! was the limit) on stdout, e.g. `41234.5 0.97`.
 //!
+//! `--hold N --server-pid PID` measures instead how the server does with N connections held
+//! open (see [`hold`]).
+//!
 //! It runs all cycles on one thread with one event loop (K cycles in flight at a time), so that
 //! it costs the machine as little as possible per cycle: the Python client it replaces spent
 //! more CPU per connection than the servers it measured, and blocking client threads make the
@@ -21,12 +24,14 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+mod hold;
+
 /// The request key from RFC 6455 section 1.3, so the expected accept value is a constant.
-const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+pub(crate) const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 /// `base64(sha1(KEY + GUID))` for [`KEY`].
 const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 /// A masked Close frame with status 1000 (mask 1,2,3,4).
-const CLOSE_FRAME: [u8; 8] = [0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xE8 ^ 2];
+pub(crate) const CLOSE_FRAME: [u8; 8] = [0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xE8 ^ 2];
 /// Give up when no cycle completes within this time.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -35,12 +40,16 @@ struct Settings {
     port: u16,
     count: u64,
     concurrency: usize,
+    /// Set by `--hold N`: the scale measurement instead of the connection rate.
+    hold: Option<hold::Hold>,
 }
 
 fn parse_args() -> Result<Settings, String> {
     let mut port = None;
     let mut count = 20_000u64;
     let mut concurrency = 64usize;
+    let (mut held, mut server_pid, mut fresh, mut fanout_messages, mut idle_secs) =
+        (None, None, 200usize, 200u64, 5u64);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
@@ -62,9 +71,41 @@ fn parse_args() -> Result<Settings, String> {
                     .parse()
                     .map_err(|e| format!("--concurrency: {e}"))?
             }
+            "--hold" => {
+                held = Some(
+                    value("--hold")?
+                        .parse::<usize>()
+                        .map_err(|e| format!("--hold: {e}"))?,
+                )
+            }
+            "--server-pid" => {
+                server_pid = Some(
+                    value("--server-pid")?
+                        .parse::<u32>()
+                        .map_err(|e| format!("--server-pid: {e}"))?,
+                )
+            }
+            "--fresh" => {
+                fresh = value("--fresh")?
+                    .parse()
+                    .map_err(|e| format!("--fresh: {e}"))?
+            }
+            "--fanout-messages" => {
+                fanout_messages = value("--fanout-messages")?
+                    .parse()
+                    .map_err(|e| format!("--fanout-messages: {e}"))?
+            }
+            "--idle-secs" => {
+                idle_secs = value("--idle-secs")?
+                    .parse()
+                    .map_err(|e| format!("--idle-secs: {e}"))?
+            }
             "-h" | "--help" => {
                 return Err(
-                    "usage: websocat-connrate --port P [--count N] [--concurrency K]".into(),
+                    "usage: websocat-connrate --port P [--count N] [--concurrency K]\n   \
+                     or: websocat-connrate --port P --hold N --server-pid PID [--fresh M] \
+                     [--fanout-messages K] [--idle-secs S]"
+                        .into(),
                 )
             }
             other => return Err(format!("unknown argument {other} (try --help)")),
@@ -74,15 +115,28 @@ fn parse_args() -> Result<Settings, String> {
     if count == 0 || concurrency == 0 {
         return Err("--count and --concurrency must be positive".into());
     }
+    let hold = match (held, server_pid) {
+        (Some(count), Some(server_pid)) if count > 0 => Some(hold::Hold {
+            port,
+            count,
+            server_pid,
+            fresh,
+            fanout_messages,
+            idle_secs,
+        }),
+        (Some(_), _) => return Err("--hold needs a positive N and --server-pid".into()),
+        (None, _) => None,
+    };
     Ok(Settings {
         port,
         count,
         concurrency,
+        hold,
     })
 }
 
 /// Read from `sock` into `buf` until `done(buf)` says a whole unit has arrived.
-async fn read_until(
+pub(crate) async fn read_until(
     sock: &mut TcpStream,
     buf: &mut Vec<u8>,
     what: &str,
@@ -108,12 +162,12 @@ async fn read_until(
 }
 
 /// Where the response head ends (just past the blank line), if it has arrived.
-fn head_end(buf: &[u8]) -> Option<usize> {
+pub(crate) fn head_end(buf: &[u8]) -> Option<usize> {
     buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
 }
 
 /// Check the `101` status line and the accept header of a response head.
-fn check_head(head: &[u8]) -> io::Result<()> {
+pub(crate) fn check_head(head: &[u8]) -> io::Result<()> {
     let text = String::from_utf8_lossy(head);
     let mut lines = text.split("\r\n");
     let status = lines.next().unwrap_or_default();
@@ -134,7 +188,7 @@ fn check_head(head: &[u8]) -> io::Result<()> {
 }
 
 /// If `buf` starts with a whole frame, its (opcode, length in bytes).
-fn whole_frame(buf: &[u8]) -> Option<(u8, usize)> {
+pub(crate) fn whole_frame(buf: &[u8]) -> Option<(u8, usize)> {
     let (&b0, &b1) = (buf.first()?, buf.get(1)?);
     let (len, mut at) = match b1 & 0x7F {
         126 => (u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?]) as u64, 4),
@@ -149,7 +203,7 @@ fn whole_frame(buf: &[u8]) -> Option<(u8, usize)> {
 }
 
 /// One handshake + Close exchange.
-async fn cycle(addr: SocketAddr, request: &[u8], buf: &mut Vec<u8>) -> io::Result<()> {
+pub(crate) async fn cycle(addr: SocketAddr, request: &[u8], buf: &mut Vec<u8>) -> io::Result<()> {
     let mut sock = TcpStream::connect(addr).await?;
     sock.set_nodelay(true)?;
     sock.write_all(request).await?;
@@ -157,9 +211,14 @@ async fn cycle(addr: SocketAddr, request: &[u8], buf: &mut Vec<u8>) -> io::Resul
     let end = read_until(&mut sock, buf, "the end of the response head", head_end).await?;
     check_head(&buf[..end])?;
     buf.drain(..end);
+    close_exchange(&mut sock, buf).await
+}
+
+/// Sends our Close and reads frames until the server's Close; `buf` holds bytes already read.
+pub(crate) async fn close_exchange(sock: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<()> {
     sock.write_all(&CLOSE_FRAME).await?;
     loop {
-        let end = read_until(&mut sock, buf, "the Close frame", |b| {
+        let end = read_until(sock, buf, "the Close frame", |b| {
             whole_frame(b).map(|f| f.1)
         })
         .await?;
@@ -189,6 +248,18 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(h) = &settings.hold {
+        return match runtime.block_on(tokio::task::LocalSet::new().run_until(hold::run(h))) {
+            Ok(line) => {
+                println!("{line}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("websocat-connrate: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let cpu_before = cpu_time();
     let start = Instant::now();
     match runtime.block_on(tokio::task::LocalSet::new().run_until(run(&settings))) {

@@ -279,6 +279,19 @@ pub struct WsConn {
 }
 
 impl WsConn {
+    /// A second handle on the same connection, to send from one thread while another
+    /// receives (frames are written whole, so the two never interleave within a frame).
+    pub fn try_clone(&self) -> WsConn {
+        WsConn {
+            stream: self
+                .stream
+                .try_clone()
+                .expect("cloning the test connection"),
+            pending: Vec::new(),
+            client: self.client,
+        }
+    }
+
     /// Sends one frame with FIN set.
     pub fn send(&mut self, opcode: u8, payload: &[u8]) {
         self.send_frame(true, opcode, payload);
