@@ -59,6 +59,7 @@ if [ "$QUICK" = 1 ]; then
     MSGS=20000
     IDLE_N=500
     CONN_N=20000
+    TLS_SECS=3
 else
     : "${ROUNDS:=5}"
     IPERF_SECS=10
@@ -66,6 +67,7 @@ else
     MSGS=200000
     IDLE_N=5000
     CONN_N=60000
+    TLS_SECS=10
 fi
 STARTUP_RUNS=30
 CONN_CONCURRENCY=64
@@ -256,7 +258,45 @@ tunnel_run() { # WHO: one tunnel measurement through our or the baseline pair, o
     stop_bg "$p2"; stop_bg "$p1"
 }
 
+# make_tls_identity: a self-signed P-256 certificate for 127.0.0.1 as PKCS#12 ($TLS_P12,
+# password $TLS_PASS) for the TLS rows; both binaries read --pkcs12-der. Returns 1 without
+# the openssl command.
+TLS_P12=""
+TLS_PASS=bench
+make_tls_identity() {
+    [ -n "$TLS_P12" ] && return 0
+    command -v openssl >/dev/null || return 1
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+        -keyout "$WORK/tls.key" -out "$WORK/tls.pem" >>"$WORK/openssl.log" 2>&1 \
+        && openssl pkcs12 -export -in "$WORK/tls.pem" -inkey "$WORK/tls.key" \
+            -out "$WORK/tls.p12" -passout "pass:$TLS_PASS" >>"$WORK/openssl.log" 2>&1 \
+        || return 1
+    TLS_P12="$WORK/tls.p12"
+}
+
+# tunnel_wss_run WHO: the tunnel with TLS on the WebSocket hop (wss-l / wss://, -k on the
+# client: the certificate is self-signed).
+tunnel_wss_run() {
+    local who=$1 a b out p1 p2 err bin
+    bin=$(bin_of "$who")
+    read -r a b <<<"$(ports 2)"
+    start_bg "$bin" -b --pkcs12-der "$TLS_P12" --pkcs12-passwd "$TLS_PASS" \
+        "wss-l:127.0.0.1:$b" "tcp:127.0.0.1:$IPERF_PORT"; p1=$BG_PID
+    start_bg "$bin" -b -k "tcp-l:127.0.0.1:$a" "wss://127.0.0.1:$b/"; p2=$BG_PID
+    if ! wait_listen "$b" "$p1" || ! wait_listen "$a" "$p2"; then
+        fail tunnel_wss "$who" "relay did not start listening"
+    elif out=$(iperf_gbps "$a" 2>"$WORK/err"); then
+        record tunnel_wss "$who" "$out"
+    else
+        err=$(cat "$WORK/err"); fail tunnel_wss "$who" "${err:-iperf3 failed}"
+    fi
+    stop_bg "$p2"; stop_bg "$p1"
+}
+
 bench_tunnel() {
+    local wss=1
+    make_tls_identity || { wss=0; skip "wss tunnel" "the openssl command is missing or failed"; }
     if [ "$HAVE_IPERF" = 0 ]; then skip tunnel "iperf3 is not installed (and could not be installed)"; return; fi
     read -r IPERF_PORT <<<"$(ports 1)"
     start_bg iperf3 -s -B 127.0.0.1 -p "$IPERF_PORT"
@@ -269,7 +309,10 @@ bench_tunnel() {
         log "   round $r/$ROUNDS"
         tunnel_run direct
         [ "$HAVE_SOCAT" = 1 ] && tunnel_run socat
-        for who in "${WHOS[@]}"; do tunnel_run "$who"; done
+        for who in "${WHOS[@]}"; do
+            tunnel_run "$who"
+            [ "$wss" = 1 ] && tunnel_wss_run "$who"
+        done
     done
     stop_bg "$iperf_pid"
 }
@@ -485,6 +528,35 @@ bench_conn() {
     done
 }
 
+# tls_conn_run WHO: full TLS handshakes per second against a TLS mirror (`ssl-listen:`, which
+# both binaries know), made by `openssl s_time -new` (a new session each time, no resumption)
+# for TLS_SECS seconds; the rate is over the wall-clock time of the whole run.
+tls_conn_run() {
+    local who=$1 p srv t0 t1 out n
+    read -r p <<<"$(ports 1)"
+    start_bg "$(bin_of "$who")" -b --pkcs12-der "$TLS_P12" --pkcs12-passwd "$TLS_PASS" \
+        "ssl-listen:127.0.0.1:$p" mirror:; srv=$BG_PID
+    if ! wait_listen "$p" "$srv"; then fail tls_conn "$who" "server did not start listening"; stop_bg "$srv"; return; fi
+    t0=$(now)
+    out=$(timeout $((TLS_SECS + 30)) openssl s_time -connect "127.0.0.1:$p" -new -time "$TLS_SECS" 2>&1)
+    t1=$(now)
+    stop_bg "$srv"
+    n=$(printf '%s\n' "$out" | sed -n 's/^\([0-9][0-9]*\) connections in .* real seconds.*/\1/p' | tail -1)
+    if [ -z "$n" ] || [ "$n" = 0 ]; then
+        fail tls_conn "$who" "openssl s_time: $(printf '%s' "$out" | tail -2 | tr '\n' ' ')"; return
+    fi
+    record tls_conn "$who" "$(calc "$n / ($t1 - $t0)")"
+}
+
+bench_tls_conn() {
+    local r who
+    if ! make_tls_identity; then skip "TLS handshake rate" "the openssl command is missing or failed"; return; fi
+    for ((r = 1; r <= ROUNDS; r++)); do
+        log "   round $r/$ROUNDS"
+        for who in "${WHOS[@]}"; do tls_conn_run "$who"; done
+    done
+}
+
 # ---------------------------------------------------------------- 6. start-up time, peak RSS
 
 bench_startup() {
@@ -551,6 +623,8 @@ log "== 4. idle connections ($IDLE_N)"
 bench_idle
 log "== 5. connection rate ($CONN_N handshakes+closes, $CONN_CONCURRENCY at a time)"
 bench_conn
+log "== 5b. TLS handshake rate (openssl s_time -new, ${TLS_SECS}s per run)"
+bench_tls_conn
 log "== 6. start-up time ($STARTUP_RUNS runs) and peak RSS"
 bench_startup
 bench_rss
@@ -588,6 +662,16 @@ row() { # MEASURE LABEL REFERENCES
     fi
 }
 
+# wss_refs: the wss tunnel as a fraction of the plain ws tunnel, for ours and the baseline.
+wss_refs() {
+    local text="" w p
+    for who in "${WHOS[@]}"; do
+        w=$(median tunnel_wss "$who"); p=$(median tunnel "$who")
+        [ -n "$w" ] && [ -n "$p" ] && text="${text:+$text; }$who: $(ratio "$w" "$p") of its ws tunnel"
+    done
+    printf '%s' "${text:-—}"
+}
+
 refs=""
 d=$(median tunnel direct); s=$(median tunnel socat)
 [ -n "$d" ] && refs="iperf3 direct $(fmt "$d")"
@@ -603,6 +687,7 @@ echo
 echo "| measurement | ours | baseline | ratio | references |"
 echo "|---|---|---|---|---|"
 row tunnel "TCP tunnel over WebSocket, Gbit/s (higher is better)" "$refs"
+row tunnel_wss "TCP tunnel over TLS WebSocket (wss), Gbit/s (higher is better)" "$(wss_refs)"
 row pipe "Pipe throughput, $PIPE_MIB MiB, MiB/s (higher is better)" "—"
 row msgs "Small messages, $MSGS x 100 B echoed, messages/s (higher is better)" "—"
 row idle "Idle connections, server RSS per connection at $IDLE_N, KiB (lower is better)" "—"
@@ -618,6 +703,7 @@ busy_refs() {
 }
 row conn "Connection rate, handshake + close, per s (higher is better)" "$(busy_refs conn)"
 row conn_budget "Connection rate, server held to $CPU_BUDGET % of one CPU, per s (higher is better)" "$(busy_refs conn_budget)"
+row tls_conn "TLS handshakes (\`ssl-listen:\`, openssl s_time -new), per s (higher is better)" "—"
 row conn_cpu "Server CPU per connection (handshake + close), µs (lower is better)" "—"
 row startup "Start-up, \`-b -u literal:x -\`, median of $STARTUP_RUNS, ms (lower is better)" "—"
 row rss_literal "Peak RSS, \`-b -u literal:x -\`, KiB (lower is better)" "—"

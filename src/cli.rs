@@ -303,13 +303,18 @@ pub struct Cli {
     /// TLS server: password of the --pkcs12-der file.
     #[arg(long = "pkcs12-passwd", value_name = "PASS", help_heading = "TLS")]
     pub pkcs12_passwd: Option<String>,
-    /// TLS server: certificate chain as a PEM file (with --tls-key). Client certificates are
-    /// never requested: native-tls cannot verify them on the server side.
+    /// TLS server: certificate chain as a PEM file (with --tls-key).
     #[arg(long = "tls-cert", value_name = "FILE", help_heading = "TLS")]
     pub tls_cert: Option<String>,
     /// TLS server: private key for --tls-cert (PKCS#8 PEM, `BEGIN PRIVATE KEY`).
     #[arg(long = "tls-key", value_name = "FILE", help_heading = "TLS")]
     pub tls_key: Option<String>,
+    /// TLS server: require client certificates signed by a CA in this PEM file.
+    #[arg(long = "tls-client-ca", value_name = "FILE", help_heading = "TLS")]
+    pub tls_client_ca: Option<String>,
+    /// TLS server: with --tls-client-ca, let clients without a certificate in too.
+    #[arg(long = "tls-client-cert-optional", help_heading = "TLS")]
+    pub tls_client_cert_optional: bool,
     /// Remove an existing file at a `unix-l:` / `unix-dgram:` path before binding.
     #[arg(long = "unlink")]
     pub unlink: bool,

@@ -252,6 +252,19 @@ pub struct ConnInfo {
     pub peer: Option<Peer>,
     /// The request head of an accepted WebSocket (its target and headers).
     pub request: Option<crate::ws::handshake::RequestHead>,
+    /// The client certificate a TLS server verified, when the client presented one.
+    pub tls_client: Option<std::sync::Arc<TlsPeerIdentity>>,
+}
+
+/// Who a verified TLS client certificate names, as text (independent of the TLS library).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsPeerIdentity {
+    /// The subject, e.g. `CN=alice,O=Team` (`\` and `,` in values escaped with `\`).
+    pub subject: String,
+    /// The issuer, in the same form.
+    pub issuer: String,
+    /// The subject alternative names: `DNS:name`, `IP:addr`, `email:addr`, `URI:uri`.
+    pub alt_names: Vec<String>,
 }
 
 /// Something that can open connections on demand (a client endpoint).

@@ -536,7 +536,15 @@ async fn copy_messages(
                 control.progress.fetch_add(1, Ordering::Relaxed);
                 control.bytes.fetch_add(len, Ordering::Relaxed);
             }
-            Some(Err(e)) => return Err(tag(from, true, close_as_requested(writer, e).await)),
+            Some(Err(e)) => {
+                if pending_flush {
+                    // What was taken before the error is delivered (best effort, bounded):
+                    // a peer that vanishes after its last message still has it printed.
+                    let flush = poll_fn(|cx| lock(writer).poll_flush_unpin(cx));
+                    let _ = tokio::time::timeout(CLOSE_LINGER, flush).await;
+                }
+                return Err(tag(from, true, close_as_requested(writer, e).await));
+            }
             None => break,
         }
     }

@@ -13,5 +13,5 @@ pub mod share;
 
 pub use conn::{
     Accept, ByteStream, Conn, ConnInfo, ConnLayer, Connect, ConnectorLayer, Listen, Message,
-    MessageStream,
+    MessageStream, TlsPeerIdentity,
 };

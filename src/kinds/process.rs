@@ -76,7 +76,9 @@ pub const EXEC: KindDef = KindDef {
            verbatim without a shell. `--exec-args` takes every argument after it, so it goes \
            last on the command line. The child's stdin and stdout are the byte stream, stderr \
            is inherited. Each connection starts its own child. With `-e` the child gets \
-           WEBSOCAT_URI, WEBSOCAT_CLIENT and, for each `--header-to-env NAME`, H_NAME.",
+           WEBSOCAT_URI, WEBSOCAT_CLIENT, for each `--header-to-env NAME`, H_NAME, and behind \
+           a TLS server that verified a client certificate (`--tls-client-ca`), \
+           WEBSOCAT_TLS_CLIENT_SUBJECT, WEBSOCAT_TLS_CLIENT_ISSUER and WEBSOCAT_TLS_CLIENT_SAN.",
     examples: &[
         "websocat ws-l:127.0.0.1:8080 exec:cat",
         "websocat -e tcp-l:127.0.0.1:9000 exec:printenv --exec-args WEBSOCAT_CLIENT",
@@ -103,7 +105,7 @@ pub const SH_C: KindDef = KindDef {
     help: "Runs `sh -c COMMAND`; everything after `sh-c:` is the command line, colons \
            included. The child's stdin and stdout are the byte stream, stderr is inherited. \
            Each connection starts its own child. With `-e` the child gets WEBSOCAT_URI, \
-           WEBSOCAT_CLIENT and H_* variables (see `exec:`).",
+           WEBSOCAT_CLIENT, H_* and WEBSOCAT_TLS_CLIENT_* variables (see `exec:`).",
     examples: &[
         "websocat tcp-l:127.0.0.1:9000 sh-c:'tr a-z A-Z'",
         "websocat -e ws-l:127.0.0.1:8080 'sh-c:echo \"you asked for $WEBSOCAT_URI\"'",
@@ -212,6 +214,17 @@ pub fn child_env(info: &ConnInfo, header_to_env: &[String]) -> Vec<(String, Stri
     }
     if let Some(peer) = &info.peer {
         v.push(("WEBSOCAT_CLIENT".to_string(), peer.to_string()));
+    }
+    if let Some(id) = &info.tls_client {
+        v.push((
+            "WEBSOCAT_TLS_CLIENT_SUBJECT".to_string(),
+            id.subject.clone(),
+        ));
+        v.push(("WEBSOCAT_TLS_CLIENT_ISSUER".to_string(), id.issuer.clone()));
+        v.push((
+            "WEBSOCAT_TLS_CLIENT_SAN".to_string(),
+            id.alt_names.join(","),
+        ));
     }
     for name in header_to_env {
         let values = info
@@ -448,6 +461,11 @@ mod tests {
                     b"GET /p?q=1 HTTP/1.1\r\nx-foo: bar\r\nX-Foo: second\r\n\r\n",
                 ),
             )),
+            tls_client: Some(std::sync::Arc::new(crate::exec::TlsPeerIdentity {
+                subject: "CN=alice,O=Team".into(),
+                issuer: "CN=ca".into(),
+                alt_names: vec!["DNS:a.example".into(), "email:a@example.com".into()],
+            })),
         };
         let out = String::from_utf8(output(s.spawn(&info).unwrap()).await).unwrap();
         let lines: Vec<&str> = out.lines().collect();
@@ -455,6 +473,15 @@ mod tests {
         assert!(lines.contains(&"WEBSOCAT_CLIENT=127.0.0.1:5555"), "{out}");
         assert!(lines.contains(&"H_X-Foo=bar"), "{out}");
         assert!(!out.contains("H_Missing"), "{out}");
+        assert!(
+            lines.contains(&"WEBSOCAT_TLS_CLIENT_SUBJECT=CN=alice,O=Team"),
+            "{out}"
+        );
+        assert!(lines.contains(&"WEBSOCAT_TLS_CLIENT_ISSUER=CN=ca"), "{out}");
+        assert!(
+            lines.contains(&"WEBSOCAT_TLS_CLIENT_SAN=DNS:a.example,email:a@example.com"),
+            "{out}"
+        );
     }
 
     #[tokio::test]

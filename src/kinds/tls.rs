@@ -1,4 +1,6 @@
-//! TLS both ways, with the platform TLS library (native-tls: OpenSSL on Linux):
+//! TLS both ways: the client with the platform TLS library (native-tls: OpenSSL on Linux),
+//! the server with OpenSSL directly (see [`super::support::tls_server`]: native-tls cannot
+//! verify client certificates):
 //! `tls-c:` (client overlay over any byte stream), `tls-accept:` (server overlay over each
 //! accepted connection), and the sugar `tls-l:` (= `tls-accept:tcp-l:ADDR`, or over a
 //! sub-specifier) and `wss-l:` (= `ws-upgrade:tls-accept:tcp-l:ADDR`).
@@ -6,6 +8,7 @@
 //! Certificates and keys are read and checked when the chain is built, before anything
 //! connects or listens, so a bad file fails at startup and names the file.
 
+use super::support::tls_server::{self, IdentityFiles, ServerFiles, ServerTls};
 use crate::exec::build::BuildCtx;
 use crate::exec::{Conn, ConnInfo, ConnLayer};
 use crate::plan::PlanNode;
@@ -14,8 +17,11 @@ use crate::registry::{
 };
 use futures::future::BoxFuture;
 use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
+use tls_server::read_file;
 
 /// Seconds a TLS handshake may take unless `handshake-timeout` says otherwise.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: u64 = 30;
@@ -74,7 +80,7 @@ const CLIENT_PARAMS: [ParamDef; 8] = [
     HANDSHAKE_TIMEOUT_PARAM,
 ];
 
-const SERVER_PARAMS: [ParamDef; 5] = [
+const SERVER_PARAMS: [ParamDef; 7] = [
     ParamDef {
         name: "pkcs12",
         ty: ParamType::Text,
@@ -98,6 +104,18 @@ const SERVER_PARAMS: [ParamDef; 5] = [
         ty: ParamType::Text,
         flag: Some("--tls-key"),
         help: "server private key as a PKCS#8 PEM file (with `cert`)",
+    },
+    ParamDef {
+        name: "client-ca",
+        ty: ParamType::Text,
+        flag: Some("--tls-client-ca"),
+        help: "PEM file of CA certificates: clients must present a certificate signed by one",
+    },
+    ParamDef {
+        name: "client-cert-optional",
+        ty: ParamType::Bool,
+        flag: Some("--tls-client-cert-optional"),
+        help: "`true`: with `client-ca`, let clients without a certificate in too",
     },
     HANDSHAKE_TIMEOUT_PARAM,
 ];
@@ -169,11 +187,19 @@ pub const TLS_ACCEPT: KindDef = KindDef {
            that connection's task) and then carries bytes encrypted. The server identity comes \
            from `--pkcs12-der FILE` (+ `--pkcs12-passwd`) or from `--tls-cert FILE` + \
            `--tls-key FILE` (PEM; the key must be PKCS#8, `BEGIN PRIVATE KEY`); one of them is \
-           required. Client certificates are neither requested nor verified: the platform TLS \
-           library used here (native-tls) offers no way to do that on the server side. A \
-           client that does not finish its handshake within 30 s is disconnected.",
+           required. With `--tls-client-ca FILE` (a PEM bundle of CAs) every client must \
+           present a certificate signed by one of them, or its handshake is refused; \
+           `--tls-client-cert-optional` lets clients without a certificate in (one that is \
+           presented must still verify). The verified client's subject and alternative names \
+           are logged with -v and, with -e, given to `exec:`/`sh-c:` children as \
+           WEBSOCAT_TLS_CLIENT_SUBJECT, WEBSOCAT_TLS_CLIENT_ISSUER and \
+           WEBSOCAT_TLS_CLIENT_SAN. On SIGHUP the certificate, key and client CA files are read \
+           again for new connections (open ones are not touched); if a file is broken, the \
+           old ones stay and an error names the file. A client that does not finish its \
+           handshake within 30 s is disconnected.",
     examples: &[
         "websocat --tls-cert cert.pem --tls-key key.pem tls-accept:tcp-l:127.0.0.1:8443 mirror:",
+        "websocat -e --tls-cert cert.pem --tls-key key.pem --tls-client-ca clients.pem wss-l:0.0.0.0:8443 exec:./handler",
     ],
     build: Build::Layer(build_server),
 };
@@ -198,8 +224,8 @@ pub const TLS_LISTEN: KindDef = KindDef {
     summary: "TLS server: `tls-accept:` over `tcp-l:` or over a sub-specifier",
     help: "`tls-l:ADDR` listens on a TCP address (a bare port means 127.0.0.1) and accepts TLS \
            clients; `tls-l:SPEC` accepts TLS over any listener. The identity comes from \
-           `--pkcs12-der` or `--tls-cert` + `--tls-key`. Client certificates are not requested \
-           (native-tls cannot verify them on the server side).",
+           `--pkcs12-der` or `--tls-cert` + `--tls-key`; `--tls-client-ca FILE` requires client \
+           certificates (see `tls-accept:`).",
     examples: &[
         "websocat --pkcs12-der server.p12 tls-l:127.0.0.1:8443 tcp:127.0.0.1:22",
         "websocat -b --tls-cert cert.pem --tls-key key.pem tls-l:tcp-l:127.0.0.1:8443 mirror:",
@@ -223,7 +249,8 @@ pub const WSS_LISTEN: KindDef = KindDef {
     help: "`wss-l:ADDR` listens on a TCP address (a bare port means 127.0.0.1) and accepts \
            WebSocket clients over TLS (`wss://`). Bracket parameters are those of \
            `ws-upgrade:`; the TLS identity comes from `--pkcs12-der` (+ `--pkcs12-passwd`) or \
-           `--tls-cert` + `--tls-key`. `-s PORT` with one of those flags serves `wss-l:`.",
+           `--tls-cert` + `--tls-key`, and `--tls-client-ca FILE` requires client certificates \
+           (see `tls-accept:`). `-s PORT` with one of those flags serves `wss-l:`.",
     examples: &[
         "websocat --pkcs12-der server.p12 wss-l:127.0.0.1:8443 mirror:",
         "websocat --tls-cert cert.pem --tls-key key.pem wss-l:0.0.0.0:443 tcp:127.0.0.1:22",
@@ -234,13 +261,8 @@ pub const WSS_LISTEN: KindDef = KindDef {
     }),
 };
 
-/// Reads a small file named by a flag, naming both in errors.
-fn read_file(flag: &str, path: &str) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("cannot read {flag} file `{path}`: {e}"))
-}
-
 /// Returns the key PEM starting at its `BEGIN` line, or explains why it cannot be used.
-fn pkcs8_key<'a>(key: &'a [u8], flag: &str, path: &str) -> Result<&'a [u8], String> {
+pub(crate) fn pkcs8_key<'a>(key: &'a [u8], flag: &str, path: &str) -> Result<&'a [u8], String> {
     const PKCS8: &[u8] = b"-----BEGIN PRIVATE KEY-----";
     if let Some(at) = key.windows(PKCS8.len()).position(|w| w == PKCS8) {
         return Ok(&key[at..]);
@@ -395,6 +417,9 @@ fn explain_handshake_error(raw: &str, domain: Option<&str>) -> String {
     let name = domain.unwrap_or("the server");
     let low = raw.to_ascii_lowercase();
     let has = |s: &str| low.contains(s);
+    if let Some(refusal) = explain_client_certificate_alert(raw) {
+        return format!("TLS handshake with {name} failed: {refusal}");
+    }
     let (what, hint) = if has("hostname mismatch") || has("ip address mismatch") {
         (
             format!("the server's certificate is not valid for `{name}`"),
@@ -440,7 +465,11 @@ fn explain_handshake_error(raw: &str, domain: Option<&str>) -> String {
 fn explain_server_handshake_error(raw: &str, peer: &str) -> String {
     let low = raw.to_ascii_lowercase();
     let has = |s: &str| low.contains(s);
-    let what = if has("alert unknown ca") {
+    let what = if has("peer did not return a certificate") {
+        "the client presented no certificate, but --tls-client-ca requires one"
+    } else if has("certificate verify failed") {
+        "its certificate did not verify against --tls-client-ca"
+    } else if has("alert unknown ca") {
         "the client does not trust the CA of this server's certificate"
     } else if has("alert bad certificate") || has("alert certificate unknown") {
         "the client rejected this server's certificate (wrong name?)"
@@ -482,31 +511,98 @@ impl ConnLayer for TlsClient {
                 )
             };
             let tls = with_limit(limit, what, handshake).await?;
-            Ok((Conn::Bytes(Box::new(tls)), info))
+            Ok((Conn::Bytes(Box::new(ExplainRefusal { inner: tls })), info))
         })
     }
 }
 
 /// The TLS server layer.
 struct TlsServer {
-    acceptor: tokio_native_tls::TlsAcceptor,
+    tls: Arc<ServerTls>,
     /// Time limit of each handshake.
     limit: Option<Duration>,
 }
 
-fn build_server(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, String> {
+/// The server's files as given by a node's parameters (checked by the planner: exactly one
+/// identity is there).
+fn server_files(node: &PlanNode) -> Result<ServerFiles, String> {
     let identity =
-        load_identity(node, ("--pkcs12-der", "--tls-cert", "--tls-key"))?.ok_or_else(|| {
-            "a TLS server needs a certificate and key: give --tls-cert FILE --tls-key FILE (PEM) \
-             or --pkcs12-der FILE [--pkcs12-passwd PASS]"
-                .to_string()
-        })?;
-    let acceptor = native_tls::TlsAcceptor::new(identity)
-        .map_err(|e| format!("cannot set up the TLS server with this certificate and key: {e}"))?;
+        match (node.param("pkcs12"), node.param("cert"), node.param("key")) {
+            (Some(path), None, None) => IdentityFiles::Pkcs12 {
+                path: path.to_string(),
+                password: node.param("pkcs12-passwd").unwrap_or("").to_string(),
+            },
+            (None, Some(cert), Some(key)) => IdentityFiles::Pem {
+                cert: cert.to_string(),
+                key: key.to_string(),
+            },
+            _ => return Err(
+                "a TLS server needs a certificate and key: give --tls-cert FILE --tls-key FILE \
+                 (PEM) or --pkcs12-der FILE [--pkcs12-passwd PASS]"
+                    .to_string(),
+            ),
+        };
+    let client_cert_optional = node.param_bool("client-cert-optional");
+    let client_ca = node.param("client-ca").map(str::to_string);
+    if client_cert_optional && client_ca.is_none() {
+        return Err(
+            "--tls-client-cert-optional needs --tls-client-ca FILE (the CAs that client \
+             certificates are checked against)"
+                .to_string(),
+        );
+    }
+    Ok(ServerFiles {
+        identity,
+        client_ca,
+        client_cert_optional,
+    })
+}
+
+fn build_server(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, String> {
     Ok(Arc::new(TlsServer {
-        acceptor: acceptor.into(),
+        tls: ServerTls::new(server_files(node)?)?,
         limit: handshake_timeout(node),
     }))
+}
+
+/// Closes a connection whose handshake failed so that the alert already sent reaches the
+/// client: closing a socket with unread input makes the kernel send a reset, and a client
+/// receiving it loses the alert (and sees "connection reset" instead of the reason). So the
+/// write side is shut first and what the client still sends is read and dropped, for at
+/// most a second and 64 KiB.
+async fn linger(stream: &mut Box<dyn crate::exec::ByteStream>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let drain = async {
+        let _ = stream.shutdown().await;
+        let mut buf = [0u8; 4096];
+        let mut left = 64 * 1024usize;
+        while left > 0 {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+}
+
+/// Why the server refused a client's certificate, from OpenSSL's verification result.
+fn explain_client_verification(verify: &str, peer: &str) -> String {
+    let low = verify.to_ascii_lowercase();
+    let what = if low.contains("unable to get local issuer")
+        || low.contains("self-signed")
+        || low.contains("self signed")
+        || low.contains("unable to get issuer")
+    {
+        "its certificate is not signed by a CA in --tls-client-ca"
+    } else if low.contains("expired") {
+        "its certificate has expired"
+    } else if low.contains("not yet valid") {
+        "its certificate is not valid yet"
+    } else {
+        "its certificate did not verify"
+    };
+    format!("TLS handshake with client {peer} failed: {what} ({verify})")
 }
 
 impl ConnLayer for TlsServer {
@@ -519,25 +615,163 @@ impl ConnLayer for TlsServer {
         inner: Conn,
         info: ConnInfo,
     ) -> BoxFuture<'static, io::Result<(Conn, ConnInfo)>> {
-        let acceptor = self.acceptor.clone();
+        let tls = Arc::clone(&self.tls);
         let limit = self.limit;
         Box::pin(async move {
             let stream = inner.into_bytes_for(TLS_ACCEPT.name)?;
             // Turned into text only when a message needs it.
             let peer = || info.peer.as_ref().map_or("?".into(), ToString::to_string);
+            let ssl = tls.session().map_err(io::Error::other)?;
+            let mut stream = tokio_openssl::SslStream::new(ssl, stream)
+                .map_err(|e| io::Error::other(format!("cannot start a TLS session: {e}")))?;
             let handshake = async {
-                acceptor.accept(stream).await.map_err(|e| {
-                    io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        explain_server_handshake_error(&e.to_string(), &peer()),
-                    )
-                })
+                match Pin::new(&mut stream).accept().await {
+                    Ok(()) => Ok(()),
+                    Err(e) => {
+                        let verify = stream.ssl().verify_result();
+                        let message = if verify != openssl::x509::X509VerifyResult::OK {
+                            explain_client_verification(verify.error_string(), &peer())
+                        } else {
+                            explain_server_handshake_error(&e.to_string(), &peer())
+                        };
+                        // Our alert must reach the client before the connection ends.
+                        linger(stream.get_mut()).await;
+                        Err(io::Error::new(io::ErrorKind::InvalidData, message))
+                    }
+                }
             };
             let what = || format!("TLS handshake with client {}", peer());
-            let tls = with_limit(limit, what, handshake).await?;
-            Ok((Conn::Bytes(Box::new(tls)), info))
+            with_limit(limit, what, handshake).await?;
+            let identity = tls_server::peer_identity(stream.ssl());
+            if let Some(id) = &identity {
+                tracing::info!(
+                    "TLS client {} presented a verified certificate: subject {}, issuer {}{}",
+                    peer(),
+                    id.subject,
+                    id.issuer,
+                    if id.alt_names.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", alternative names {}", id.alt_names.join(","))
+                    }
+                );
+            } else if tls.asks_for_client_certificates() {
+                tracing::info!("TLS client {} presented no certificate", peer());
+            }
+            let info = ConnInfo {
+                tls_client: identity.map(Arc::new),
+                ..info
+            };
+            Ok((Conn::Bytes(Box::new(stream)), info))
         })
     }
+}
+
+/// A TLS client stream whose errors explain the server's refusal of our client
+/// certificate: with TLS 1.3 the server checks it after our handshake has finished, so the
+/// refusal arrives with the first read.
+#[pin_project::pin_project]
+struct ExplainRefusal<S> {
+    #[pin]
+    inner: S,
+}
+
+/// The error with an explanation when it is the server refusing our client certificate.
+fn explain_refusal(e: io::Error) -> io::Error {
+    match explain_client_certificate_alert(&e.to_string()) {
+        Some(message) => io::Error::new(e.kind(), message),
+        None => e,
+    }
+}
+
+impl<S: tokio::io::AsyncRead> tokio::io::AsyncRead for ExplainRefusal<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.project()
+            .inner
+            .poll_read(cx, buf)
+            .map_err(explain_refusal)
+    }
+}
+
+impl<S: tokio::io::AsyncWrite> tokio::io::AsyncWrite for ExplainRefusal<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.project()
+            .inner
+            .poll_write(cx, buf)
+            .map_err(explain_refusal)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().inner.poll_flush(cx).map_err(explain_refusal)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project()
+            .inner
+            .poll_shutdown(cx)
+            .map_err(explain_refusal)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.project()
+            .inner
+            .poll_write_vectored(cx, bufs)
+            .map_err(explain_refusal)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+/// An explanation when the server's TLS alert says it refused our client certificate (or
+/// our lack of one).
+fn explain_client_certificate_alert(raw: &str) -> Option<String> {
+    let low = raw.to_ascii_lowercase();
+    let has = |s: &str| low.contains(s);
+    let present =
+        "present one with --client-cert FILE --client-key FILE or --client-pkcs12-der FILE";
+    let (what, hint) = if has("alert certificate required") {
+        ("the server requires a client certificate", present)
+    } else if has("alert handshake failure") {
+        (
+            "the server refused the handshake (does it require a client certificate?)",
+            present,
+        )
+    } else if has("alert unknown ca") {
+        (
+            "the server does not trust the CA that signed our client certificate",
+            "use a client certificate from a CA the server trusts",
+        )
+    } else if has("alert certificate expired") {
+        (
+            "the server says our client certificate has expired",
+            "renew the client certificate",
+        )
+    } else if has("alert bad certificate")
+        || has("alert certificate unknown")
+        || has("alert access denied")
+    {
+        (
+            "the server refused our client certificate",
+            "use a client certificate the server accepts",
+        )
+    } else {
+        return None;
+    };
+    Some(format!("TLS: {what} ({raw}); {hint}"))
 }
 
 #[cfg(test)]
@@ -584,6 +818,40 @@ mod tests {
         );
         assert!(e.contains("client 127.0.0.1:5"), "{e}");
         assert!(e.contains("does not trust the CA"), "{e}");
+    }
+
+    #[test]
+    fn refusals_of_our_client_certificate_are_explained() {
+        let e = explain_client_certificate_alert(
+            "error:0A00045C:SSL routines:ssl3_read_bytes:tlsv13 alert certificate required",
+        )
+        .unwrap();
+        assert!(e.contains("requires a client certificate"), "{e}");
+        assert!(e.contains("--client-cert"), "{e}");
+        let e = explain_handshake_error(
+            "error:0A000418:SSL routines:ssl3_read_bytes:tlsv1 alert unknown ca",
+            Some("localhost"),
+        );
+        assert!(
+            e.contains("does not trust the CA that signed our client"),
+            "{e}"
+        );
+        assert!(explain_client_certificate_alert("connection reset by peer").is_none());
+        let refused = explain_refusal(io::Error::other("tlsv13 alert certificate required"));
+        assert!(refused
+            .to_string()
+            .contains("requires a client certificate"));
+    }
+
+    #[test]
+    fn client_verification_failures_are_explained() {
+        let e = explain_client_verification("unable to get local issuer certificate", "p:1");
+        assert!(e.contains("client p:1"), "{e}");
+        assert!(e.contains("not signed by a CA in --tls-client-ca"), "{e}");
+        let e = explain_client_verification("certificate has expired", "p:1");
+        assert!(e.contains("its certificate has expired"), "{e}");
+        let e = explain_server_handshake_error("peer did not return a certificate", "p:1");
+        assert!(e.contains("presented no certificate"), "{e}");
     }
 
     #[test]

@@ -118,6 +118,16 @@ fn tls_identity(chain: &Chain) -> Result<(), Error> {
                 format!("{key} needs {cert}"),
                 format!("give the certificate chain for the key with {cert} FILE"),
             )),
+            _ if node.param_bool("client-cert-optional") && !has("client-ca") => Some((
+                format!(
+                    "{} needs {}",
+                    flag_of(node, "client-cert-optional"),
+                    flag_of(node, "client-ca")
+                ),
+                "give the CAs that client certificates are checked against with \
+                 --tls-client-ca FILE"
+                    .to_string(),
+            )),
             _ => None,
         };
         if let Some((message, help)) = problem {

@@ -38,6 +38,9 @@ fn client_against(extra: &[&str], answer: impl Fn(&str) -> String) -> (i32, Vec<
     let mut bytes = answer(&key).into_bytes();
     bytes.extend_from_slice(b"\x81\x05hello");
     let _ = s.write_all(&bytes);
+    // The server then vanishes without a Close, so a client that accepted the answer ends too
+    // (its stdin stays open).
+    drop(s);
     let out = p.wait();
     (out.code(), out.stdout, out.stderr)
 }
@@ -372,24 +375,9 @@ fn tunnel_keeps_64_mib_intact_under_back_pressure_from_a_slow_reader() {
         crate::support::server_limited(&["-b", "tcp-l:127.0.0.1:0", url.as_str()], limit);
     let before = [resident_bytes(server.pid()), resident_bytes(client.pid())];
     let source = TcpStream::connect(("127.0.0.1", tcp_port)).expect("connecting the tunnel");
-    let mut writer = source.try_clone().expect("cloning the socket");
+    let writer = source.try_clone().expect("cloning the socket");
     let sender = std::thread::spawn(move || {
-        let mut hash = Sha256::new();
-        let mut state = 0x0123_4567_89ab_cdefu64;
-        let mut chunk = vec![0u8; 256 * 1024];
-        let mut sent = 0;
-        while sent < TOTAL {
-            for b in chunk.iter_mut() {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                *b = state as u8;
-            }
-            writer.write_all(&chunk).expect("sending into the tunnel");
-            hash.update(&chunk);
-            sent += chunk.len();
-        }
-        hash.finalize()
+        crate::support::send_pseudorandom(writer, TOTAL, 256 * 1024, 0x0123_4567_89ab_cdef)
     });
     let mut peak = before;
     while !sender.is_finished() {

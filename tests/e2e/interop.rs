@@ -6,7 +6,7 @@
 
 use crate::support::external::{available, GroupGuard};
 use crate::support::{data_file, exchange, exchange_until, server, server_limited};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;
 use std::process::{ChildStdout, Command, Stdio};
 use std::time::Duration;
@@ -171,24 +171,9 @@ fn tunnel_through_python_echo_keeps_100_mib_intact() {
     conn.set_read_timeout(Some(Duration::from_secs(60)))
         .expect("timeout");
     const TOTAL: usize = 100 << 20;
-    let mut writer = conn.try_clone().expect("clone");
+    let writer = conn.try_clone().expect("clone");
     let sender = std::thread::spawn(move || {
-        let mut hash = Sha256::new();
-        let mut state = 0x1234_5678_9abc_def0u64;
-        let mut chunk = vec![0u8; 64 * 1024];
-        let mut sent = 0;
-        while sent < TOTAL {
-            for b in chunk.iter_mut() {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                *b = state as u8;
-            }
-            writer.write_all(&chunk).expect("send");
-            hash.update(&chunk);
-            sent += chunk.len();
-        }
-        hash.finalize()
+        crate::support::send_pseudorandom(writer, TOTAL, 64 * 1024, 0x1234_5678_9abc_def0)
     });
     let mut hash = Sha256::new();
     let mut got = 0;

@@ -444,6 +444,23 @@ mod planning {
             "ws-upgrade:tls-accept[pkcs12=s.p12]:tcp-listen:127.0.0.1:8080"
         );
         assert!(p.serve.server_banner_tls);
+        let p = plan_from_args([
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem",
+            "--tls-client-ca",
+            "clients.pem",
+            "--tls-client-cert-optional",
+            "-s",
+            "8080",
+        ])
+        .expect("plan");
+        assert_eq!(
+            p.left.to_spec_string(),
+            "ws-upgrade:tls-accept[cert=c.pem,key=k.pem,client-ca=clients.pem,\
+             client-cert-optional=true]:tcp-listen:127.0.0.1:8080"
+        );
         let p = plan_from_args(["-s", "8080"]).expect("plan");
         assert!(!p.serve.server_banner_tls);
     }
@@ -455,6 +472,20 @@ mod planning {
         assert!(e.contains("--pkcs12-der FILE"), "{e}");
         let e = error(&["-b", "--tls-cert", "c.pem", "wss-l:127.0.0.1:1", "mirror:"]);
         assert!(e.contains("--tls-cert needs --tls-key"), "{e}");
+        let e = error(&[
+            "-b",
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem",
+            "--tls-client-cert-optional",
+            "wss-l:127.0.0.1:1",
+            "mirror:",
+        ]);
+        assert!(
+            e.contains("--tls-client-cert-optional needs --tls-client-ca"),
+            "{e}"
+        );
         let e = error(&["-b", "--client-key", "k.pem", "-", "wss://h/"]);
         assert!(e.contains("--client-key needs --client-cert"), "{e}");
     }
@@ -485,5 +516,418 @@ mod planning {
             .expect("plan");
         assert!(p.warnings.is_empty(), "{:?}", p.warnings);
         assert_eq!(p.right.to_spec_string(), "tls-c[domain=n]:tcp:127.0.0.1:1");
+    }
+}
+
+/// Servers that require client certificates (`--tls-client-ca`), the identity they pass on,
+/// and reloading the server's files on SIGHUP.
+mod client_certificates {
+    use super::{payload, says, stderr_of};
+    use crate::support::certs::Certs;
+    use crate::support::external::find_program;
+    use crate::support::{exchange_until, run, server, Proc};
+    use std::process::Command;
+
+    /// Extensions of the client certificate `alice`: names the exec child must see.
+    const ALICE_EXTENSIONS: &str = "subjectAltName=email:alice@example.com,DNS:alice.example\n\
+                                    extendedKeyUsage=clientAuth\n";
+
+    /// Certificates plus `alice` (signed by the trusted CA) and `mallory` (signed by the
+    /// other CA, with the same subject shape).
+    fn certs_with_clients() -> Certs {
+        let certs = Certs::make();
+        certs.make_signed("alice", "/CN=alice/O=Team", "ca", ALICE_EXTENSIONS);
+        certs.make_signed("mallory", "/CN=mallory/O=Team", "other-ca", "");
+        certs
+    }
+
+    /// `--tls-cert server.pem --tls-key server.key --tls-client-ca ca.pem` and `extra`.
+    fn server_args(certs: &Certs, extra: &[&str]) -> Vec<String> {
+        let mut a: Vec<String> = [
+            "--tls-cert",
+            &certs.path("server.pem"),
+            "--tls-key",
+            &certs.path("server.key"),
+            "--tls-client-ca",
+            &certs.path("ca.pem"),
+        ]
+        .map(String::from)
+        .to_vec();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    }
+
+    /// A binary TLS client to `port` trusting the test CA, presenting `identity` (a name
+    /// made by `make_signed`) if any.
+    fn client_args(certs: &Certs, port: u16, identity: Option<&str>) -> Vec<String> {
+        let mut a: Vec<String> = ["-b", "--cacert", &certs.path("ca.pem")]
+            .map(String::from)
+            .to_vec();
+        if let Some(name) = identity {
+            a.extend([
+                "--client-cert".to_string(),
+                certs.path(&format!("{name}.pem")),
+                "--client-key".to_string(),
+                certs.path(&format!("{name}.key")),
+            ]);
+        }
+        a.extend([
+            "-".to_string(),
+            format!("tls-c[domain=localhost]:tcp:127.0.0.1:{port}"),
+        ]);
+        a
+    }
+
+    #[test]
+    fn client_with_certificate_from_trusted_ca_gets_through() {
+        let certs = certs_with_clients();
+        let (server, port) = server(&server_args(
+            &certs,
+            &["-v", "-b", "tls-l:127.0.0.1:0", "mirror:"],
+        ));
+        let data = payload();
+        let out = run(&client_args(&certs, port, Some("alice")), &data);
+        assert!(out.status.success(), "client failed: {}", stderr_of(&out));
+        assert!(out.stdout == data, "echoed bytes differ");
+        // -v logs who it was.
+        let log = server.wait_stderr("presented a verified certificate");
+        assert!(says(&log, "subject CN=alice,O=Team"), "{log}");
+        assert!(
+            says(
+                &log,
+                "alternative names email:alice@example.com,DNS:alice.example"
+            ),
+            "{log}"
+        );
+    }
+
+    #[test]
+    fn client_without_certificate_or_from_another_ca_is_refused_clearly() {
+        let certs = certs_with_clients();
+        let (server, port) = server(&server_args(
+            &certs,
+            &["-b", "tls-l:127.0.0.1:0", "mirror:"],
+        ));
+        // No certificate.
+        let out = run(&client_args(&certs, port, None), b"secret");
+        assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr_of(&out));
+        assert!(out.stdout.is_empty(), "bytes got through: {:?}", out.stdout);
+        let err = stderr_of(&out);
+        assert!(
+            says(&err, "the server requires a client certificate"),
+            "{err}"
+        );
+        assert!(says(&err, "--client-cert"), "{err}");
+        server.wait_stderr("presented no certificate, but --tls-client-ca requires one");
+        // A certificate from a CA the server does not trust.
+        let out = run(&client_args(&certs, port, Some("mallory")), b"secret");
+        assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr_of(&out));
+        assert!(out.stdout.is_empty(), "bytes got through: {:?}", out.stdout);
+        let err = stderr_of(&out);
+        assert!(
+            says(
+                &err,
+                "the server does not trust the CA that signed our client certificate"
+            ),
+            "{err}"
+        );
+        server.wait_stderr("its certificate is not signed by a CA in --tls-client-ca");
+        // The server still serves trusted clients afterwards.
+        let out = run(&client_args(&certs, port, Some("alice")), b"still here");
+        assert!(out.status.success(), "client failed: {}", stderr_of(&out));
+        assert_eq!(out.stdout, b"still here");
+    }
+
+    #[test]
+    fn optional_client_certificates_let_anonymous_clients_in_but_check_presented_ones() {
+        let certs = certs_with_clients();
+        let (_server, port) = server(&server_args(
+            &certs,
+            &[
+                "-b",
+                "--tls-client-cert-optional",
+                "tls-l:127.0.0.1:0",
+                "mirror:",
+            ],
+        ));
+        let out = run(&client_args(&certs, port, None), b"anonymous");
+        assert!(out.status.success(), "client failed: {}", stderr_of(&out));
+        assert_eq!(out.stdout, b"anonymous");
+        let out = run(&client_args(&certs, port, Some("alice")), b"alice");
+        assert!(out.status.success(), "client failed: {}", stderr_of(&out));
+        assert_eq!(out.stdout, b"alice");
+        let out = run(&client_args(&certs, port, Some("mallory")), b"mallory");
+        assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr_of(&out));
+        assert!(out.stdout.is_empty());
+    }
+
+    /// The command of an `sh-c:` child that prints what it was told about the client.
+    const PRINT_IDENTITY: &str = "sh-c:printf '%s|%s|%s\\n' \"$WEBSOCAT_TLS_CLIENT_SUBJECT\" \
+                                  \"$WEBSOCAT_TLS_CLIENT_SAN\" \"$WEBSOCAT_TLS_CLIENT_ISSUER\"";
+
+    #[test]
+    fn exec_child_behind_wss_sees_the_client_subject() {
+        let certs = certs_with_clients();
+        let (_server, port) = server(&server_args(
+            &certs,
+            &["-e", "wss-l:127.0.0.1:0", PRINT_IDENTITY],
+        ));
+        let args = [
+            "--cacert".to_string(),
+            certs.path("ca.pem"),
+            "--client-cert".to_string(),
+            certs.path("alice.pem"),
+            "--client-key".to_string(),
+            certs.path("alice.key"),
+            "-".to_string(),
+            format!("wss://localhost:{port}/"),
+        ];
+        let out = exchange_until(&args, b"", |got| got.ends_with(b"\n"));
+        assert_eq!(
+            out.stdout_text(),
+            "CN=alice,O=Team|email:alice@example.com,DNS:alice.example|CN=ca\n",
+            "stderr: {}",
+            stderr_of(&out)
+        );
+        // Without a certificate the WebSocket client fails with the reason.
+        let out = exchange_until(
+            &args[..2].iter().chain(&args[6..]).collect::<Vec<_>>(),
+            b"",
+            |_| false,
+        );
+        assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr_of(&out));
+        assert!(out.stdout.is_empty());
+        let err = stderr_of(&out);
+        assert!(
+            says(&err, "the server requires a client certificate"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn server_mode_requires_client_certificates_too() {
+        let certs = certs_with_clients();
+        let server = Proc::spawn(&server_args(
+            &certs,
+            &["--stdout-announce-listening-ports", "-s", "0"],
+        ));
+        let (_, port) = server.listen_addr();
+        let url = format!("wss://localhost:{port}/");
+        let ca = certs.path("ca.pem");
+        let out = exchange_until(&["--cacert", &ca, "-", &url], b"", |_| false);
+        assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr_of(&out));
+        assert!(
+            says(&stderr_of(&out), "the server requires a client certificate"),
+            "{}",
+            stderr_of(&out)
+        );
+        let (cert, key) = (certs.path("alice.pem"), certs.path("alice.key"));
+        let args = [
+            "--cacert",
+            &ca,
+            "--client-cert",
+            &cert,
+            "--client-key",
+            &key,
+            "-",
+            &url,
+        ];
+        let _ = run(&args, b"from alice\n");
+        // -s prints what clients send; the line after the LISTEN announcement is alice's.
+        let stdout = server.wait_stdout("alice's line", |b| {
+            b.iter().filter(|&&c| c == b'\n').count() >= 2
+        });
+        assert_eq!(
+            String::from_utf8_lossy(&stdout).lines().nth(1),
+            Some("from alice")
+        );
+    }
+
+    #[test]
+    fn curl_with_a_client_certificate_is_identified() {
+        let Some(curl) = find_program("curl") else {
+            return;
+        };
+        let certs = certs_with_clients();
+        // A tiny HTTPS responder: the child answers with the client's subject.
+        let respond =
+            "sh-c:printf 'HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\n%s\\n' \
+                       \"$WEBSOCAT_TLS_CLIENT_SUBJECT\"; cat >/dev/null";
+        let (_server, port) = server(&server_args(
+            &certs,
+            &["-e", "-b", "tls-l:127.0.0.1:0", respond],
+        ));
+        let url = format!("https://localhost:{port}/");
+        let curl_with = |identity: &[String]| {
+            Command::new(&curl)
+                .args(["-sS", "--max-time", "10", "--http1.0", "--cacert"])
+                .arg(certs.path("ca.pem"))
+                .args(identity)
+                .arg(&url)
+                .output()
+                .expect("run curl")
+        };
+        let out = curl_with(&[
+            "--cert".to_string(),
+            certs.path("alice.pem"),
+            "--key".to_string(),
+            certs.path("alice.key"),
+        ]);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "CN=alice,O=Team\n",
+            "curl: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Without one curl fails and gets nothing.
+        let out = curl_with(&[]);
+        assert!(!out.status.success());
+        assert!(out.stdout.is_empty(), "{:?}", out.stdout);
+    }
+
+    #[test]
+    fn sighup_reloads_certificates_for_new_connections_only() {
+        let certs = certs_with_clients();
+        // The server's files, replaced later.
+        let (cert, key) = (certs.path("live.pem"), certs.path("live.key"));
+        std::fs::copy(certs.path("server.pem"), &cert).expect("copy cert");
+        std::fs::copy(certs.path("server.key"), &key).expect("copy key");
+        certs.make_signed(
+            "next",
+            "/CN=localhost",
+            "other-ca",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+        );
+        let (server, port) = server(&[
+            "-v",
+            "-b",
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+            "tls-l:127.0.0.1:0",
+            "mirror:",
+        ]);
+        let trusting = |ca: &str| {
+            [
+                "-b".to_string(),
+                "--cacert".to_string(),
+                certs.path(ca),
+                "-".to_string(),
+                format!("tls-c[domain=localhost]:tcp:127.0.0.1:{port}"),
+            ]
+        };
+        // A connection made before the reload.
+        let mut old = Proc::spawn(&trusting("ca.pem"));
+        old.write_stdin(b"before\n");
+        old.wait_stdout("the echo before the reload", |b| b == b"before\n");
+
+        std::fs::copy(certs.path("next.pem"), &cert).expect("replace cert");
+        std::fs::copy(certs.path("next.key"), &key).expect("replace key");
+        hangup(&server);
+        server.wait_stderr("reloaded the TLS certificate");
+
+        // New clients see the new certificate: only the other CA verifies it now.
+        let out = run(&trusting("other-ca.pem"), b"new");
+        assert!(out.status.success(), "client failed: {}", stderr_of(&out));
+        assert_eq!(out.stdout, b"new");
+        let out = run(&trusting("ca.pem"), b"new");
+        assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr_of(&out));
+        assert!(says(&stderr_of(&out), "unknown certificate authority"));
+        // The old connection keeps working.
+        old.write_stdin(b"after\n");
+        old.wait_stdout("the echo after the reload", |b| b == b"before\nafter\n");
+
+        // A broken key file: the error names it and the last good identity stays.
+        std::fs::write(&key, "not a key\n").expect("break key");
+        hangup(&server);
+        let log = server.wait_stderr("certificate reload failed");
+        assert!(says(&log, &format!("--tls-key file `{key}`")), "{log}");
+        let out = run(&trusting("other-ca.pem"), b"still");
+        assert!(out.status.success(), "client failed: {}", stderr_of(&out));
+        assert_eq!(out.stdout, b"still");
+        old.write_stdin(b"end\n");
+        old.wait_stdout("the last echo", |b| b.ends_with(b"end\n"));
+    }
+
+    /// Sends SIGHUP to a running websocat.
+    fn hangup(p: &Proc) {
+        p.signal(libc::SIGHUP);
+    }
+
+    #[test]
+    fn usual_mistakes_are_named() {
+        let certs = certs_with_clients();
+        let start = |args: &[String]| {
+            let mut a = args.to_vec();
+            a.extend(["-b", "tls-l:127.0.0.1:0", "mirror:"].map(String::from));
+            run(&a, b"")
+        };
+        let pem = |cert: &str, key: &str| {
+            vec![
+                "--tls-cert".to_string(),
+                certs.path(cert),
+                "--tls-key".to_string(),
+                certs.path(key),
+            ]
+        };
+        // A key that belongs to another certificate.
+        let out = start(&pem("server.pem", "alice.key"));
+        assert_eq!(out.status.code(), Some(1));
+        let err = stderr_of(&out);
+        assert!(
+            says(
+                &err,
+                &format!(
+                    "--tls-key file `{}` does not belong to the certificate",
+                    certs.path("alice.key")
+                )
+            ),
+            "{err}"
+        );
+        // A client-CA file without certificates.
+        let empty = certs.path("empty.pem");
+        std::fs::write(&empty, "no certificates here\n").expect("write");
+        let mut a = pem("server.pem", "server.key");
+        a.extend(["--tls-client-ca".to_string(), empty.clone()]);
+        let out = start(&a);
+        assert_eq!(out.status.code(), Some(1));
+        let err = stderr_of(&out);
+        assert!(
+            says(
+                &err,
+                &format!("--tls-client-ca file `{empty}` holds no PEM certificate")
+            ),
+            "{err}"
+        );
+        // An expired certificate is served (clients decide) but named at startup.
+        let (server, _port) = server(
+            &[
+                &pem("expired.pem", "server.key")[..],
+                &["tls-l:127.0.0.1:0".to_string(), "mirror:".to_string()],
+            ]
+            .concat(),
+        );
+        let log = server.wait_stderr("expired on");
+        assert!(
+            says(
+                &log,
+                &format!("--tls-cert file `{}`", certs.path("expired.pem"))
+            ),
+            "{log}"
+        );
+        // Optional client certificates need a client CA.
+        let mut a = pem("server.pem", "server.key");
+        a.push("--tls-client-cert-optional".to_string());
+        let out = start(&a);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            says(
+                &stderr_of(&out),
+                "--tls-client-cert-optional needs --tls-client-ca"
+            ),
+            "{}",
+            stderr_of(&out)
+        );
     }
 }

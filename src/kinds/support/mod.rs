@@ -3,3 +3,4 @@
 pub mod dgram;
 #[cfg(unix)]
 pub mod fd;
+pub mod tls_server;

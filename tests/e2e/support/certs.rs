@@ -29,8 +29,8 @@ impl Certs {
             "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
         )
         .expect("write ext.cnf");
-        sign(d, "server.csr", "server.pem", "365", Some("ext.cnf"));
-        sign(d, "server.csr", "expired.pem", "-1", Some("ext.cnf"));
+        sign(d, "ca", "server.csr", "server.pem", "365", Some("ext.cnf"));
+        sign(d, "ca", "server.csr", "expired.pem", "-1", Some("ext.cnf"));
         pkcs12(
             d,
             "server",
@@ -54,6 +54,7 @@ impl Certs {
         new_key_and_csr(d, name, &format!("/CN={name}"));
         sign(
             d,
+            "ca",
             &format!("{name}.csr"),
             &format!("{name}.pem"),
             "30",
@@ -69,6 +70,27 @@ impl Certs {
                 "-out",
                 &format!("{name}-sec1.key"),
             ],
+        );
+    }
+}
+
+impl Certs {
+    /// Makes `NAME.key` (a new PKCS#8 key) and `NAME.pem`, a certificate for `subject`
+    /// signed by the CA `ca` (`ca` or `other-ca`), valid 30 days, with the extension lines
+    /// `extensions` (e.g. `subjectAltName=DNS:localhost`; empty for none).
+    pub fn make_signed(&self, name: &str, subject: &str, ca: &str, extensions: &str) {
+        let d = self.dir.path();
+        new_key_and_csr(d, name, subject);
+        let ext = format!("{name}.ext");
+        std::fs::write(d.join(&ext), extensions).expect("write extensions file");
+        let ext = (!extensions.is_empty()).then_some(ext.as_str());
+        sign(
+            d,
+            ca,
+            &format!("{name}.csr"),
+            &format!("{name}.pem"),
+            "30",
+            ext,
         );
     }
 }
@@ -133,17 +155,19 @@ fn new_key(dir: &Path, name: &str, subject: &str, out: &str, extra: &[&str]) {
     openssl(dir, &args);
 }
 
-/// Signs `csr` with `ca.pem` into `out`, valid for `days` (negative: already expired).
-fn sign(dir: &Path, csr: &str, out: &str, days: &str, extfile: Option<&str>) {
+/// Signs `csr` with the CA `ca` (`ca` or `other-ca`) into `out`, valid for `days`
+/// (negative: already expired).
+fn sign(dir: &Path, ca: &str, csr: &str, out: &str, days: &str, extfile: Option<&str>) {
+    let (ca_cert, ca_key) = (format!("{ca}.pem"), format!("{ca}.key"));
     let mut args = vec![
         "x509",
         "-req",
         "-in",
         csr,
         "-CA",
-        "ca.pem",
+        &ca_cert,
         "-CAkey",
-        "ca.key",
+        &ca_key,
         "-CAcreateserial",
         "-out",
         out,

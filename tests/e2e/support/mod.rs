@@ -42,3 +42,33 @@ pub fn data_file(rel: &str) -> std::path::PathBuf {
         .join("tests")
         .join(rel)
 }
+
+/// Writes `total` bytes of a deterministic pseudo-random stream (xorshift from `seed`) to
+/// `writer` in chunks of `chunk` bytes; returns the stream's SHA-256, for comparing with what
+/// came out at the other end. Panics if the writer fails.
+pub fn send_pseudorandom(
+    mut writer: impl std::io::Write,
+    total: usize,
+    chunk: usize,
+    seed: u64,
+) -> sha2::digest::Output<sha2::Sha256> {
+    use sha2::Digest;
+    let mut hash = sha2::Sha256::new();
+    let mut state = seed;
+    let mut buf = vec![0u8; chunk];
+    let mut sent = 0;
+    while sent < total {
+        for b in buf.iter_mut() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            *b = state as u8;
+        }
+        writer
+            .write_all(&buf)
+            .expect("sending the pseudo-random stream");
+        hash.update(&buf);
+        sent += buf.len();
+    }
+    hash.finalize()
+}
