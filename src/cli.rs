@@ -140,6 +140,14 @@ pub struct Cli {
     /// limit].
     #[arg(long = "connect-timeout", value_name = "SECONDS")]
     pub connect_timeout: Option<u64>,
+    /// WebSocket server: answer a plain HTTP GET with a small web page that connects back and
+    /// lets you send and see messages from a browser.
+    #[arg(long = "browser-console")]
+    pub browser_console: bool,
+    /// Serve Prometheus metrics of a server (connections, handshake failures, messages and
+    /// bytes each way, Close codes) over HTTP on this address, e.g. 127.0.0.1:9100.
+    #[arg(long = "metrics", value_name = "ADDR")]
+    pub metrics: Option<String>,
     /// Send a WebSocket ping every N seconds.
     #[arg(long = "ping-interval", value_name = "SECONDS")]
     pub ping_interval: Option<u64>,
@@ -455,6 +463,21 @@ pub struct Cli {
     /// Only errors on stderr.
     #[arg(short = 'q', long = "quiet")]
     pub quiet: bool,
+    /// On a terminal, `websocat ws://…` opens an interactive console (line editing, history,
+    /// slash commands); this keeps plain line-by-line stdio instead.
+    #[arg(long = "no-interactive")]
+    pub no_interactive: bool,
+    /// When a single session ends, print one line on stderr: messages and bytes each way,
+    /// duration, the Closes of each WebSocket side, ping round-trip times. `--summary=json`
+    /// prints it as JSON.
+    #[arg(
+        long = "summary",
+        value_name = "FORMAT",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "text"
+    )]
+    pub summary: Option<crate::summary::SummaryFormat>,
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) and exit.
     #[arg(long = "completions", value_name = "SHELL", hide_short_help = true)]
     pub completions: Option<clap_complete::Shell>,

@@ -28,6 +28,11 @@
 //! - [`ws`]: the whole WebSocket protocol: handshakes, the frame codec and the connection state
 //!   machine (ping/pong, keep-alive, Close), with the parameters shared by the WebSocket kinds.
 //!   Nothing outside it parses or builds frames; `kinds/ws_*.rs` are thin registry entries.
+//! - [`interactive`]: the terminal console of `websocat ws://…` (line editing, slash
+//!   commands), which stands in for stdio when both ends are terminals.
+//! - [`browser_console`]: the web page `--browser-console` serves to plain HTTP GETs.
+//! - [`metrics`]: `--metrics`, a server's counters in the Prometheus text format.
+//! - [`summary`]: the `--summary` line printed when a single session ends.
 //! - [`net`]: TCP plumbing more than one kind uses (happy-eyeballs connect, sending the last
 //!   bytes with the FIN), so that no kind imports another kind's transport.
 //!
@@ -87,16 +92,26 @@
 //!   also while the copy engine waits for that side to take a message
 //!   ([`exec::conn::MessageStream::poll_abort`]): `broadcast:` disconnects a client that does not
 //!   read with Close 1008 without waiting for its socket to drain.
+//! - Ping, pong and Close stay inside the WebSocket connection, with one narrow side door:
+//!   [`ws::control::WsControl`] (found through [`exec::MessageStream::ws_control`]) lets the
+//!   interactive console send a ping on demand and choose the status of the Close we send,
+//!   and lets `--summary` read the Closes and ping round-trip times. The console itself is a
+//!   message connection that stands in for stdio ([`interactive`]); the copy engine does not
+//!   know it is there.
 
+pub mod browser_console;
 pub mod cli;
 pub mod error;
 pub mod exec;
 pub mod help;
+pub mod interactive;
 pub mod kinds;
+pub mod metrics;
 pub mod net;
 pub mod plan;
 pub mod registry;
 pub mod spec;
+pub mod summary;
 pub mod ws;
 
 use cli::{Cli, DumpFormat};
@@ -138,6 +153,7 @@ pub const CLI_OPTIONS: &[&str] = &[
     "threads",
     "verbose",
     "quiet",
+    "no-interactive",
     "completions",
     "man",
     "just-generate-key",
@@ -444,13 +460,18 @@ pub fn main_with_args(args: Vec<std::ffi::OsString>) -> i32 {
     opts.serve.interactive = !cli.quiet
         && std::io::IsTerminal::is_terminal(&std::io::stdin())
         && std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let plan = match plan::plan(&cli.specs, &opts) {
+    let mut plan = match plan::plan(&cli.specs, &opts) {
         Ok(p) => p,
         Err(e) => {
             eprint!("{}", render_error(&e, color));
             return EXIT_USAGE;
         }
     };
+    let terminals = std::io::IsTerminal::is_terminal(&std::io::stdin())
+        && std::io::IsTerminal::is_terminal(&std::io::stdout());
+    if terminals && !cli.no_interactive && cli.dump_spec.is_none() {
+        plan.serve.console = interactive::console_settings(&plan);
+    }
     if let Some(format) = cli.dump_spec {
         let (shown, redacted) = if cli.dump_spec_secrets {
             (plan, false)
@@ -500,6 +521,7 @@ pub fn main_with_args(args: Vec<std::ffi::OsString>) -> i32 {
     };
     // Before printing anything: stderr may share its pipe with stdout.
     kinds::stdio::restore_stdio_flags();
+    interactive::restore_terminal();
     let code = match result {
         Ok(()) => EXIT_OK,
         Err(e) => {

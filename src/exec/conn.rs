@@ -56,6 +56,11 @@ pub trait MessageStream:
         None
     }
 
+    /// The control handle of a WebSocket connection (pings on demand, the Close to send).
+    fn ws_control(&self) -> Option<Arc<crate::ws::control::WsControl>> {
+        None
+    }
+
     /// True when `poll_ready` only looks for room in this stream's own buffer and reserves
     /// nothing shared with others. The copy engine then asks for room before it takes the
     /// next message from the other side, so a blocked writer holds its reader back with no

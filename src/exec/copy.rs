@@ -75,6 +75,10 @@ pub struct Transferred {
     pub abnormal_close: Option<(u16, String)>,
     /// The status code (if any) and reason of a WebSocket peer's Close.
     pub peer_close: Option<(Option<u16>, String)>,
+    /// Bytes moved left to right (payload bytes of messages).
+    pub forward_bytes: u64,
+    /// Bytes moved right to left.
+    pub backward_bytes: u64,
 }
 
 /// Copies between two connections of the same shape until the session ends; once `shutdown`
@@ -132,6 +136,8 @@ struct DirectionControl {
     closed_by_peer: Option<Arc<PeerClose>>,
     /// Counts messages moved, to detect idleness.
     progress: AtomicU64,
+    /// Counts payload bytes moved (for `--summary`).
+    bytes: AtomicU64,
     /// Stops the direction once nothing more is ready to read (its writer is still closed).
     stop: StopSignal,
 }
@@ -347,7 +353,9 @@ async fn copy_bytes_session(
             Either::Right(copy_bytes(rr, lw, size, &none.stop, Side::Right)),
         )
     };
-    join_directions(forward, backward, opts, [&none, &none], shutdown).await
+    let mut t = join_directions(forward, backward, opts, [&none, &none], shutdown).await?;
+    (t.forward_bytes, t.backward_bytes) = (t.forward, t.backward);
+    Ok(t)
 }
 
 /// A direction that is switched off (`-u`/`-U`) but whose source must still be read so that
@@ -488,6 +496,8 @@ async fn copy_message_session(
     t.peer_close = [&fwd, &bwd]
         .iter()
         .find_map(|c| c.closed_by_peer.as_ref().and_then(|p| p.frame()));
+    t.forward_bytes = fwd.bytes.load(Ordering::Relaxed);
+    t.backward_bytes = bwd.bytes.load(Ordering::Relaxed);
     Ok(t)
 }
 
@@ -554,6 +564,7 @@ async fn copy_messages(
         };
         match next {
             Some(Ok(msg)) => {
+                let len = msg.payload().len() as u64;
                 let mut msg = Some(msg);
                 let mut aborted = None;
                 poll_fn(|cx| {
@@ -579,6 +590,7 @@ async fn copy_messages(
                 pending_flush = true;
                 count += 1;
                 control.progress.fetch_add(1, Ordering::Relaxed);
+                control.bytes.fetch_add(len, Ordering::Relaxed);
             }
             Some(Err(e)) => {
                 if pending_flush {

@@ -57,7 +57,12 @@ pub async fn run_plan(plan: &Plan, built: Built) -> Result<(), Error> {
     let shutdown = CancellationToken::new();
     let work = async {
         match left {
-            Endpoint::Connector(left) => single_session(plan, left, right, &shutdown).await,
+            Endpoint::Connector(left) => {
+                if plan.serve.metrics.is_some() {
+                    tracing::warn!("--metrics is for servers (a listener on the left); ignored");
+                }
+                single_session(plan, left, right, &shutdown).await
+            }
             Endpoint::Listener { listen, layers } => {
                 let (acceptor, addrs) =
                     listen
@@ -70,6 +75,15 @@ pub async fn run_plan(plan: &Plan, built: Built) -> Result<(), Error> {
                             cause: e,
                         })?;
                 announce(plan, &addrs);
+                if let Some(addr) = &plan.serve.metrics {
+                    let bound = crate::metrics::start(addr).await.map_err(|e| RunError {
+                        what: "serving metrics on",
+                        node: addr.clone(),
+                        side: Side::Left,
+                        cause: e,
+                    })?;
+                    announce_metrics(plan, bound);
+                }
                 Listener::new(plan, acceptor, layers, right)
                     .run(&shutdown)
                     .await
@@ -280,21 +294,28 @@ impl Handler {
             _permit,
         } = self;
         let peer_name = || peer.map_or("the incoming connection".into(), ToString::to_string);
+        let _open = crate::metrics::connection_opened();
         let start = async {
             let (conn, info) = match apply_layers(&service.layers, conn, info).await {
+                Ok(layered) => layered,
                 // A layer answered the request itself (a static file): no session.
                 Err(e) if super::conn::AnsweredWithoutSession::is(&e) => {
                     tracing::info!("{}: {e}", peer_name());
                     return Ok(None);
                 }
-                other => other,
-            }
-            .map_err(|e| RunError {
-                what: "handshake with",
-                node: peer_name(),
-                side: Side::Left,
-                cause: e,
-            })?;
+                // A plain GET answered with the browser console: a request served.
+                Err(e) if crate::browser_console::is_page_served(&e) => return Ok(None),
+                Err(e) => {
+                    crate::metrics::handshake_failed(&e);
+                    return Err(RunError {
+                        what: "handshake with",
+                        node: peer_name(),
+                        side: Side::Left,
+                        cause: e,
+                    }
+                    .into());
+                }
+            };
             let other = service.right.connect(&info).await.map_err(|e| RunError {
                 what: "connecting",
                 node: service.right_source.clone(),
@@ -311,6 +332,7 @@ impl Handler {
             },
             () = shutdown.cancelled() => return Ok(()),
         };
+        let messages = matches!(conn, Conn::Messages(_));
         // Boxed: the session's state is most of a connection's, and the task that runs it is
         // moved several times while being spawned.
         let t = Box::pin(copy_session(conn, other, &service.copy, &shutdown))
@@ -328,6 +350,7 @@ impl Handler {
                     cause: e,
                 }
             })?;
+        crate::metrics::session_ended(&t, messages);
         if let Some((code, reason)) = t.abnormal_close {
             tracing::warn!("a WebSocket peer closed {}", close_text(code, &reason));
         }
@@ -342,13 +365,18 @@ async fn single_session(
     shutdown: &CancellationToken,
 ) -> Result<(), Error> {
     let info = ConnInfo::default();
+    let left_error = |e| RunError {
+        what: "connecting",
+        node: plan.left.source.clone(),
+        side: Side::Left,
+        cause: e,
+    };
     let connect = async {
-        let l = left.connect(&info).await.map_err(|e| RunError {
-            what: "connecting",
-            node: plan.left.source.clone(),
-            side: Side::Left,
-            cause: e,
-        })?;
+        // The interactive console stands in for stdio; it needs the WebSocket connection.
+        let l = match plan.serve.console {
+            Some(_) => None,
+            None => Some(left.connect(&info).await.map_err(left_error)?),
+        };
         let r = right.connect(&info).await.map_err(|e| RunError {
             what: "connecting",
             node: plan.right.source.clone(),
@@ -361,25 +389,46 @@ async fn single_session(
         r = connect => r?,
         () = shutdown.cancelled() => return Ok(()),
     };
+    // Before the console starts: it owns the terminal's last line from then on.
     if plan.serve.interactive {
         status_line(&format!("websocat: connected to {}", plan.right.source));
     }
-    let t = copy_session(l, r, &session_copy_options(plan), shutdown)
-        .await
-        .map_err(|e| {
-            let side = error_side(&e).unwrap_or(Side::Left);
-            let chain = if side == Side::Left {
-                &plan.left
-            } else {
-                &plan.right
-            };
-            RunError {
-                what: "session with",
-                node: chain.source.clone(),
-                side,
-                cause: e,
+    let l = match (l, plan.serve.console) {
+        (Some(l), _) => l,
+        (None, settings) => match crate::interactive::open(&r, settings.unwrap_or_default()) {
+            Ok(console) => console,
+            // A terminal the line editor does not support (`TERM=dumb`): plain stdio.
+            Err(e) => {
+                tracing::info!("{e}; using plain standard input and output");
+                left.connect(&info).await.map_err(left_error)?
             }
-        })?;
+        },
+    };
+    let watch = plan
+        .serve
+        .summary
+        .map(|format| (crate::summary::Watch::start(&l, &r), format));
+    let t = copy_session(l, r, &session_copy_options(plan), shutdown).await;
+    if plan.serve.console.is_some() {
+        crate::interactive::restore_terminal();
+    }
+    if let (Some((watch, format)), Ok(t)) = (&watch, &t) {
+        watch.print(t, *format);
+    }
+    let t = t.map_err(|e| {
+        let side = error_side(&e).unwrap_or(Side::Left);
+        let chain = if side == Side::Left {
+            &plan.left
+        } else {
+            &plan.right
+        };
+        RunError {
+            what: "session with",
+            node: chain.source.clone(),
+            side,
+            cause: e,
+        }
+    })?;
     if let Some((code, reason)) = t.abnormal_close {
         return Err(RunError {
             what: "session with",
@@ -455,6 +504,22 @@ fn announce(plan: &Plan, addrs: &[BoundAddr]) {
             let _ = io::stderr().lock().write_all(line.as_bytes());
         }
     }
+}
+
+/// Says where the metrics are served: `LISTEN proto=metrics,…` with
+/// `--stdout-announce-listening-ports`, and in the log.
+fn announce_metrics(plan: &Plan, addr: std::net::SocketAddr) {
+    if plan.serve.announce {
+        let line = format!(
+            "LISTEN proto=metrics,ip={},port={}\n",
+            addr.ip(),
+            addr.port()
+        );
+        let mut out = io::stdout().lock();
+        let _ = out.write_all(line.as_bytes());
+        let _ = out.flush();
+    }
+    tracing::info!("metrics on http://{addr}/metrics");
 }
 
 fn build_error(side: Side, source: &str, e: String) -> Error {

@@ -49,6 +49,12 @@ const SERVER_PARAMS: &[ParamDef] = &[
         flag: Some("--static-file"),
         help: "`URI:CONTENT-TYPE:PATH`: a plain HTTP GET for URI gets the file (repeatable)",
     },
+    ParamDef {
+        name: "browser-console",
+        ty: ParamType::Bool,
+        flag: Some("--browser-console"),
+        help: "answer a plain HTTP GET with a web page that connects back (send and see messages)",
+    },
 ];
 
 const PARAM_LISTS: &[&[ParamDef]] = &[SERVER_PARAMS, &COMMON_PARAMS];
@@ -117,6 +123,7 @@ fn build(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, String>
                 .params_all("static-file")
                 .map(handshake::StaticFile::parse)
                 .collect::<Result<_, _>>()?,
+            console_page: node.param_bool("browser-console"),
         },
         settings: WsSettings::from_node(node)?,
         handshake_timeout: match node.param_u64("handshake-timeout") {

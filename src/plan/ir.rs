@@ -117,6 +117,13 @@ pub struct ServeOptions {
     pub server_banner: bool,
     /// Print `connected`/`closed` status lines on stderr (stdin and stderr are terminals).
     pub interactive: bool,
+    /// Run the interactive console instead of the stdio side (set by the caller, who knows
+    /// whether stdin and stdout are terminals; see [`crate::interactive::console_settings`]).
+    pub console: Option<crate::interactive::ConsoleSettings>,
+    /// `--metrics`: serve Prometheus metrics on this address (servers only).
+    pub metrics: Option<String>,
+    /// `--summary`: print a summary line when a single session ends.
+    pub summary: Option<crate::summary::SummaryFormat>,
     /// `-s` serving over TLS: the banner says `wss://`.
     pub server_banner_tls: bool,
 }
@@ -231,6 +238,18 @@ pub const SESSION_OPTIONS: &[SessionOption] = &[
         short: None,
         apply: |cli, _, s| s.announce = cli.announce,
         written: |_, s| switch(s.announce),
+    },
+    SessionOption {
+        long: "metrics",
+        short: None,
+        apply: |cli, _, s| s.metrics = cli.metrics.clone(),
+        written: |_, s| value(s.metrics.as_ref()),
+    },
+    SessionOption {
+        long: "summary",
+        short: None,
+        apply: |cli, _, s| s.summary = cli.summary,
+        written: |_, s| value(s.summary),
     },
     SessionOption {
         long: "server-mode",

@@ -81,6 +81,8 @@ pub struct ServerPolicy {
     pub restrict_uri: Option<String>,
     /// `--static-file`: files answering plain HTTP GETs.
     pub static_files: Vec<StaticFile>,
+    /// `--browser-console`: a plain GET gets the console page ([`crate::browser_console`]).
+    pub console_page: bool,
 }
 
 /// A file a WebSocket server sends for plain HTTP GETs of one path (`--static-file`).
@@ -383,6 +385,9 @@ pub async fn accept(
     policy: &ServerPolicy,
 ) -> io::Result<Accepted> {
     let (mut buf, head_len) = read_head(stream, "HTTP request").await?;
+    if policy.console_page && crate::browser_console::wants_page(&buf[..head_len]) {
+        return Err(crate::browser_console::serve(stream).await);
+    }
     match answer_request(&buf[..head_len], policy) {
         Ok(response) => {
             stream.write_all(&response).await?;

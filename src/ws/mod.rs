@@ -1,6 +1,8 @@
 //! The WebSocket protocol (RFC 6455), all of it: the kinds in `kinds/ws_*.rs` only read their
 //! parameters and call in here.
 //!
+//! - [`control`]: on-demand pings, the Close status to send, ping round-trip times (for the
+//!   interactive console and the session summary).
 //! - [`handshake`]: the HTTP/1.1 upgrade, client and server side, and the `Name: value` header
 //!   parameters it sends.
 //! - [`frame`]: the frame codec (masking, fragmentation, size limits, UTF-8 of text messages).
@@ -13,6 +15,7 @@
 //! is done, which is what a relay needs (`echo hi | websocat ws://echo` must print `hi`).
 //! tungstenite is used only for its key derivation helpers.
 
+pub mod control;
 pub mod frame;
 pub mod handshake;
 pub mod stream;

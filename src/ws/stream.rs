@@ -194,6 +194,8 @@ pub struct WsMessages {
     failure_wait: Option<Pin<Box<tokio::time::Sleep>>>,
     /// Filled when the peer's Close arrives, or when we fail the connection because of the peer.
     pub report: Arc<PeerClose>,
+    /// Pings on demand, the Close to send, ping statistics.
+    pub control: Arc<crate::ws::control::WsControl>,
 }
 
 impl WsMessages {
@@ -231,6 +233,7 @@ impl WsMessages {
             failure: None,
             failure_wait: None,
             report: Arc::new(PeerClose::default()),
+            control: Arc::default(),
         }
     }
 
@@ -239,6 +242,9 @@ impl WsMessages {
         if self.close_sent {
             self.pending_control = None;
             return Ok(());
+        }
+        if self.pending_control.is_none() {
+            self.pending_control = self.control.next_ping(cx).map(Frame::Ping);
         }
         if self.pending_control.is_some() {
             if let Poll::Ready(r) = Pin::new(&mut self.inner).poll_ready(cx) {
@@ -276,7 +282,9 @@ impl WsMessages {
             if let Some(left) = self.settings.max_pings.as_mut() {
                 *left -= 1;
             }
-            self.pending_control = Some(Frame::Ping(bytes::Bytes::from_static(b"websocat")));
+            let payload = bytes::Bytes::from_static(b"websocat");
+            self.control.keepalive_sent(payload.clone());
+            self.pending_control = Some(Frame::Ping(payload));
             if self.ping_sent_at.is_none() {
                 self.ping_sent_at = Some(Instant::now());
             }
@@ -288,6 +296,10 @@ impl WsMessages {
 impl MessageStream for WsMessages {
     fn peer_close(&self) -> Option<Arc<PeerClose>> {
         Some(self.report.clone())
+    }
+
+    fn ws_control(&self) -> Option<Arc<crate::ws::control::WsControl>> {
+        Some(self.control.clone())
     }
 
     fn room_is_private(&self) -> bool {
@@ -351,7 +363,8 @@ impl Stream for WsMessages {
                         return Poll::Ready(Some(Err(e)));
                     }
                 }
-                Some(Ok(Event::Pong(_))) => {
+                Some(Ok(Event::Pong(p))) => {
+                    this.control.pong_received(&p);
                     if let (true, Some(sent)) = (this.settings.print_rtt, this.ping_sent_at) {
                         let rtt = sent.elapsed();
                         eprintln!("RTT {}.{:06} s", rtt.as_secs(), rtt.subsec_micros());
@@ -359,8 +372,8 @@ impl Stream for WsMessages {
                     this.ping_sent_at = None;
                 }
                 Some(Ok(Event::Close(frame))) => {
-                    let echo =
-                        this.close_sent && frame.as_ref().map(|f| f.0) == this.settings.close_code;
+                    let ours = this.control.close_sent().flatten().map(|f| f.0);
+                    let echo = this.close_sent && frame.as_ref().map(|f| f.0) == ours;
                     match &frame {
                         Some((c, reason)) => this.report.mark(Some(*c), reason.clone(), echo),
                         None => this.report.mark(None, String::new(), echo),
@@ -421,14 +434,18 @@ impl Sink<Message> for WsMessages {
         let this = &mut *self;
         if !this.close_sent {
             ready!(Pin::new(&mut this.inner).poll_ready(cx))?;
+            let asked = this.control.close_to_send();
             let frame = match (&this.failure, this.settings.close_code, this.report.frame()) {
                 (Some(v), _, _) => Some((v.code, close_reason(&v.reason))),
+                // `/close CODE REASON` typed at the interactive console.
+                (None, _, _) if asked.is_some() => asked,
                 // The process shuts down and the peer has not closed: say so (RFC 6455 7.4.1).
                 (None, _, None) if this.report.is_going_away() => Some((1001, "going away".into())),
                 (None, Some(code), _) => Some((code, this.settings.close_reason.clone())),
                 (None, None, Some((Some(code), _))) => Some((code, String::new())),
                 _ => None,
             };
+            this.control.record_close_sent(frame.clone());
             Pin::new(&mut this.inner).start_send(Frame::Close(frame))?;
             this.close_sent = true;
             this.pending_control = None;

@@ -224,7 +224,11 @@ fn terminal_users_see_connected_and_closed_status_lines() {
         "ws-l:127.0.0.1:0",
         "literal:hi",
     ]);
-    let cmd = format!("{} ws://127.0.0.1:{port}/", env!("CARGO_BIN_EXE_websocat"));
+    // Plain stdio on a terminal (the interactive console has tests of its own).
+    let cmd = format!(
+        "{} --no-interactive ws://127.0.0.1:{port}/",
+        env!("CARGO_BIN_EXE_websocat")
+    );
     let out = std::process::Command::new("timeout")
         .args(["10", "script", "-qec", &cmd, "/dev/null"])
         .stdin(std::process::Stdio::null())

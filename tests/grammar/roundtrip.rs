@@ -47,6 +47,9 @@ const COMMAND_LINES: &[&str] = &[
     "--ws-c-uri=ws://example.com/path ws-l:127.0.0.1:1 ws-c:tcp:127.0.0.1:2",
     "--no-fixups lines:- ws://127.0.0.1:1/",
     "ws-l:127.0.0.1:8080 clogged:",
+    "--summary ws://127.0.0.1:1/",
+    "--summary=json --no-interactive ws://127.0.0.1:1/",
+    "--metrics 127.0.0.1:9100 --browser-console ws-l:127.0.0.1:8080 mirror:",
 ];
 
 /// Command lines whose arguments contain spaces.
