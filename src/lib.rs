@@ -57,8 +57,11 @@
 //! - WebSocket framing and handshakes are ours ([`ws`]), not tokio-tungstenite's stream:
 //!   tungstenite answers a peer's Close at once and then refuses to send, which loses replies
 //!   still in flight (`echo hi | websocat ws://echo-server` would print nothing). Ours treats
-//!   Close as a half-close; the copy engine answers it when the other direction is done, or
-//!   idle for [`exec::copy::CLOSE_LINGER`]. tungstenite is kept for its key derivation.
+//!   Close as a half-close; the copy engine answers it once the other direction has sent what
+//!   it has ready (giving up on a direction stuck for [`exec::copy::CLOSE_LINGER`]). A
+//!   protocol violation ends the reading side like a Close would, so accepted messages still
+//!   go out before our failing Close (1002/1007/1009). tungstenite is kept for its key
+//!   derivation.
 //! - Connections run on one event loop by default (`--threads N` for more): on small machines
 //!   it used about 40% less CPU per connection than a two-worker pool (`bench/README.md`).
 //!   Blocking work (stdio, files) runs on blocking threads either way; chains (which may read

@@ -111,6 +111,7 @@ pub struct PeerClose {
     echo: std::sync::atomic::AtomicBool,
     going_away: std::sync::atomic::AtomicBool,
     frame: std::sync::Mutex<Option<(Option<u16>, String)>>,
+    failure: std::sync::Mutex<Option<String>>,
 }
 
 impl PeerClose {
@@ -125,7 +126,21 @@ impl PeerClose {
         self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
-    /// True once the peer's Close arrived.
+    /// Records that the peer broke the protocol and we failed the connection (our Close
+    /// answers it); counts as closed by the peer. `what` says what was wrong.
+    pub fn fail(&self, what: String) {
+        if let Ok(mut f) = self.failure.lock() {
+            *f = Some(what);
+        }
+        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// What the peer did wrong, when we failed the connection because of it.
+    pub fn failure(&self) -> Option<String> {
+        self.failure.lock().ok().and_then(|f| f.clone())
+    }
+
+    /// True once the peer's Close arrived (or the peer broke the protocol).
     pub fn is_closed(&self) -> bool {
         self.closed.load(std::sync::atomic::Ordering::SeqCst)
     }

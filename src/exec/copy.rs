@@ -114,8 +114,10 @@ async fn copy_any(
     }
 }
 
-/// How long the direction towards a peer that sent a WebSocket Close may stay idle before
-/// we stop it and answer the Close.
+/// How long data still in flight towards a peer that sent a WebSocket Close may make no
+/// progress before we give up on it; also how long a WebSocket endpoint that failed the
+/// connection waits for the peer's Close. The Close itself is answered as soon as what is
+/// queued for that peer is sent.
 pub const CLOSE_LINGER: std::time::Duration = std::time::Duration::from_millis(1000);
 
 /// During a graceful shutdown, how long a direction's source may stay silent before the
@@ -130,7 +132,7 @@ struct DirectionControl {
     closed_by_peer: Option<Arc<PeerClose>>,
     /// Counts messages moved, to detect idleness.
     progress: AtomicU64,
-    /// Stops the direction gracefully (its writer is still closed).
+    /// Stops the direction once nothing more is ready to read (its writer is still closed).
     stop: StopSignal,
 }
 
@@ -238,7 +240,11 @@ where
                 if let Some((dir, seen)) = linger {
                     let now = controls[dir].progress.load(Ordering::Relaxed);
                     if now == seen {
-                        controls[dir].stop.stop();
+                        // Stuck writing towards a peer that already closed: give up on it.
+                        tracing::debug!(
+                            "no progress within {CLOSE_LINGER:?} after the peer's Close; ending the session"
+                        );
+                        break;
                     }
                     linger = Some((dir, now));
                 }
@@ -259,12 +265,14 @@ where
                 None
             };
             if let Some(dir) = start {
-                // One side's peer closed: the other direction may finish what it is sending.
+                // One side's peer closed: the other direction sends what is ready for it
+                // and then answers with its Close, without waiting for more.
                 if (dir == 0 && !forward_on) || (dir == 1 && !backward_on) {
                     break;
                 }
-                // Usually it is done at once (an echo, a peer that closes in turn): poll it
-                // once before arming the linger timer, which costs a timer registration and a
+                controls[dir].stop.stop();
+                // Usually it is done at once (an echo, nothing left to send): poll it once
+                // before arming the linger timer, which costs a timer registration and a
                 // wake-up of the event loop on every connection.
                 if dir == 0 {
                     if let std::task::Poll::Ready(r) = futures::poll!(&mut forward) {
@@ -362,13 +370,20 @@ async fn copy_message_session(
     let (left, right) = (Mutex::new(left), Mutex::new(right));
     let close = !opts.no_close;
     let mut t = join_directions(
-        copy_messages(&left, &right, opts.max_messages, close, &fwd, Side::Left),
         copy_messages(
-            &right,
-            &left,
+            (&left, &right),
+            opts.max_messages,
+            close,
+            &fwd,
+            bwd.closed_by_peer.as_deref(),
+            Side::Left,
+        ),
+        copy_messages(
+            (&right, &left),
             opts.max_messages_rev,
             close,
             &bwd,
+            fwd.closed_by_peer.as_deref(),
             Side::Right,
         ),
         opts,
@@ -376,6 +391,15 @@ async fn copy_message_session(
         shutdown,
     )
     .await?;
+    for (control, side) in [(&fwd, Side::Left), (&bwd, Side::Right)] {
+        if let Some(what) = control.closed_by_peer.as_ref().and_then(|p| p.failure()) {
+            return Err(tag(
+                side,
+                true,
+                io::Error::new(io::ErrorKind::InvalidData, what),
+            ));
+        }
+    }
     t.abnormal_close = [&fwd, &bwd]
         .iter()
         .find_map(|c| c.closed_by_peer.as_ref().and_then(|p| p.abnormal()));
@@ -396,12 +420,15 @@ fn lock(s: &SharedStream) -> std::sync::MutexGuard<'_, Box<dyn MessageStream>> {
 }
 
 /// Copies messages, flushing only when no further message is ready (write coalescing).
+/// `writer_peer` is where the writer records its own peer's Close or violation: a WebSocket
+/// connection failed because of its peer is always closed (its Close answers the violation),
+/// even with `-n`.
 async fn copy_messages(
-    reader: &SharedStream,
-    writer: &SharedStream,
+    (reader, writer): (&SharedStream, &SharedStream),
     max: Option<u64>,
     close: bool,
     control: &DirectionControl,
+    writer_peer: Option<&PeerClose>,
     from: Side,
 ) -> io::Result<u64> {
     let to = from.other();
@@ -420,7 +447,9 @@ async fn copy_messages(
                         .await
                         .map_err(|e| tag(to, false, e))?;
                 }
+                // Biased: a message that is ready still goes out before a stop is obeyed.
                 tokio::select! {
+                    biased;
                     item = next() => item,
                     _ = control.stop.stopped() => break,
                 }
@@ -447,7 +476,8 @@ async fn copy_messages(
             None => break,
         }
     }
-    let end = if close {
+    let writer_failed = writer_peer.is_some_and(|p| p.failure().is_some());
+    let end = if close || writer_failed {
         poll_fn(|cx| lock(writer).poll_close_unpin(cx)).await
     } else {
         poll_fn(|cx| lock(writer).poll_flush_unpin(cx)).await

@@ -30,6 +30,34 @@ pub enum Event {
     Pong(Bytes),
     /// A Close, with its status code and reason when present.
     Close(Option<(u16, String)>),
+    /// The peer broke the protocol: the connection must be failed with this Close. The codec
+    /// then only skips frames until the peer's Close (reported as [`Event::Close`]).
+    Violation(Violation),
+}
+
+/// A protocol violation by the peer (RFC 6455 section 7.1.7): the status code of the Close
+/// that answers it and what was wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// Status code of our Close: [`PROTOCOL_ERROR`], [`INVALID_PAYLOAD`] or [`TOO_BIG`].
+    pub code: u16,
+    /// What the peer did wrong; also the reason text of our Close.
+    pub reason: String,
+    /// The violation was inside the peer's Close frame, so the peer has closed already.
+    pub in_close: bool,
+}
+
+/// Close status 1002: the peer broke the framing rules.
+pub const PROTOCOL_ERROR: u16 = 1002;
+/// Close status 1007: a text message or Close reason is not valid UTF-8.
+pub const INVALID_PAYLOAD: u16 = 1007;
+/// Close status 1009: a frame or message is larger than we accept.
+pub const TOO_BIG: u16 = 1009;
+
+/// True for the status codes a Close frame may carry on the wire (RFC 6455 section 7.4):
+/// 1000–1003, 1007–1014 and 3000–4999.
+pub fn close_code_is_valid(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
 }
 
 /// Something to send to the peer.
@@ -54,7 +82,83 @@ pub struct WsCodec {
     role: Role,
     max_frame: usize,
     max_message: usize,
-    partial: Option<(bool, BytesMut)>,
+    /// The data message being received (fragmented, or one frame still arriving).
+    partial: Option<Partial>,
+    /// Set once a violation was reported: frames are skipped until the peer's Close.
+    failed: bool,
+    /// Payload bytes still to skip of a frame that is being skipped.
+    skip: u64,
+}
+
+/// A data message whose end has not arrived yet.
+#[derive(Debug)]
+struct Partial {
+    is_text: bool,
+    data: BytesMut,
+    utf8: Utf8Stream,
+    /// The frame whose header was read and whose payload is still arriving.
+    frame: Option<FrameRest>,
+}
+
+/// The rest of a data frame whose header was consumed.
+#[derive(Debug)]
+struct FrameRest {
+    fin: bool,
+    mask: Option<[u8; 4]>,
+    /// Payload bytes already consumed (the position in the mask).
+    done: usize,
+    /// Payload bytes still to come.
+    remaining: usize,
+}
+
+/// Validates UTF-8 that arrives in pieces, failing at the first byte that cannot start or
+/// continue a valid sequence (so invalid text is detected before the message is complete).
+#[derive(Debug, Default, Clone)]
+pub struct Utf8Stream {
+    /// The start of a character split between pieces (at most 3 bytes).
+    pending: [u8; 4],
+    pending_len: usize,
+}
+
+impl Utf8Stream {
+    /// Checks the next piece; false means the text can no longer become valid UTF-8.
+    pub fn feed(&mut self, mut data: &[u8]) -> bool {
+        if self.pending_len > 0 {
+            let width = match self.pending[0] {
+                0xc0..=0xdf => 2,
+                0xe0..=0xef => 3,
+                _ => 4,
+            };
+            while self.pending_len < width {
+                let Some((&b, rest)) = data.split_first() else {
+                    break;
+                };
+                self.pending[self.pending_len] = b;
+                self.pending_len += 1;
+                data = rest;
+            }
+            match std::str::from_utf8(&self.pending[..self.pending_len]) {
+                Ok(_) => self.pending_len = 0,
+                Err(e) if e.error_len().is_none() => return true,
+                Err(_) => return false,
+            }
+        }
+        match std::str::from_utf8(data) {
+            Ok(_) => true,
+            Err(e) if e.error_len().is_none() => {
+                let rest = &data[e.valid_up_to()..];
+                self.pending[..rest.len()].copy_from_slice(rest);
+                self.pending_len = rest.len();
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// True when the text so far ends on a character boundary.
+    pub fn is_complete(&self) -> bool {
+        self.pending_len == 0
+    }
 }
 
 /// Grows a read buffer that the last read filled completely, so idle connections keep a
@@ -66,11 +170,20 @@ pub fn grow_if_full(buf: &mut BytesMut) {
     }
 }
 
-fn protocol_error(msg: impl Into<String>) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidData,
-        format!("WebSocket protocol error: {}", msg.into()),
-    )
+fn violation(code: u16, reason: impl Into<String>) -> Violation {
+    Violation {
+        code,
+        reason: reason.into(),
+        in_close: false,
+    }
+}
+
+fn protocol_error(reason: impl Into<String>) -> Violation {
+    violation(PROTOCOL_ERROR, reason)
+}
+
+fn invalid_text() -> Violation {
+    violation(INVALID_PAYLOAD, "text message is not valid UTF-8")
 }
 
 /// XORs `data` with the 4-byte `mask`, eight bytes at a time where possible.
@@ -90,6 +203,71 @@ pub fn apply_mask(data: &mut [u8], mask: [u8; 4]) {
     }
 }
 
+/// Like [`apply_mask`] for a piece of a payload that starts `offset` bytes into it.
+fn apply_mask_at(data: &mut [u8], mask: [u8; 4], offset: usize) {
+    let r = offset % 4;
+    apply_mask(
+        data,
+        [
+            mask[r],
+            mask[(r + 1) % 4],
+            mask[(r + 2) % 4],
+            mask[(r + 3) % 4],
+        ],
+    );
+}
+
+/// A parsed frame header.
+struct Header {
+    fin: bool,
+    rsv: u8,
+    opcode: u8,
+    mask: Option<[u8; 4]>,
+    len: u64,
+    /// Header length in bytes.
+    size: usize,
+}
+
+/// Parses the frame header at the start of `buf`, if it is complete.
+fn parse_header(buf: &[u8]) -> Option<Header> {
+    if buf.len() < 2 {
+        return None;
+    }
+    let (b0, b1) = (buf[0], buf[1]);
+    let masked = b1 & 0x80 != 0;
+    let len7 = b1 & 0x7f;
+    let ext = match len7 {
+        126 => 2,
+        127 => 8,
+        _ => 0,
+    };
+    let size = 2 + ext + if masked { 4 } else { 0 };
+    if buf.len() < size {
+        return None;
+    }
+    let len = match len7 {
+        126 => u16::from_be_bytes([buf[2], buf[3]]) as u64,
+        127 => {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&buf[2..10]);
+            u64::from_be_bytes(b)
+        }
+        n => n as u64,
+    };
+    let mask = masked.then(|| {
+        let m = &buf[size - 4..size];
+        [m[0], m[1], m[2], m[3]]
+    });
+    Some(Header {
+        fin: b0 & 0x80 != 0,
+        rsv: b0 & 0x70,
+        opcode: b0 & 0x0f,
+        mask,
+        len,
+        size,
+    })
+}
+
 impl WsCodec {
     /// A codec for `role` with the given limits.
     pub fn new(role: Role, max_frame: usize, max_message: usize) -> Self {
@@ -98,17 +276,216 @@ impl WsCodec {
             max_frame,
             max_message,
             partial: None,
+            failed: false,
+            skip: 0,
         }
     }
 
-    fn finish(is_text: bool, payload: Bytes) -> io::Result<Event> {
+    fn finish(is_text: bool, payload: Bytes) -> Result<Event, Violation> {
         if is_text {
             if std::str::from_utf8(&payload).is_err() {
-                return Err(protocol_error("text message is not valid UTF-8"));
+                return Err(invalid_text());
             }
             Ok(Event::Message(Message::Text(payload)))
         } else {
             Ok(Event::Message(Message::Binary(payload)))
+        }
+    }
+
+    /// After a violation: skips whole frames until the peer's Close arrives.
+    fn skip_until_close(&mut self, buf: &mut BytesMut) -> Option<Event> {
+        loop {
+            if self.skip > 0 {
+                let n = self.skip.min(buf.len() as u64);
+                buf.advance(n as usize);
+                self.skip -= n;
+                if self.skip > 0 {
+                    return None;
+                }
+            }
+            let h = parse_header(buf)?;
+            buf.advance(h.size);
+            self.skip = h.len;
+            if h.opcode == 0x8 {
+                let n = self.skip.min(buf.len() as u64);
+                buf.advance(n as usize);
+                self.skip -= n;
+                return Some(Event::Close(None));
+            }
+        }
+    }
+
+    /// Decodes the next event, or the violation that fails the connection.
+    fn decode_valid(&mut self, buf: &mut BytesMut) -> Result<Option<Event>, Violation> {
+        loop {
+            if let Some(p) = self.partial.as_mut() {
+                if let Some(f) = p.frame.as_mut() {
+                    let n = f.remaining.min(buf.len());
+                    if n == 0 && f.remaining > 0 {
+                        return Ok(None);
+                    }
+                    let mut piece = buf.split_to(n);
+                    if let Some(m) = f.mask {
+                        apply_mask_at(&mut piece, m, f.done);
+                    }
+                    f.done += n;
+                    f.remaining -= n;
+                    if p.is_text && !p.utf8.feed(&piece) {
+                        self.skip = f.remaining as u64;
+                        return Err(invalid_text());
+                    }
+                    p.data.extend_from_slice(&piece);
+                    if f.remaining > 0 {
+                        return Ok(None);
+                    }
+                    let fin = f.fin;
+                    p.frame = None;
+                    if fin {
+                        if !p.utf8.is_complete() {
+                            return Err(invalid_text());
+                        }
+                        let (is_text, data) = (p.is_text, std::mem::take(&mut p.data));
+                        self.partial = None;
+                        return Self::finish(is_text, data.freeze()).map(Some);
+                    }
+                    continue;
+                }
+            }
+            let Some(h) = parse_header(buf) else {
+                return Ok(None);
+            };
+            if h.rsv != 0 {
+                return Err(protocol_error(
+                    "reserved bits set (no extension was negotiated)",
+                ));
+            }
+            match (self.role, h.mask.is_some()) {
+                (Role::Server, false) => return Err(protocol_error("client frame is not masked")),
+                (Role::Client, true) => return Err(protocol_error("server frame is masked")),
+                _ => {}
+            }
+            let is_control = h.opcode & 0x08 != 0;
+            if !matches!(h.opcode, 0x0..=0x2 | 0x8..=0xa) {
+                return Err(protocol_error(format!("reserved opcode {:#x}", h.opcode)));
+            }
+            if is_control && !h.fin {
+                return Err(protocol_error("fragmented control frame"));
+            }
+            if is_control && h.len > 125 {
+                return Err(protocol_error("control frame longer than 125 bytes"));
+            }
+            if h.len > self.max_frame as u64 {
+                return Err(violation(
+                    TOO_BIG,
+                    format!(
+                        "frame of {} bytes is over the limit of {} (--max-ws-frame-length)",
+                        h.len, self.max_frame
+                    ),
+                ));
+            }
+            let len = h.len as usize;
+            if is_control {
+                if buf.len() < h.size + len {
+                    buf.reserve(h.size + len - buf.len());
+                    return Ok(None);
+                }
+                buf.advance(h.size);
+                let mut payload = buf.split_to(len);
+                if let Some(m) = h.mask {
+                    apply_mask(&mut payload, m);
+                }
+                return match h.opcode {
+                    0x8 => Self::close_event(&payload).map(Some),
+                    0x9 => Ok(Some(Event::Ping(payload.freeze()))),
+                    _ => Ok(Some(Event::Pong(payload.freeze()))),
+                };
+            }
+            match (h.opcode, self.partial.is_some()) {
+                (0x0, false) => {
+                    return Err(protocol_error(
+                        "continuation frame without a message to continue",
+                    ))
+                }
+                (0x1 | 0x2, true) => {
+                    return Err(protocol_error(
+                        "new message started before the fragmented one ended",
+                    ))
+                }
+                _ => {}
+            }
+            let so_far = self.partial.as_ref().map_or(0, |p| p.data.len());
+            if so_far + len > self.max_message {
+                return Err(violation(
+                    TOO_BIG,
+                    format!(
+                        "message of at least {} bytes is over the limit of {} (--max-ws-message-length)",
+                        so_far + len,
+                        self.max_message
+                    ),
+                ));
+            }
+            let whole = buf.len() >= h.size + len;
+            if h.opcode != 0x0 && h.fin && whole {
+                // The common case: a whole message in one frame, taken without copying.
+                buf.advance(h.size);
+                let mut payload = buf.split_to(len);
+                if let Some(m) = h.mask {
+                    apply_mask(&mut payload, m);
+                }
+                return Self::finish(h.opcode == 0x1, payload.freeze()).map(Some);
+            }
+            let is_text = match &self.partial {
+                Some(p) => p.is_text,
+                None => h.opcode == 0x1,
+            };
+            if !is_text && !whole {
+                // Binary data is taken frame by frame; only text is checked as it arrives.
+                buf.reserve(h.size + len - buf.len());
+                return Ok(None);
+            }
+            buf.advance(h.size);
+            let p = self.partial.get_or_insert_with(|| Partial {
+                is_text,
+                data: BytesMut::new(),
+                utf8: Utf8Stream::default(),
+                frame: None,
+            });
+            p.data.reserve(len.min(MAX_READ_BUFFER));
+            p.frame = Some(FrameRest {
+                fin: h.fin,
+                mask: h.mask,
+                done: 0,
+                remaining: len,
+            });
+        }
+    }
+
+    /// The event for a Close frame's payload, or the violation it contains.
+    fn close_event(payload: &[u8]) -> Result<Event, Violation> {
+        let in_close = |mut v: Violation| {
+            v.in_close = true;
+            v
+        };
+        match payload {
+            [] => Ok(Event::Close(None)),
+            [_] => Err(in_close(protocol_error(
+                "Close frame with a 1-byte payload",
+            ))),
+            [hi, lo, reason @ ..] => {
+                let code = u16::from_be_bytes([*hi, *lo]);
+                if !close_code_is_valid(code) {
+                    return Err(in_close(protocol_error(format!(
+                        "invalid Close status code {code}"
+                    ))));
+                }
+                let reason = std::str::from_utf8(reason).map_err(|_| {
+                    in_close(violation(
+                        INVALID_PAYLOAD,
+                        "Close reason is not valid UTF-8",
+                    ))
+                })?;
+                Ok(Event::Close(Some((code, reason.to_string()))))
+            }
         }
     }
 }
@@ -119,126 +496,15 @@ impl Decoder for WsCodec {
 
     fn decode(&mut self, buf: &mut BytesMut) -> io::Result<Option<Event>> {
         grow_if_full(buf);
-        loop {
-            if buf.len() < 2 {
-                return Ok(None);
-            }
-            let (b0, b1) = (buf[0], buf[1]);
-            let fin = b0 & 0x80 != 0;
-            if b0 & 0x70 != 0 {
-                return Err(protocol_error(
-                    "reserved bits set (no extension was negotiated)",
-                ));
-            }
-            let opcode = b0 & 0x0f;
-            let masked = b1 & 0x80 != 0;
-            let len7 = (b1 & 0x7f) as usize;
-            let ext = match len7 {
-                126 => 2,
-                127 => 8,
-                _ => 0,
-            };
-            let header = 2 + ext + if masked { 4 } else { 0 };
-            if buf.len() < header {
-                return Ok(None);
-            }
-            let len = match len7 {
-                126 => u16::from_be_bytes([buf[2], buf[3]]) as u64,
-                127 => {
-                    let mut b = [0u8; 8];
-                    b.copy_from_slice(&buf[2..10]);
-                    u64::from_be_bytes(b)
-                }
-                n => n as u64,
-            };
-            match (self.role, masked) {
-                (Role::Server, false) => return Err(protocol_error("client frame is not masked")),
-                (Role::Client, true) => return Err(protocol_error("server frame is masked")),
-                _ => {}
-            }
-            let is_control = opcode & 0x08 != 0;
-            if is_control && (len > 125 || !fin) {
-                return Err(protocol_error("control frame too long or fragmented"));
-            }
-            if len > self.max_frame as u64 {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!(
-                        "incoming frame of {len} bytes exceeds the limit of {} (--max-ws-frame-length)",
-                        self.max_frame
-                    ),
-                ));
-            }
-            let len = len as usize;
-            if !is_control {
-                let so_far = self.partial.as_ref().map_or(0, |(_, p)| p.len());
-                if so_far + len > self.max_message {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!(
-                            "incoming message of at least {} bytes exceeds the limit of {} (--max-ws-message-length)",
-                            so_far + len,
-                            self.max_message
-                        ),
-                    ));
-                }
-            }
-            if buf.len() < header + len {
-                buf.reserve(header + len - buf.len());
-                return Ok(None);
-            }
-            let mask = if masked {
-                let m = &buf[header - 4..header];
-                Some([m[0], m[1], m[2], m[3]])
-            } else {
-                None
-            };
-            buf.advance(header);
-            let mut payload = buf.split_to(len);
-            if let Some(m) = mask {
-                apply_mask(&mut payload, m);
-            }
-            match opcode {
-                0x0 => {
-                    let Some((is_text, mut acc)) = self.partial.take() else {
-                        return Err(protocol_error(
-                            "continuation frame without a message to continue",
-                        ));
-                    };
-                    acc.extend_from_slice(&payload);
-                    if fin {
-                        return Self::finish(is_text, acc.freeze()).map(Some);
-                    }
-                    self.partial = Some((is_text, acc));
-                }
-                0x1 | 0x2 => {
-                    if self.partial.is_some() {
-                        return Err(protocol_error(
-                            "new message started before the fragmented one ended",
-                        ));
-                    }
-                    let is_text = opcode == 0x1;
-                    if fin {
-                        return Self::finish(is_text, payload.freeze()).map(Some);
-                    }
-                    self.partial = Some((is_text, payload));
-                }
-                0x8 => {
-                    if payload.is_empty() {
-                        return Ok(Some(Event::Close(None)));
-                    }
-                    if payload.len() == 1 {
-                        return Err(protocol_error("Close frame with a 1-byte payload"));
-                    }
-                    let code = u16::from_be_bytes([payload[0], payload[1]]);
-                    let reason = std::str::from_utf8(&payload[2..])
-                        .map_err(|_| protocol_error("Close reason is not valid UTF-8"))?
-                        .to_string();
-                    return Ok(Some(Event::Close(Some((code, reason)))));
-                }
-                0x9 => return Ok(Some(Event::Ping(payload.freeze()))),
-                0xA => return Ok(Some(Event::Pong(payload.freeze()))),
-                other => return Err(protocol_error(format!("unknown opcode {other:#x}"))),
+        if self.failed {
+            return Ok(self.skip_until_close(buf));
+        }
+        match self.decode_valid(buf) {
+            Ok(event) => Ok(event),
+            Err(v) => {
+                self.failed = true;
+                self.partial = None;
+                Ok(Some(Event::Violation(v)))
             }
         }
     }
@@ -347,26 +613,161 @@ mod tests {
         );
     }
 
-    #[test]
-    fn unmasked_client_frame_is_rejected_by_server() {
-        let mut dec = WsCodec::new(Role::Server, 100, 100);
-        let mut buf = BytesMut::from(&[0x81, 1, b'a'][..]);
-        assert!(dec.decode(&mut buf).is_err());
+    /// Decodes `wire` (one byte at a time) with a client-role codec and returns the events.
+    fn decode_all(role: Role, max: usize, wire: &[u8]) -> Vec<Event> {
+        let mut dec = WsCodec::new(role, max, max);
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        for b in wire {
+            buf.put_u8(*b);
+            while let Some(e) = dec.decode(&mut buf).unwrap() {
+                out.push(e);
+            }
+        }
+        out
+    }
+
+    fn violation_code(events: &[Event]) -> Option<u16> {
+        events.iter().find_map(|e| match e {
+            Event::Violation(v) => Some(v.code),
+            _ => None,
+        })
+    }
+
+    fn text(s: &str) -> Event {
+        Event::Message(Message::Text(Bytes::copy_from_slice(s.as_bytes())))
     }
 
     #[test]
-    fn oversized_frame_is_rejected_before_buffering() {
-        let mut dec = WsCodec::new(Role::Client, 10, 100);
-        let mut buf = BytesMut::from(&[0x82, 126, 0x01, 0x00][..]);
-        let e = dec.decode(&mut buf).unwrap_err();
-        assert!(e.to_string().contains("--max-ws-frame-length"), "{e}");
+    fn unmasked_client_frame_is_a_protocol_error() {
+        let got = decode_all(Role::Server, 100, &[0x81, 1, b'a']);
+        assert_eq!(violation_code(&got), Some(PROTOCOL_ERROR), "{got:?}");
     }
 
     #[test]
-    fn invalid_utf8_text_is_an_error() {
-        let mut dec = WsCodec::new(Role::Client, 10, 100);
-        let mut buf = BytesMut::from(&[0x81, 1, 0xff][..]);
-        assert!(dec.decode(&mut buf).is_err());
+    fn each_framing_violation_is_a_protocol_error_after_the_valid_message() {
+        let cases: &[(&str, &[u8])] = &[
+            ("rsv1", &[0xc1, 1, b'x']),
+            ("rsv2", &[0xa1, 1, b'x']),
+            ("rsv3", &[0x91, 1, b'x']),
+            ("opcode 3", &[0x83, 0]),
+            ("opcode 7", &[0x87, 0]),
+            ("opcode 0xb", &[0x8b, 0]),
+            ("opcode 0xf", &[0x8f, 0]),
+            ("fragmented ping", &[0x09, 0]),
+            ("long ping", &[0x89, 126, 0, 126]),
+            ("orphan continuation", &[0x80, 1, b'x']),
+            ("interleaved text", &[0x01, 1, b'x', 0x81, 1, b'y']),
+            ("interleaved binary", &[0x02, 1, b'x', 0x82, 1, b'y']),
+            ("1-byte close", &[0x88, 1, 0x03]),
+            ("close code 999", &[0x88, 2, 0x03, 0xe7]),
+            ("close code 1005", &[0x88, 2, 0x03, 0xed]),
+            ("close code 2999", &[0x88, 2, 0x0b, 0xb7]),
+            ("masked server frame", &[0x81, 0x81, 0, 0, 0, 0, b'x']),
+        ];
+        for (name, bad) in cases {
+            let mut wire = vec![0x81, 2, b'o', b'k'];
+            wire.extend_from_slice(bad);
+            let got = decode_all(Role::Client, 1000, &wire);
+            assert_eq!(got.first(), Some(&text("ok")), "{name}: {got:?}");
+            assert_eq!(
+                violation_code(&got),
+                Some(PROTOCOL_ERROR),
+                "{name}: {got:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn valid_close_codes_pass_and_invalid_ones_do_not() {
+        for code in [1000u16, 1003, 1007, 1011, 1014, 3000, 4999] {
+            assert!(close_code_is_valid(code), "{code}");
+        }
+        for code in [
+            0u16, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000,
+        ] {
+            assert!(!close_code_is_valid(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_in_text_or_close_reason_is_invalid_payload() {
+        let got = decode_all(Role::Client, 100, &[0x81, 1, 0xff]);
+        assert_eq!(violation_code(&got), Some(INVALID_PAYLOAD), "{got:?}");
+        let got = decode_all(Role::Client, 100, &[0x88, 3, 0x03, 0xe8, 0xff]);
+        assert_eq!(violation_code(&got), Some(INVALID_PAYLOAD), "{got:?}");
+        assert!(matches!(&got[0], Event::Violation(v) if v.in_close));
+        // A character cut at the end of the message.
+        let got = decode_all(Role::Client, 100, &[0x81, 2, 0xce, 0xba, 0x81, 1, 0xce]);
+        assert_eq!(got[0], text("κ"));
+        assert_eq!(violation_code(&got), Some(INVALID_PAYLOAD), "{got:?}");
+    }
+
+    #[test]
+    fn invalid_utf8_fails_before_the_rest_of_the_frame_or_message_arrives() {
+        // A text frame announced as 20 bytes; byte 3 can never be valid UTF-8.
+        let mut dec = WsCodec::new(Role::Client, 100, 100);
+        let mut buf = BytesMut::from(&[0x81, 20, b'a', 0xf4][..]);
+        assert_eq!(
+            dec.decode(&mut buf).unwrap(),
+            None,
+            "F4 can still start a character"
+        );
+        buf.put_u8(0x90);
+        assert_eq!(
+            violation_code(&[dec.decode(&mut buf).unwrap().unwrap()]),
+            Some(INVALID_PAYLOAD)
+        );
+        // Fragments: the second one makes the message invalid; its end never comes.
+        let mut dec = WsCodec::new(Role::Client, 100, 100);
+        let mut buf = BytesMut::from(&[0x01, 2, 0xce, 0xba, 0x00, 2, 0xf4, 0x90][..]);
+        assert_eq!(
+            violation_code(&[dec.decode(&mut buf).unwrap().unwrap()]),
+            Some(INVALID_PAYLOAD)
+        );
+    }
+
+    #[test]
+    fn utf8_split_anywhere_across_frames_is_accepted() {
+        let msg = "κόσμε ½ 𝄞 end";
+        let bytes = msg.as_bytes();
+        for cut in 0..=bytes.len() {
+            let mut wire = vec![0x01, cut as u8];
+            wire.extend_from_slice(&bytes[..cut]);
+            wire.extend_from_slice(&[0x80, (bytes.len() - cut) as u8]);
+            wire.extend_from_slice(&bytes[cut..]);
+            assert_eq!(
+                decode_all(Role::Client, 100, &wire),
+                vec![text(msg)],
+                "cut {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn oversized_frame_or_message_is_too_big_before_buffering() {
+        let got = decode_all(Role::Client, 10, &[0x82, 126, 0x01, 0x00]);
+        assert_eq!(violation_code(&got), Some(TOO_BIG), "{got:?}");
+        // Two fragments of 6 bytes: each frame fits, the message does not.
+        let mut wire = vec![0x02, 6];
+        wire.extend_from_slice(&[1; 6]);
+        wire.extend_from_slice(&[0x80, 6]);
+        let got = decode_all(Role::Client, 10, &wire);
+        assert_eq!(violation_code(&got), Some(TOO_BIG), "{got:?}");
+    }
+
+    #[test]
+    fn after_a_violation_frames_are_skipped_until_the_peers_close() {
+        let wire = [
+            0x83, 1, b'x', // reserved opcode 3: the violation
+            0x83, 3, b'a', b'b', b'c', // skipped
+            0x81, 1, b'y', // skipped
+            0x88, 2, 0x03, 0xe8, // the peer's Close
+        ];
+        let got = decode_all(Role::Client, 100, &wire);
+        assert_eq!(violation_code(&got), Some(PROTOCOL_ERROR), "{got:?}");
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[1], Event::Close(None));
     }
 
     #[test]

@@ -7,6 +7,12 @@
 //! send; closing our sink sends our Close (1001 "going away" when the session ends because the
 //! process shuts down, else the configured code, else an echo of the peer's, else an empty one)
 //! and the stream then ends at the peer's Close.
+//!
+//! A protocol violation by the peer fails the connection (RFC 6455 section 7.1.7): the stream
+//! ends as if the peer had closed, so what was already accepted in the other direction is still
+//! sent; closing our sink then sends a Close with the status the violation calls for (1002,
+//! 1007 or 1009), waits up to [`FAILURE_CLOSE_WAIT`] for the peer's Close and closes the transport.
+//! The session reports the violation as an error.
 
 use crate::exec::conn::PeerClose;
 use crate::exec::Message;
@@ -14,9 +20,10 @@ use crate::exec::{ByteStream, MessageStream};
 use crate::net::poll_write_before_fin;
 use crate::plan::PlanNode;
 use crate::registry::{ParamDef, ParamType};
-use crate::ws::frame::{Event, Frame, Role, WsCodec};
+use crate::ws::frame::{Event, Frame, Role, Violation, WsCodec};
 use bytes::BytesMut;
 use futures::{Sink, Stream};
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -24,6 +31,11 @@ use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWrite;
 use tokio_util::codec::{Framed, FramedParts};
+
+/// How long we wait for the peer's Close after failing the connection, before closing the
+/// transport anyway. Shorter than [`crate::exec::copy::CLOSE_LINGER`], the session's own
+/// limit for a direction that makes no progress after the peer closed.
+pub const FAILURE_CLOSE_WAIT: Duration = Duration::from_millis(500);
 
 /// Default `--max-ws-message-length`: 200 MiB, as websocat 1.x.
 pub const DEFAULT_MAX_MESSAGE: usize = 200 << 20;
@@ -135,6 +147,12 @@ pub struct WsMessages {
     pending_control: Option<Frame>,
     read_done: bool,
     close_sent: bool,
+    /// The peer's Close arrived (possibly an invalid one).
+    peer_close_seen: bool,
+    /// The peer broke the protocol: our Close carries this status.
+    failure: Option<Violation>,
+    /// After failing the connection: how long we still wait for the peer's Close.
+    failure_wait: Option<Pin<Box<tokio::time::Sleep>>>,
     /// Filled when the peer's Close arrives.
     pub report: Arc<PeerClose>,
 }
@@ -169,6 +187,9 @@ impl WsMessages {
             pending_control: None,
             read_done: false,
             close_sent: false,
+            peer_close_seen: false,
+            failure: None,
+            failure_wait: None,
             report: Arc::new(PeerClose::default()),
         }
     }
@@ -268,6 +289,16 @@ impl Stream for WsMessages {
                     }
                     tracing::debug!("peer sent Close {frame:?}");
                     this.read_done = true;
+                    this.peer_close_seen = true;
+                    return Poll::Ready(None);
+                }
+                Some(Ok(Event::Violation(v))) => {
+                    tracing::debug!("failing the connection with Close {}: {}", v.code, v.reason);
+                    this.report
+                        .fail(format!("WebSocket protocol error: {}", v.reason));
+                    this.peer_close_seen |= v.in_close;
+                    this.failure = Some(v);
+                    this.read_done = true;
                     return Poll::Ready(None);
                 }
             }
@@ -307,18 +338,43 @@ impl Sink<Message> for WsMessages {
         let this = &mut *self;
         if !this.close_sent {
             ready!(Pin::new(&mut this.inner).poll_ready(cx))?;
-            let frame = match (this.settings.close_code, this.report.frame()) {
+            let frame = match (&this.failure, this.settings.close_code, this.report.frame()) {
+                (Some(v), _, _) => Some((v.code, close_reason(&v.reason))),
                 // The process shuts down and the peer has not closed: say so (RFC 6455 7.4.1).
-                (_, None) if this.report.is_going_away() => Some((1001, "going away".into())),
-                (Some(code), _) => Some((code, this.settings.close_reason.clone())),
-                (None, Some((Some(code), _))) => Some((code, String::new())),
+                (None, _, None) if this.report.is_going_away() => Some((1001, "going away".into())),
+                (None, Some(code), _) => Some((code, this.settings.close_reason.clone())),
+                (None, None, Some((Some(code), _))) => Some((code, String::new())),
                 _ => None,
             };
             Pin::new(&mut this.inner).start_send(Frame::Close(frame))?;
             this.close_sent = true;
             this.pending_control = None;
         }
-        if this.report.is_closed() {
+        if this.failure.is_some() && !this.peer_close_seen {
+            // We failed the connection: our Close goes out now, then we wait a little for
+            // the peer's Close (skipping whatever else it sends) before closing the transport.
+            ready!(Pin::new(&mut this.inner).poll_flush(cx))?;
+            let wait = this
+                .failure_wait
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep(FAILURE_CLOSE_WAIT)));
+            loop {
+                match Pin::new(&mut this.inner).poll_next(cx) {
+                    Poll::Ready(Some(Ok(Event::Close(_)))) | Poll::Ready(None) => break,
+                    Poll::Ready(Some(Ok(_))) => {}
+                    Poll::Ready(Some(Err(e))) => {
+                        tracing::debug!("after failing the connection: {e}");
+                        break;
+                    }
+                    Poll::Pending => {
+                        ready!(wait.as_mut().poll(cx));
+                        tracing::debug!("no Close from the peer within {FAILURE_CLOSE_WAIT:?}");
+                        break;
+                    }
+                }
+            }
+            this.peer_close_seen = true;
+        }
+        if this.peer_close_seen {
             // Close handshake complete: our Close is the last thing we send, and goes out
             // with the FIN where the transport allows.
             let mut last = std::mem::take(this.inner.write_buffer_mut());
@@ -333,4 +389,13 @@ impl Sink<Message> for WsMessages {
         ready!(Pin::new(&mut this.inner).poll_flush(cx))?;
         Poll::Ready(Ok(()))
     }
+}
+
+/// The reason text of a Close we send, cut to the 123 bytes a Close frame can carry.
+fn close_reason(reason: &str) -> String {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    reason[..end].to_string()
 }

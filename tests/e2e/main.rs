@@ -20,3 +20,4 @@ mod relay;
 mod server;
 mod shutdown;
 mod tls;
+mod violations;

@@ -286,8 +286,14 @@ impl WsConn {
 
     /// Sends one frame.
     pub fn send_frame(&mut self, fin: bool, opcode: u8, payload: &[u8]) {
+        self.send_frame_byte0(if fin { 0x80 } else { 0 } | opcode, payload);
+    }
+
+    /// Sends one frame whose first header byte (FIN, RSV1-3, opcode) is `byte0` verbatim, so
+    /// tests can set reserved bits and reserved opcodes.
+    pub fn send_frame_byte0(&mut self, byte0: u8, payload: &[u8]) {
         let mut out = Vec::with_capacity(payload.len() + 14);
-        out.push(if fin { 0x80 } else { 0 } | opcode);
+        out.push(byte0);
         let mask_bit = if self.client { 0x80 } else { 0 };
         let len = payload.len();
         if len < 126 {
@@ -306,6 +312,23 @@ impl WsConn {
             out.extend_from_slice(payload);
         }
         self.stream.write_all(&out).expect("sending a frame");
+    }
+
+    /// Sends the header of one frame with FIN and `opcode` announcing `len` payload bytes, and
+    /// returns a writer for its (masked, if we are the client) payload, to send in pieces.
+    pub fn start_frame(&mut self, opcode: u8, len: usize) -> PayloadWriter<'_> {
+        let mut out = vec![0x80 | opcode];
+        let mask_bit = if self.client { 0x80 } else { 0 };
+        assert!(len < 126, "start_frame is for short frames");
+        out.push(mask_bit | len as u8);
+        if self.client {
+            out.extend_from_slice(&MASK);
+        }
+        self.stream.write_all(&out).expect("sending a frame header");
+        PayloadWriter {
+            conn: self,
+            sent: 0,
+        }
     }
 
     /// Sends a text message.
@@ -472,6 +495,35 @@ impl WsConn {
             Ok(Some(f)) => panic!("expected the connection to close, got {f:?}"),
             Err(e) => panic!("expected the connection to close, got error {e}"),
         }
+    }
+}
+
+/// Sends the payload of a frame started by [`WsConn::start_frame`] piece by piece.
+pub struct PayloadWriter<'a> {
+    conn: &'a mut WsConn,
+    sent: usize,
+}
+
+impl PayloadWriter<'_> {
+    /// Sends the next piece of the payload.
+    pub fn send(&mut self, piece: &[u8]) {
+        let client = self.conn.client;
+        let out: Vec<u8> = piece
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                if client {
+                    b ^ MASK[(self.sent + i) % 4]
+                } else {
+                    *b
+                }
+            })
+            .collect();
+        self.sent += piece.len();
+        self.conn
+            .stream
+            .write_all(&out)
+            .expect("sending part of a payload");
     }
 }
 
