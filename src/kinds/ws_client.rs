@@ -121,7 +121,11 @@ fn build(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, String>
         return Err(format!("request URI `{uri}` has no host"));
     }
     Ok(Arc::new(WsClient {
-        request: ClientRequest { uri, headers },
+        request: ClientRequest {
+            uri,
+            headers,
+            deflate: settings.deflate,
+        },
         settings,
     }))
 }
@@ -136,7 +140,7 @@ impl ConnLayer for WsClient {
         let settings = self.settings.clone();
         Box::pin(async move {
             let mut stream = inner.into_bytes_for(WS_CLIENT.name)?;
-            let leftover = handshake::connect(&mut stream, &request)
+            let connected = handshake::connect(&mut stream, &request)
                 .await
                 .map_err(|e| {
                     io::Error::new(
@@ -144,7 +148,8 @@ impl ConnLayer for WsClient {
                         format!("WebSocket handshake with {}: {e}", request.uri),
                     )
                 })?;
-            let ws = WsMessages::new(stream, leftover, WsRole::Client, settings);
+            let ws = WsMessages::new(stream, connected.leftover, WsRole::Client, settings)
+                .with_deflate(connected.deflate);
             Ok((Conn::Messages(Box::new(ws)), info))
         })
     }
@@ -171,7 +176,11 @@ mod tests {
                 "ping-interval",
                 "ping-timeout",
                 "close-code",
-                "close-reason"
+                "close-reason",
+                "deflate",
+                "deflate-level",
+                "deflate-window-bits",
+                "deflate-no-context-takeover"
             ]
         );
     }

@@ -94,13 +94,15 @@ struct WsServer {
 }
 
 fn build(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, String> {
+    let settings = WsSettings::from_node(node)?;
     Ok(Arc::new(WsServer {
         policy: ServerPolicy {
             protocol: node.param("protocol").map(str::to_string),
             headers: header_pairs(node.params_all("header"))?,
             restrict_uri: node.param("restrict-uri").map(str::to_string),
+            deflate: settings.deflate,
         },
-        settings: WsSettings::from_node(node)?,
+        settings,
     }))
 }
 
@@ -121,7 +123,8 @@ impl ConnLayer for WsServer {
             let accepted = handshake::accept(&mut stream, &policy).await?;
             tracing::info!("WebSocket request for {}", accepted.head.uri());
             info.request = Some(accepted.head);
-            let ws = WsMessages::new(stream, accepted.leftover, WsRole::Server, settings);
+            let ws = WsMessages::new(stream, accepted.leftover, WsRole::Server, settings)
+                .with_deflate(accepted.deflate);
             Ok((Conn::Messages(Box::new(ws)), info))
         })
     }

@@ -4,6 +4,7 @@
 //! first WebSocket frames and must be handed to the frame codec.
 
 use crate::exec::ByteStream;
+use crate::ws::deflate::{self, DeflateConfig, DeflateParams};
 use base64::Engine;
 use bytes::{Buf, Bytes, BytesMut};
 use std::io;
@@ -85,6 +86,8 @@ pub struct ServerPolicy {
     pub headers: Vec<(String, String)>,
     /// `--restrict-uri`: exact request target required.
     pub restrict_uri: Option<String>,
+    /// permessage-deflate offers are accepted with these settings.
+    pub deflate: Option<DeflateConfig>,
 }
 
 /// The request head of an accepted WebSocket connection, kept as it arrived. Its parts are
@@ -126,6 +129,8 @@ pub struct Accepted {
     pub head: RequestHead,
     /// Bytes after the request head, in a buffer with room for the first frames.
     pub leftover: BytesMut,
+    /// The permessage-deflate parameters we accepted, if any.
+    pub deflate: Option<DeflateParams>,
 }
 
 async fn respond_error(
@@ -164,9 +169,13 @@ impl Refusal {
     }
 }
 
-/// Decides on a complete request head: the `101` response to send, or a refusal. Synchronous,
-/// so the parser's header table lives on the stack rather than in every connection's state.
-fn answer_request(head: &[u8], policy: &ServerPolicy) -> Result<Vec<u8>, Refusal> {
+/// Decides on a complete request head: the `101` response to send (and the permessage-deflate
+/// parameters it accepts), or a refusal. Synchronous, so the parser's header table lives on
+/// the stack rather than in every connection's state.
+fn answer_request(
+    head: &[u8],
+    policy: &ServerPolicy,
+) -> Result<(Vec<u8>, Option<DeflateParams>), Refusal> {
     use std::io::Write;
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
@@ -246,6 +255,17 @@ fn answer_request(head: &[u8], policy: &ServerPolicy) -> Result<Vec<u8>, Refusal
     if let Some(p) = protocol {
         let _ = write!(resp, "Sec-WebSocket-Protocol: {p}\r\n");
     }
+    let deflate = policy.deflate.as_ref().and_then(|config| {
+        let offers = req
+            .headers
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case("sec-websocket-extensions"))
+            .filter_map(|h| std::str::from_utf8(h.value).ok());
+        deflate::accept_offer(config, offers)
+    });
+    if let Some(params) = &deflate {
+        let _ = write!(resp, "Sec-WebSocket-Extensions: {params}\r\n");
+    }
     for (k, v) in &policy.headers {
         let _ = write!(resp, "{k}: {v}\r\n");
     }
@@ -254,7 +274,7 @@ fn answer_request(head: &[u8], policy: &ServerPolicy) -> Result<Vec<u8>, Refusal
         "Sec-WebSocket-Accept: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
         derive_accept_key(key.as_bytes())
     );
-    Ok(resp)
+    Ok((resp, deflate))
 }
 
 /// Performs the server side of the handshake. A plain HTTP request is answered with
@@ -265,7 +285,7 @@ pub async fn accept(
 ) -> io::Result<Accepted> {
     let (mut buf, head_len) = read_head(stream, "HTTP request").await?;
     match answer_request(&buf[..head_len], policy) {
-        Ok(response) => {
+        Ok((response, deflate)) => {
             stream.write_all(&response).await?;
             stream.flush().await?;
             let head = RequestHead::new(Bytes::copy_from_slice(&buf[..head_len]));
@@ -274,6 +294,7 @@ pub async fn accept(
             Ok(Accepted {
                 head,
                 leftover: buf,
+                deflate,
             })
         }
         Err(refusal) => {
@@ -312,13 +333,23 @@ pub struct ClientRequest {
     pub uri: String,
     /// Extra headers, in order, sent before the mandatory ones.
     pub headers: Vec<(String, String)>,
+    /// permessage-deflate is offered with these settings.
+    pub deflate: Option<DeflateConfig>,
+}
+
+/// A completed client handshake.
+pub struct Connected {
+    /// Bytes read past the response head: the start of the first frames.
+    pub leftover: BytesMut,
+    /// The permessage-deflate parameters the server accepted, if any.
+    pub deflate: Option<DeflateParams>,
 }
 
 /// Performs the client side of the handshake.
 pub async fn connect(
     stream: &mut Box<dyn ByteStream>,
     request: &ClientRequest,
-) -> io::Result<BytesMut> {
+) -> io::Result<Connected> {
     let raw = if request.uri.starts_with('/') {
         format!("ws://localhost{}", request.uri)
     } else {
@@ -354,6 +385,10 @@ pub async fn connect(
             let token = base64::engine::general_purpose::STANDARD.encode(userinfo.as_bytes());
             req.push_str(&format!("Authorization: Basic {token}\r\n"));
         }
+    }
+    if let Some(config) = &request.deflate {
+        let offer = deflate::client_offer(config);
+        req.push_str(&format!("Sec-WebSocket-Extensions: {offer}\r\n"));
     }
     req.push_str(&format!(
         "Host: {host_header}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n"
@@ -401,8 +436,23 @@ pub async fn connect(
             "the server's Sec-WebSocket-Accept does not match our key (not a WebSocket server?)",
         ));
     }
+    let deflate = match &request.deflate {
+        Some(config) => {
+            let answers = resp
+                .headers
+                .iter()
+                .filter(|h| h.name.eq_ignore_ascii_case("sec-websocket-extensions"))
+                .map(|h| std::str::from_utf8(h.value).unwrap_or("\u{fffd}"));
+            deflate::check_response(config, answers)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?
+        }
+        None => None,
+    };
     buf.advance(head_len);
-    Ok(buf)
+    Ok(Connected {
+        leftover: buf,
+        deflate,
+    })
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 //! is done, which is what a relay needs (`echo hi | websocat ws://echo` must print `hi`).
 //! tungstenite is used only for its key derivation helpers.
 
+pub mod deflate;
 pub mod frame;
 pub mod handshake;
 pub mod stream;

@@ -20,6 +20,7 @@ use crate::exec::{ByteStream, MessageStream};
 use crate::net::poll_write_before_fin;
 use crate::plan::PlanNode;
 use crate::registry::{ParamDef, ParamType};
+use crate::ws::deflate::{self, DeflateConfig, DeflateParams, MessageDeflate};
 use crate::ws::frame::{Event, Frame, Role, Violation, WsCodec};
 use bytes::BytesMut;
 use futures::{Sink, Stream};
@@ -43,7 +44,7 @@ pub const DEFAULT_MAX_MESSAGE: usize = 200 << 20;
 pub const DEFAULT_MAX_FRAME: usize = 100 << 20;
 
 /// Parameters shared by the WebSocket client and server kinds.
-pub const COMMON_PARAMS: [ParamDef; 6] = [
+pub const COMMON_PARAMS: [ParamDef; 10] = [
     ParamDef {
         name: "max-message",
         ty: ParamType::Uint,
@@ -80,6 +81,30 @@ pub const COMMON_PARAMS: [ParamDef; 6] = [
         flag: Some("--close-reason"),
         help: "reason text of the Close we send on EOF",
     },
+    ParamDef {
+        name: "deflate",
+        ty: ParamType::Bool,
+        flag: Some("--permessage-deflate"),
+        help: "compress messages with permessage-deflate (RFC 7692): a client offers it, a server accepts it",
+    },
+    ParamDef {
+        name: "deflate-level",
+        ty: ParamType::Uint,
+        flag: Some("--permessage-deflate-level"),
+        help: "permessage-deflate compression level, 0-9 (default 6); implies deflate",
+    },
+    ParamDef {
+        name: "deflate-window-bits",
+        ty: ParamType::Uint,
+        flag: Some("--permessage-deflate-window-bits"),
+        help: "largest permessage-deflate window in both directions, 8-15 (2^N bytes, default 15); implies deflate",
+    },
+    ParamDef {
+        name: "deflate-no-context-takeover",
+        ty: ParamType::Bool,
+        flag: Some("--permessage-deflate-no-context-takeover"),
+        help: "compress each message on its own in both directions (less memory, less compression); implies deflate",
+    },
 ];
 
 /// Settings read from a ws node's parameters.
@@ -97,6 +122,8 @@ pub struct WsSettings {
     pub close_code: Option<u16>,
     /// Close reason sent on EOF.
     pub close_reason: String,
+    /// permessage-deflate settings, when it is enabled.
+    pub deflate: Option<DeflateConfig>,
 }
 
 impl WsSettings {
@@ -121,7 +148,9 @@ impl WsSettings {
         if close_reason.len() > 123 {
             return Err("close reason is longer than the 123 bytes a Close frame can carry".into());
         }
+        let deflate = deflate_config(node)?;
         Ok(WsSettings {
+            deflate,
             max_message,
             max_frame,
             ping_interval: node
@@ -136,6 +165,40 @@ impl WsSettings {
             close_reason,
         })
     }
+}
+
+/// The permessage-deflate settings of `node`: on with `deflate=true` or any of the other
+/// `deflate-*` parameters (unless `deflate=false`).
+fn deflate_config(node: &PlanNode) -> Result<Option<DeflateConfig>, String> {
+    let level = node.param_u64("deflate-level");
+    let window_bits = node.param_u64("deflate-window-bits");
+    let no_context_takeover = node.param_bool("deflate-no-context-takeover");
+    let enabled = match node.param("deflate") {
+        Some(v) => v == "true",
+        None => level.is_some() || window_bits.is_some() || no_context_takeover,
+    };
+    if !enabled {
+        return Ok(None);
+    }
+    let level = level.unwrap_or(u64::from(deflate::DEFAULT_LEVEL));
+    if level > 9 {
+        return Err(format!(
+            "permessage-deflate level {level} is not 0-9 (--permessage-deflate-level)"
+        ));
+    }
+    let window_bits = window_bits.unwrap_or(u64::from(deflate::MAX_WINDOW_BITS));
+    if !(u64::from(deflate::MIN_WINDOW_BITS)..=u64::from(deflate::MAX_WINDOW_BITS))
+        .contains(&window_bits)
+    {
+        return Err(format!(
+            "permessage-deflate window of {window_bits} bits is not 8-15 (--permessage-deflate-window-bits)"
+        ));
+    }
+    Ok(Some(DeflateConfig {
+        level: level as u32,
+        window_bits: window_bits as u8,
+        no_context_takeover,
+    }))
 }
 
 /// Our message stream over a framed WebSocket connection.
@@ -192,6 +255,20 @@ impl WsMessages {
             failure_wait: None,
             report: Arc::new(PeerClose::default()),
         }
+    }
+
+    /// Compresses and inflates messages with the permessage-deflate `params` the handshake
+    /// agreed on (at the level of our settings); `None` leaves the connection uncompressed.
+    pub fn with_deflate(mut self, params: Option<DeflateParams>) -> Self {
+        if let Some(p) = params {
+            tracing::info!("WebSocket extension negotiated: {p}");
+            let level = self.settings.deflate.unwrap_or_default().level;
+            let role = self.inner.codec().role();
+            self.inner
+                .codec_mut()
+                .set_deflate(Some(MessageDeflate::new(role, &p, level)));
+        }
+        self
     }
 
     /// Sends a queued pong or ping if the sink has room; never waits.

@@ -1,6 +1,6 @@
 //! The Autobahn|Testsuite as a test: runs `tests/autobahn/run.py` (every case, both roles)
-//! against the built binary and fails when any case is worse than
-//! `tests/autobahn/expected.json`.
+//! against the built binary (with `--permessage-deflate`) and fails when any case is worse
+//! than `tests/autobahn/expected.json`.
 //!
 //! Its own test binary, so cargo runs it alone rather than beside the end-to-end tests: the
 //! suite's timing cases (close handshakes, pings) should not share two cores with them.
@@ -20,6 +20,9 @@ fn autobahn_all_cases_both_roles_match_expected() {
         .arg(&script)
         .args(["--websocat", env!("CARGO_BIN_EXE_websocat")])
         .args(["--role", "both", "--cases", "full"])
+        // Compression on in both roles, so that the permessage-deflate cases (12.*, 13.*)
+        // negotiate it; cases 1-10 offer no extension and run uncompressed.
+        .arg("--arg=--permessage-deflate")
         .status()
         .expect("python3 runs tests/autobahn/run.py");
     if status.code() == Some(NO_WSTEST) {

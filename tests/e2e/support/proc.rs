@@ -107,6 +107,11 @@ pub struct Proc {
 }
 
 impl Proc {
+    /// The child's process id (to read its memory use from /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.lock().expect("child lock").id()
+    }
+
     /// Starts the built binary with these arguments, stdin/stdout/stderr piped.
     pub fn spawn<S: AsRef<str>>(args: &[S]) -> Proc {
         Proc::spawn_limited(args, TIMEOUT)
