@@ -26,7 +26,8 @@
 //!   in [`kinds::support`].
 //! - [`help`]: help texts generated from clap and the registry.
 //! - [`ws`]: the whole WebSocket protocol: handshakes, the frame codec and the connection state
-//!   machine (ping/pong, keep-alive, Close), with the parameters shared by the WebSocket kinds.
+//!   machine (ping/pong, keep-alive, Close), permessage-deflate, with the parameters shared by
+//!   the WebSocket kinds.
 //!   Nothing outside it parses or builds frames; `kinds/ws_*.rs` are thin registry entries.
 //! - [`net`]: TCP plumbing more than one kind uses (happy-eyeballs connect, sending the last
 //!   bytes with the FIN), so that no kind imports another kind's transport.

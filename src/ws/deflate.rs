@@ -157,9 +157,8 @@ fn split_unquoted(text: &str, sep: char) -> Vec<&str> {
 
 fn is_token(s: &str) -> bool {
     !s.is_empty()
-        && s.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-        })
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// Parses the values of every `Sec-WebSocket-Extensions` header (RFC 6455 section 9.1).
@@ -263,12 +262,10 @@ fn answer_offer(config: &DeflateConfig, offer: &Extension) -> Result<DeflatePara
     let ours = config.window_bits;
     Ok(DeflateParams {
         // Given when asked for, and when we want it ourselves.
-        server_no_context_takeover: asked.server_no_context_takeover
-            || config.no_context_takeover,
+        server_no_context_takeover: asked.server_no_context_takeover || config.no_context_takeover,
         // The client proposes to reset its context or we want it: either way it saves our
         // inflater's memory between messages.
-        client_no_context_takeover: asked.client_no_context_takeover
-            || config.no_context_takeover,
+        client_no_context_takeover: asked.client_no_context_takeover || config.no_context_takeover,
         // At most what the client asked for, and at most ours.
         server_max_window_bits: match asked.server_max_window_bits {
             Some(bits) => Some(bits.min(ours)),
@@ -407,12 +404,24 @@ impl MessageDeflate {
     pub fn new(role: Role, params: &DeflateParams, level: u32) -> Self {
         let (ours, theirs) = match role {
             Role::Server => (
-                (params.server_max_window_bits, params.server_no_context_takeover),
-                (params.client_max_window_bits, params.client_no_context_takeover),
+                (
+                    params.server_max_window_bits,
+                    params.server_no_context_takeover,
+                ),
+                (
+                    params.client_max_window_bits,
+                    params.client_no_context_takeover,
+                ),
             ),
             Role::Client => (
-                (params.client_max_window_bits, params.client_no_context_takeover),
-                (params.server_max_window_bits, params.server_no_context_takeover),
+                (
+                    params.client_max_window_bits,
+                    params.client_no_context_takeover,
+                ),
+                (
+                    params.server_max_window_bits,
+                    params.server_no_context_takeover,
+                ),
             ),
         };
         MessageDeflate {
@@ -622,7 +631,11 @@ mod tests {
             client_offer(&DeflateConfig::default()),
             "permessage-deflate; client_max_window_bits"
         );
-        let got = answer_offer(&config, &params("permessage-deflate; client_max_window_bits; server_max_window_bits=12")).unwrap();
+        let got = answer_offer(
+            &config,
+            &params("permessage-deflate; client_max_window_bits; server_max_window_bits=12"),
+        )
+        .unwrap();
         assert_eq!(
             got.to_string(),
             "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=10"
@@ -719,7 +732,11 @@ mod tests {
         let mut fresh = MessageDeflate::new(Role::Server, &reset, 6);
         assert_eq!(fresh.holds_state(), (false, false), "nothing before use");
         assert_eq!(fresh.compress(text).unwrap(), Compressed::Deflated(first));
-        assert_eq!(fresh.holds_state(), (false, false), "released after the message");
+        assert_eq!(
+            fresh.holds_state(),
+            (false, false),
+            "released after the message"
+        );
         assert_eq!(fresh.compress(b"x").unwrap(), Compressed::Unchanged);
     }
 

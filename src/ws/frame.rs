@@ -204,7 +204,9 @@ fn inflate_piece(
     limit: usize,
 ) -> Result<(), Violation> {
     let Some(d) = deflate.as_mut() else {
-        return Err(protocol_error("compressed message without permessage-deflate"));
+        return Err(protocol_error(
+            "compressed message without permessage-deflate",
+        ));
     };
     let before = out.len();
     d.inflate(piece, out, limit)?;
@@ -221,7 +223,9 @@ fn finish_inflating(
     limit: usize,
 ) -> Result<(), Violation> {
     let Some(d) = deflate.as_mut() else {
-        return Err(protocol_error("compressed message without permessage-deflate"));
+        return Err(protocol_error(
+            "compressed message without permessage-deflate",
+        ));
     };
     let before = p.inflated.len();
     d.finish_message(&mut p.inflated, limit)?;
@@ -613,7 +617,12 @@ impl Encoder<Frame> for WsCodec {
                     Message::Text(b) => (0x1, b),
                     Message::Binary(b) => (0x2, b),
                 };
-                match self.deflate.as_mut().map(|d| d.compress(data)).transpose()? {
+                match self
+                    .deflate
+                    .as_mut()
+                    .map(|d| d.compress(data))
+                    .transpose()?
+                {
                     Some(Compressed::Deflated(d)) => {
                         rsv = 0x40;
                         deflated = d;

@@ -38,8 +38,7 @@ impl Peer {
             self.deflate
                 .compress_vec(&data[done..], &mut out, FlushCompress::Sync)
                 .expect("test-side deflate");
-            if self.deflate.total_in() - start == data.len() as u64 && out.len() < out.capacity()
-            {
+            if self.deflate.total_in() - start == data.len() as u64 && out.len() < out.capacity() {
                 break;
             }
         }
@@ -59,9 +58,7 @@ impl Peer {
             self.inflate
                 .decompress_vec(&input[done..], &mut out, FlushDecompress::Sync)
                 .expect("websocat sent valid DEFLATE data");
-            if self.inflate.total_in() - start == input.len() as u64
-                && out.len() < out.capacity()
-            {
+            if self.inflate.total_in() - start == input.len() as u64 && out.len() < out.capacity() {
                 return out;
             }
             out.reserve(out.capacity());
@@ -85,7 +82,13 @@ fn recv_compressed(ws: &mut WsConn) -> (u8, Vec<u8>) {
 }
 
 fn compressible_text(len: usize) -> String {
-    let words = ["websocat ", "relays ", "messages ", "compressed ", "or not, "];
+    let words = [
+        "websocat ",
+        "relays ",
+        "messages ",
+        "compressed ",
+        "or not, ",
+    ];
     let mut text = String::new();
     let mut i = 0usize;
     while text.len() < len {
@@ -156,14 +159,21 @@ fn server_accepts_the_offer_and_echoes_compressed_messages_with_context() {
     assert_eq!(peer.inflate(&payload), b"plain");
     ws.send_close(Some((1000, "")));
     let (rsv, close) = ws.recv_with_rsv();
-    assert_eq!((rsv, close.opcode), (0, OP_CLOSE), "control frames are never compressed");
+    assert_eq!(
+        (rsv, close.opcode),
+        (0, OP_CLOSE),
+        "control frames are never compressed"
+    );
 }
 
 #[test]
 fn without_the_option_the_server_ignores_offers_and_rsv1_stays_an_error() {
     let (_p, port) = server(&["ws-l:127.0.0.1:0", "mirror:"]);
     let (mut ws, head) = ws_connect(port, "/", &[OFFER]);
-    assert!(head.header("sec-websocket-extensions").is_none(), "{head:?}");
+    assert!(
+        head.header("sec-websocket-extensions").is_none(),
+        "{head:?}"
+    );
     ws.send_text("plain");
     assert_eq!(ws.recv().text(), "plain");
     ws.send_frame_byte0(0x80 | RSV1 | OP_TEXT, &Peer::new().compress(b"x"));
@@ -234,7 +244,7 @@ fn peak_rss_kib(pid: u32) -> u64 {
 fn bomb() -> Vec<u8> {
     let mut c = Compress::new(Compression::best(), false);
     let zeros = vec![0u8; 1 << 20];
-    let mut block = |c: &mut Compress| {
+    let block = |c: &mut Compress| {
         let mut out = Vec::with_capacity(64 * 1024);
         c.compress_vec(&zeros, &mut out, FlushCompress::Sync)
             .expect("compressing zeros");

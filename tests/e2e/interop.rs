@@ -50,10 +50,7 @@ fn start_peer_server(which: &str) -> (GroupGuard, u16, BufReader<ChildStdout>) {
 }
 
 /// Like [`start_peer_server`], with extra arguments for the peer (`deflate`).
-fn start_peer_server_with(
-    which: &str,
-    args: &[&str],
-) -> (GroupGuard, u16, BufReader<ChildStdout>) {
+fn start_peer_server_with(which: &str, args: &[&str]) -> (GroupGuard, u16, BufReader<ChildStdout>) {
     let mut guard = GroupGuard::spawn(
         peer_command(which)
             .arg("server")
@@ -204,7 +201,8 @@ fn our_deflate_client_with_third_party_server(which: &str) {
     assert_eq!(o.code(), 0, "{}", o.stderr);
     assert!(o.stdout == input.as_bytes(), "echo differs");
     assert!(
-        o.stderr.contains("WebSocket extension negotiated: permessage-deflate"),
+        o.stderr
+            .contains("WebSocket extension negotiated: permessage-deflate"),
         "{}",
         o.stderr
     );
@@ -212,8 +210,7 @@ fn our_deflate_client_with_third_party_server(which: &str) {
     log.read_line(&mut line).expect("connection log");
     let seen: serde_json::Value = serde_json::from_str(&line).expect("JSON");
     assert_eq!(
-        seen["headers"]["sec-websocket-extensions"],
-        "permessage-deflate; client_max_window_bits",
+        seen["headers"]["sec-websocket-extensions"], "permessage-deflate; client_max_window_bits",
         "{seen}"
     );
     let answer = seen["extensions"].as_str().unwrap_or_default();
