@@ -23,6 +23,9 @@ fn autobahn_all_cases_both_roles_match_expected() {
         // Compression on in both roles, so that the permessage-deflate cases (12.*, 13.*)
         // negotiate it; cases 1-10 offer no extension and run uncompressed.
         .arg("--arg=--permessage-deflate")
+        // wstest itself (Python 2) compresses, masks and checks the 216 compression cases'
+        // 130 MB each at its own pace: about half an hour per role on two cores.
+        .args(["--timeout", "5400"])
         .status()
         .expect("python3 runs tests/autobahn/run.py");
     if status.code() == Some(NO_WSTEST) {
