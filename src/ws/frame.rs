@@ -4,6 +4,10 @@
 //! Limits: a frame larger than `max_frame` or a message larger than `max_message` is an
 //! error before its payload is buffered. Fragmented messages are reassembled; control frames
 //! may arrive between fragments. Text messages must be valid UTF-8.
+//!
+//! With permessage-deflate ([`WsCodec::set_deflate`]) every outgoing data message is compressed
+//! (RSV1 set) and a message whose first frame has RSV1 is inflated as its pieces arrive:
+//! `max_message` and UTF-8 then apply to the inflated bytes, checked while inflating.
 
 use crate::exec::Message;
 use crate::ws::deflate::{Compressed, MessageDeflate};
