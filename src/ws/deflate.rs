@@ -755,6 +755,23 @@ mod tests {
     }
 
     #[test]
+    fn a_message_ending_its_deflate_stream_is_followed_by_a_fresh_stream() {
+        // A peer may end a message with a final block (BFINAL) and start over for the next.
+        let mut receiver = MessageDeflate::new(Role::Server, &DeflateParams::default(), 6);
+        for text in [&b"first message, first message"[..], b"second"] {
+            let mut c = Compress::new(Compression::default(), false);
+            let mut wire = Vec::with_capacity(256);
+            c.compress_vec(text, &mut wire, FlushCompress::Finish)
+                .unwrap();
+            let mut out = Vec::new();
+            receiver.inflate(&wire, &mut out, 1000).unwrap();
+            receiver.finish_message(&mut out, 1000).unwrap();
+            assert_eq!(out, text);
+        }
+        assert_eq!(receiver.holds_state(), (false, false));
+    }
+
+    #[test]
     fn garbage_is_invalid_payload() {
         let mut receiver = MessageDeflate::new(Role::Server, &DeflateParams::default(), 6);
         let mut out = Vec::new();
