@@ -55,6 +55,12 @@ pub trait MessageStream:
     fn peer_close(&self) -> Option<Arc<PeerClose>> {
         None
     }
+
+    /// The WebSocket extensions this connection negotiated, as in `Sec-WebSocket-Extensions`
+    /// (for the interactive status line).
+    fn extensions(&self) -> Option<String> {
+        None
+    }
 }
 
 impl<T, C> MessageStream for tokio_util::codec::Framed<T, C>

@@ -352,7 +352,15 @@ async fn single_session(
         () = shutdown.cancelled() => return Ok(()),
     };
     if plan.serve.interactive {
-        status_line(&format!("websocat: connected to {}", plan.right.source));
+        let extensions = match &r {
+            Conn::Messages(m) => m.extensions().map(|e| format!(" ({e})")),
+            Conn::Bytes(_) => None,
+        };
+        status_line(&format!(
+            "websocat: connected to {}{}",
+            plan.right.source,
+            extensions.unwrap_or_default()
+        ));
     }
     let t = copy_session(l, r, &plan.copy, shutdown)
         .await

@@ -218,6 +218,8 @@ pub struct WsMessages {
     failure_wait: Option<Pin<Box<tokio::time::Sleep>>>,
     /// Filled when the peer's Close arrives.
     pub report: Arc<PeerClose>,
+    /// The negotiated permessage-deflate, as in `Sec-WebSocket-Extensions`.
+    extensions: Option<String>,
 }
 
 impl WsMessages {
@@ -254,6 +256,7 @@ impl WsMessages {
             failure: None,
             failure_wait: None,
             report: Arc::new(PeerClose::default()),
+            extensions: None,
         }
     }
 
@@ -262,6 +265,7 @@ impl WsMessages {
     pub fn with_deflate(mut self, params: Option<DeflateParams>) -> Self {
         if let Some(p) = params {
             tracing::info!("WebSocket extension negotiated: {p}");
+            self.extensions = Some(p.to_string());
             let level = self.settings.deflate.unwrap_or_default().level;
             let role = self.inner.codec().role();
             self.inner
@@ -318,6 +322,10 @@ impl WsMessages {
 impl MessageStream for WsMessages {
     fn peer_close(&self) -> Option<Arc<PeerClose>> {
         Some(self.report.clone())
+    }
+
+    fn extensions(&self) -> Option<String> {
+        self.extensions.clone()
     }
 }
 
