@@ -3,8 +3,12 @@
 
 Subcommands:
   ports N                          print N currently free TCP ports on 127.0.0.1
-  idle --port P --pid PID -n N     open N idle WebSocket connections to 127.0.0.1:P and print
-                                   "before_kib after_kib per_conn_kib" from PID's VmRSS
+  idle --port P --pid PID -n N [--offer EXT [--message]]
+                                   open N idle WebSocket connections to 127.0.0.1:P and print
+                                   "before_kib after_kib per_conn_kib" from PID's VmRSS; with
+                                   --offer, send that Sec-WebSocket-Extensions (permessage-deflate)
+                                   and with --message exchange one (compressed, with --offer)
+                                   text message of 6 KiB on each connection first
   connrate --port P --count N --procs K
                                    N x (handshake, masked Close, read Close reply, close) spread
                                    over K processes; print "connections_per_second"
@@ -19,6 +23,7 @@ import socket
 import struct
 import sys
 import time
+import zlib
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -64,8 +69,9 @@ def recv_exact(sock, buf, n):
     return buf[:n], buf[n:]
 
 
-def handshake(port, timeout=10.0):
-    """Connect and do an RFC 6455 client handshake; return (socket, bytes read past the 101)."""
+def handshake(port, timeout=10.0, offer=None):
+    """Connect and do an RFC 6455 client handshake (offering the `offer` extensions); return
+    (socket, bytes read past the 101)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.settimeout(timeout)
@@ -78,7 +84,8 @@ def handshake(port, timeout=10.0):
             b"Upgrade: websocket\r\n"
             b"Connection: Upgrade\r\n"
             b"Sec-WebSocket-Key: " + key + b"\r\n"
-            b"Sec-WebSocket-Version: 13\r\n\r\n"
+            + (b"Sec-WebSocket-Extensions: " + offer.encode() + b"\r\n" if offer else b"")
+            + b"Sec-WebSocket-Version: 13\r\n\r\n"
         )
         sock.sendall(req)
         buf = b""
@@ -134,6 +141,35 @@ def read_until_close(sock, buf):
             return
 
 
+def text_message(text, deflate):
+    """A masked text frame; with `deflate`, compressed (RSV1) for permessage-deflate with a
+    32 KiB window."""
+    payload = text
+    if deflate:
+        c = zlib.compressobj(6, zlib.DEFLATED, -15)
+        payload = c.compress(text) + c.flush(zlib.Z_SYNC_FLUSH)
+        payload = payload[:-4]  # the 00 00 ff ff tail is left out (RFC 7692 7.2.1)
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    n = len(payload)
+    head = bytes([0xC1 if deflate else 0x81]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack("!H", n))
+    return head + mask + masked
+
+
+def read_frame(sock, buf):
+    """Read one frame; return the rest of the buffer."""
+    hdr, buf = recv_exact(sock, buf, 2)
+    length = hdr[1] & 0x7F
+    if length == 126:
+        ext, buf = recv_exact(sock, buf, 2)
+        length = struct.unpack("!H", ext)[0]
+    elif length == 127:
+        ext, buf = recv_exact(sock, buf, 8)
+        length = struct.unpack("!Q", ext)[0]
+    _, buf = recv_exact(sock, buf, length)
+    return buf
+
+
 def vmrss_kib(pid):
     """VmRSS of pid in KiB."""
     try:
@@ -153,7 +189,11 @@ def cmd_idle(args):
     try:
         for i in range(args.n):
             try:
-                sock, _ = handshake(args.port)
+                sock, buf = handshake(args.port, offer=args.offer)
+                if args.message:
+                    text = b"".join(b"idle connection %d line %d\n" % (i, j) for j in range(200))
+                    sock.sendall(text_message(text, args.offer is not None))
+                    read_frame(sock, buf)
             except (OSError, BenchError) as e:
                 raise BenchError("connection %d of %d: %s" % (i + 1, args.n, e))
             socks.append(sock)
@@ -214,6 +254,9 @@ def main():
     sp.add_argument("--port", type=int, required=True)
     sp.add_argument("--pid", type=int, required=True)
     sp.add_argument("-n", type=int, required=True)
+    sp.add_argument("--offer", help="Sec-WebSocket-Extensions to offer")
+    sp.add_argument("--message", action="store_true",
+                    help="exchange one compressed text message on each connection first")
     sp = sub.add_parser("connrate")
     sp.add_argument("--port", type=int, required=True)
     sp.add_argument("--count", type=int, required=True)

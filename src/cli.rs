@@ -167,6 +167,32 @@ pub struct Cli {
     /// under about three times this plus 1 MiB [default: 16777216].
     #[arg(long = "max-ws-message-length", value_name = "BYTES")]
     pub max_ws_message_length: Option<u64>,
+    /// Compress WebSocket messages with permessage-deflate (RFC 7692): a client offers it, a
+    /// server accepts it.
+    #[arg(long = "permessage-deflate")]
+    pub permessage_deflate: bool,
+    /// permessage-deflate compression level, 0-9 [default: 6]; implies --permessage-deflate.
+    #[arg(
+        long = "permessage-deflate-level",
+        value_name = "LEVEL",
+        hide_short_help = true
+    )]
+    pub permessage_deflate_level: Option<u64>,
+    /// Largest permessage-deflate window in both directions, 8-15 (2^N bytes) [default: 15];
+    /// implies --permessage-deflate.
+    #[arg(
+        long = "permessage-deflate-window-bits",
+        value_name = "BITS",
+        hide_short_help = true
+    )]
+    pub permessage_deflate_window_bits: Option<u64>,
+    /// Compress each message on its own in both directions (less memory per connection, less
+    /// compression); implies --permessage-deflate.
+    #[arg(
+        long = "permessage-deflate-no-context-takeover",
+        hide_short_help = true
+    )]
+    pub permessage_deflate_no_context_takeover: bool,
     /// Messages buffered per client by `broadcast:` [default: 64].
     #[arg(long = "queue-len", value_name = "N")]
     pub queue_len: Option<u64>,

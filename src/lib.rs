@@ -26,7 +26,8 @@
 //!   in [`kinds::support`].
 //! - [`help`]: help texts generated from clap and the registry.
 //! - [`ws`]: the whole WebSocket protocol: handshakes, the frame codec and the connection state
-//!   machine (ping/pong, keep-alive, Close), with the parameters shared by the WebSocket kinds.
+//!   machine (ping/pong, keep-alive, Close), permessage-deflate, with the parameters shared by
+//!   the WebSocket kinds.
 //!   Nothing outside it parses or builds frames; `kinds/ws_*.rs` are thin registry entries.
 //! - [`interactive`]: the terminal console of `websocat ws://…` (line editing, slash
 //!   commands), which stands in for stdio when both ends are terminals.

@@ -82,6 +82,12 @@ pub trait MessageStream:
     fn poll_abort(&mut self, _cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Error> {
         std::task::Poll::Pending
     }
+
+    /// The WebSocket extensions this connection negotiated, as in `Sec-WebSocket-Extensions`
+    /// (for the interactive status line).
+    fn extensions(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The error a message stream returns to end its session with a WebSocket Close of this

@@ -391,7 +391,15 @@ async fn single_session(
     };
     // Before the console starts: it owns the terminal's last line from then on.
     if plan.serve.interactive {
-        status_line(&format!("websocat: connected to {}", plan.right.source));
+        let extensions = match &r {
+            Conn::Messages(m) => m.extensions().map(|e| format!(" ({e})")),
+            Conn::Bytes(_) => None,
+        };
+        status_line(&format!(
+            "websocat: connected to {}{}",
+            plan.right.source,
+            extensions.unwrap_or_default()
+        ));
     }
     let l = match (l, plan.serve.console) {
         (Some(l), _) => l,

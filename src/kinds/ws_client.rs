@@ -158,7 +158,11 @@ fn build(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, String>
         return Err(format!("request URI `{uri}` has no host"));
     }
     Ok(Arc::new(WsClient {
-        request: ClientRequest { uri, headers },
+        request: ClientRequest {
+            uri,
+            headers,
+            deflate: settings.deflate,
+        },
         settings,
         connect_timeout: match node.param_u64("connect-timeout") {
             Some(0) => None,
@@ -185,7 +189,7 @@ impl ConnLayer for WsClient {
         Box::pin(async move {
             let mut stream = inner.into_bytes_for(WS_CLIENT.name)?;
             // The time limit (`connect_timeout`) is applied around this by the executor.
-            let leftover = handshake::connect(&mut stream, &request)
+            let connected = handshake::connect(&mut stream, &request)
                 .await
                 .map_err(|e| {
                     io::Error::new(
@@ -193,7 +197,8 @@ impl ConnLayer for WsClient {
                         format!("WebSocket handshake with {}: {e}", request.uri),
                     )
                 })?;
-            let ws = WsMessages::new(stream, leftover, WsRole::Client, settings);
+            let ws = WsMessages::new(stream, connected.leftover, WsRole::Client, settings)
+                .with_deflate(connected.deflate);
             Ok((Conn::Messages(Box::new(ws)), info))
         })
     }
@@ -227,7 +232,11 @@ mod tests {
                 "ignore-empty",
                 "print-rtt",
                 "max-pongs",
-                "max-pings"
+                "max-pings",
+                "deflate",
+                "deflate-level",
+                "deflate-window-bits",
+                "deflate-no-context-takeover"
             ]
         );
     }

@@ -5,6 +5,7 @@ use crate::exec::build::BuildCtx;
 use crate::exec::{Conn, ConnInfo, ConnLayer};
 use crate::plan::PlanNode;
 use crate::registry::{ArgType, Build, KindDef, Role, Shape};
+use crate::ws::deflate::DeflateParams;
 use crate::ws::frame::Role as WsRole;
 use crate::ws::stream::{WsMessages, WsSettings, COMMON_PARAMS};
 use bytes::BytesMut;
@@ -77,7 +78,9 @@ impl ConnLayer for LowLevel {
                 WsRole::Server => &WS_LL_SERVER,
             };
             let stream = inner.into_bytes_for(kind.name)?;
-            let ws = WsMessages::new(stream, BytesMut::new(), role, settings);
+            // No handshake: both ends must be given the same permessage-deflate settings.
+            let deflate = settings.deflate.as_ref().map(DeflateParams::assumed);
+            let ws = WsMessages::new(stream, BytesMut::new(), role, settings).with_deflate(deflate);
             Ok((Conn::Messages(Box::new(ws)), info))
         })
     }

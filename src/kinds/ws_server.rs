@@ -114,6 +114,7 @@ struct WsServer {
 }
 
 fn build(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, String> {
+    let settings = WsSettings::from_node(node)?;
     Ok(Arc::new(WsServer {
         policy: ServerPolicy {
             protocol: node.param("protocol").map(str::to_string),
@@ -124,8 +125,9 @@ fn build(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnLayer>, String>
                 .map(handshake::StaticFile::parse)
                 .collect::<Result<_, _>>()?,
             console_page: node.param_bool("browser-console"),
+            deflate: settings.deflate,
         },
-        settings: WsSettings::from_node(node)?,
+        settings,
         handshake_timeout: match node.param_u64("handshake-timeout") {
             Some(0) => None,
             Some(n) => Some(Duration::from_secs(n)),
@@ -160,7 +162,8 @@ impl ConnLayer for WsServer {
             .await?;
             tracing::info!("WebSocket request for {}", accepted.head.uri());
             info.request = Some(accepted.head);
-            let ws = WsMessages::new(stream, accepted.leftover, WsRole::Server, settings);
+            let ws = WsMessages::new(stream, accepted.leftover, WsRole::Server, settings)
+                .with_deflate(accepted.deflate);
             Ok((Conn::Messages(Box::new(ws)), info))
         })
     }

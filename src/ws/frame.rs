@@ -4,8 +4,13 @@
 //! Limits: a frame larger than `max_frame` or a message larger than `max_message` is an
 //! error before its payload is buffered. Fragmented messages are reassembled; control frames
 //! may arrive between fragments. Text messages must be valid UTF-8.
+//!
+//! With permessage-deflate ([`WsCodec::set_deflate`]) every outgoing data message is compressed
+//! (RSV1 set) and a message whose first frame has RSV1 is inflated as its pieces arrive:
+//! `max_message` and UTF-8 then apply to the inflated bytes, checked while inflating.
 
 use crate::exec::Message;
+use crate::ws::deflate::{Compressed, MessageDeflate};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use std::io;
 use tokio_util::codec::{Decoder, Encoder};
@@ -88,6 +93,8 @@ pub struct WsCodec {
     failed: bool,
     /// Payload bytes still to skip of a frame that is being skipped.
     skip: u64,
+    /// permessage-deflate state, when the handshake negotiated it.
+    deflate: Option<Box<MessageDeflate>>,
 }
 
 /// A data message whose end has not arrived yet.
@@ -98,6 +105,10 @@ struct Partial {
     utf8: Utf8Stream,
     /// The frame whose header was read and whose payload is still arriving.
     frame: Option<FrameRest>,
+    /// Sent with RSV1 (permessage-deflate): the payload is inflated into `inflated`.
+    compressed: bool,
+    /// The inflated message so far, when `compressed`.
+    inflated: Vec<u8>,
 }
 
 /// The rest of a data frame whose header was consumed.
@@ -184,6 +195,48 @@ fn protocol_error(reason: impl Into<String>) -> Violation {
 
 fn invalid_text() -> Violation {
     violation(INVALID_PAYLOAD, "text message is not valid UTF-8")
+}
+
+/// Inflates a piece of a compressed message onto `out` (up to `limit` bytes) and checks the
+/// text it adds.
+fn inflate_piece(
+    deflate: &mut Option<Box<MessageDeflate>>,
+    is_text: bool,
+    utf8: &mut Utf8Stream,
+    out: &mut Vec<u8>,
+    piece: &[u8],
+    limit: usize,
+) -> Result<(), Violation> {
+    let Some(d) = deflate.as_mut() else {
+        return Err(protocol_error(
+            "compressed message without permessage-deflate",
+        ));
+    };
+    let before = out.len();
+    d.inflate(piece, out, limit)?;
+    if is_text && !utf8.feed(&out[before..]) {
+        return Err(invalid_text());
+    }
+    Ok(())
+}
+
+/// Ends the compressed message `p`: the rest of its inflated text is checked too.
+fn finish_inflating(
+    deflate: &mut Option<Box<MessageDeflate>>,
+    p: &mut Partial,
+    limit: usize,
+) -> Result<(), Violation> {
+    let Some(d) = deflate.as_mut() else {
+        return Err(protocol_error(
+            "compressed message without permessage-deflate",
+        ));
+    };
+    let before = p.inflated.len();
+    d.finish_message(&mut p.inflated, limit)?;
+    if p.is_text && !p.utf8.feed(&p.inflated[before..]) {
+        return Err(invalid_text());
+    }
+    Ok(())
 }
 
 /// XORs `data` with the 4-byte `mask`, eight bytes at a time where possible.
@@ -278,7 +331,19 @@ impl WsCodec {
             partial: None,
             failed: false,
             skip: 0,
+            deflate: None,
         }
+    }
+
+    /// Which end of the connection this codec is.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Compresses data messages and inflates compressed ones with `deflate` (as negotiated
+    /// by the handshake); `None` (the default) allows no reserved bits.
+    pub fn set_deflate(&mut self, deflate: Option<MessageDeflate>) {
+        self.deflate = deflate.map(Box::new);
     }
 
     fn finish(is_text: bool, payload: Bytes) -> Result<Event, Violation> {
@@ -330,23 +395,42 @@ impl WsCodec {
                     }
                     f.done += n;
                     f.remaining -= n;
-                    if p.is_text && !p.utf8.feed(&piece) {
-                        self.skip = f.remaining as u64;
-                        return Err(invalid_text());
+                    if p.compressed {
+                        let (text, utf8, out) = (p.is_text, &mut p.utf8, &mut p.inflated);
+                        let limit = self.max_message;
+                        if let Err(v) =
+                            inflate_piece(&mut self.deflate, text, utf8, out, &piece, limit)
+                        {
+                            self.skip = f.remaining as u64;
+                            return Err(v);
+                        }
+                    } else {
+                        if p.is_text && !p.utf8.feed(&piece) {
+                            self.skip = f.remaining as u64;
+                            return Err(invalid_text());
+                        }
+                        p.data.extend_from_slice(&piece);
                     }
-                    p.data.extend_from_slice(&piece);
                     if f.remaining > 0 {
                         return Ok(None);
                     }
                     let fin = f.fin;
                     p.frame = None;
                     if fin {
+                        if p.compressed {
+                            finish_inflating(&mut self.deflate, p, self.max_message)?;
+                        }
                         if !p.utf8.is_complete() {
                             return Err(invalid_text());
                         }
-                        let (is_text, data) = (p.is_text, std::mem::take(&mut p.data));
+                        let data = if p.compressed {
+                            Bytes::from(std::mem::take(&mut p.inflated))
+                        } else {
+                            std::mem::take(&mut p.data).freeze()
+                        };
+                        let is_text = p.is_text;
                         self.partial = None;
-                        return Self::finish(is_text, data.freeze()).map(Some);
+                        return Self::finish(is_text, data).map(Some);
                     }
                     continue;
                 }
@@ -354,10 +438,15 @@ impl WsCodec {
             let Some(h) = parse_header(buf) else {
                 return Ok(None);
             };
-            if h.rsv != 0 {
-                return Err(protocol_error(
-                    "reserved bits set (no extension was negotiated)",
-                ));
+            // RSV1 marks the first frame of a compressed message (RFC 7692 section 6).
+            let compressed_start =
+                h.rsv == 0x40 && self.deflate.is_some() && matches!(h.opcode, 0x1 | 0x2);
+            if h.rsv != 0 && !compressed_start {
+                return Err(protocol_error(if self.deflate.is_none() {
+                    "reserved bits set (no extension was negotiated)"
+                } else {
+                    "reserved bits set other than RSV1 on the first frame of a data message"
+                }));
             }
             match (self.role, h.mask.is_some()) {
                 (Role::Server, false) => return Err(protocol_error("client frame is not masked")),
@@ -413,8 +502,13 @@ impl WsCodec {
                 }
                 _ => {}
             }
+            let compressed = match &self.partial {
+                Some(p) => p.compressed,
+                None => compressed_start,
+            };
+            // A compressed message's limit is checked on what it inflates to, as it inflates.
             let so_far = self.partial.as_ref().map_or(0, |p| p.data.len());
-            if so_far + len > self.max_message {
+            if !compressed && so_far + len > self.max_message {
                 return Err(violation(
                     TOO_BIG,
                     format!(
@@ -425,7 +519,7 @@ impl WsCodec {
                 ));
             }
             let whole = buf.len() >= h.size + len;
-            if h.opcode != 0x0 && h.fin && whole {
+            if h.opcode != 0x0 && h.fin && whole && !compressed {
                 // The common case: a whole message in one frame, taken without copying.
                 buf.advance(h.size);
                 let mut payload = buf.split_to(len);
@@ -438,7 +532,7 @@ impl WsCodec {
                 Some(p) => p.is_text,
                 None => h.opcode == 0x1,
             };
-            if !is_text && !whole {
+            if !is_text && !whole && !compressed {
                 // Binary data is taken frame by frame; only text is checked as it arrives.
                 buf.reserve(h.size + len - buf.len());
                 return Ok(None);
@@ -449,8 +543,12 @@ impl WsCodec {
                 data: BytesMut::new(),
                 utf8: Utf8Stream::default(),
                 frame: None,
+                compressed,
+                inflated: Vec::new(),
             });
-            p.data.reserve(len.min(MAX_READ_BUFFER));
+            if !compressed {
+                p.data.reserve(len.min(MAX_READ_BUFFER));
+            }
             p.frame = Some(FrameRest {
                 fin: h.fin,
                 mask: h.mask,
@@ -515,7 +613,28 @@ impl Encoder<Frame> for WsCodec {
 
     fn encode(&mut self, frame: Frame, dst: &mut BytesMut) -> io::Result<()> {
         let close_payload;
+        let deflated;
+        let mut rsv = 0;
         let (opcode, payload): (u8, &[u8]) = match &frame {
+            Frame::Message(m) if self.deflate.is_some() => {
+                let (opcode, data) = match m {
+                    Message::Text(b) => (0x1, b),
+                    Message::Binary(b) => (0x2, b),
+                };
+                match self
+                    .deflate
+                    .as_mut()
+                    .map(|d| d.compress(data))
+                    .transpose()?
+                {
+                    Some(Compressed::Deflated(d)) => {
+                        rsv = 0x40;
+                        deflated = d;
+                        (opcode, &deflated[..])
+                    }
+                    _ => (opcode, &data[..]),
+                }
+            }
             Frame::Message(Message::Text(b)) => (0x1, b),
             Frame::Message(Message::Binary(b)) => (0x2, b),
             Frame::Ping(b) => (0x9, b),
@@ -530,7 +649,7 @@ impl Encoder<Frame> for WsCodec {
         };
         let len = payload.len();
         dst.reserve(len + 14);
-        dst.put_u8(0x80 | opcode);
+        dst.put_u8(0x80 | rsv | opcode);
         let mask_bit = if self.role == Role::Client { 0x80 } else { 0 };
         if len < 126 {
             dst.put_u8(mask_bit | len as u8);

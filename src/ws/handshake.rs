@@ -4,6 +4,7 @@
 //! first WebSocket frames and must be handed to the frame codec.
 
 use crate::exec::ByteStream;
+use crate::ws::deflate::{self, DeflateConfig, DeflateParams};
 use base64::Engine;
 use bytes::{Buf, Bytes, BytesMut};
 use std::io;
@@ -83,6 +84,8 @@ pub struct ServerPolicy {
     pub static_files: Vec<StaticFile>,
     /// `--browser-console`: a plain GET gets the console page ([`crate::browser_console`]).
     pub console_page: bool,
+    /// permessage-deflate offers are accepted with these settings.
+    pub deflate: Option<DeflateConfig>,
 }
 
 /// A file a WebSocket server sends for plain HTTP GETs of one path (`--static-file`).
@@ -247,6 +250,8 @@ pub struct Accepted {
     pub head: RequestHead,
     /// Bytes after the request head, in a buffer with room for the first frames.
     pub leftover: BytesMut,
+    /// The permessage-deflate parameters we accepted, if any.
+    pub deflate: Option<DeflateParams>,
 }
 
 async fn respond_error(
@@ -285,9 +290,13 @@ impl Refusal {
     }
 }
 
-/// Decides on a complete request head: the `101` response to send, or a refusal. Synchronous,
-/// so the parser's header table lives on the stack rather than in every connection's state.
-fn answer_request(head: &[u8], policy: &ServerPolicy) -> Result<Vec<u8>, Refusal> {
+/// Decides on a complete request head: the `101` response to send (and the permessage-deflate
+/// parameters it accepts), or a refusal. Synchronous, so the parser's header table lives on
+/// the stack rather than in every connection's state.
+fn answer_request(
+    head: &[u8],
+    policy: &ServerPolicy,
+) -> Result<(Vec<u8>, Option<DeflateParams>), Refusal> {
     use std::io::Write;
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
@@ -367,6 +376,17 @@ fn answer_request(head: &[u8], policy: &ServerPolicy) -> Result<Vec<u8>, Refusal
     if let Some(p) = protocol {
         let _ = write!(resp, "Sec-WebSocket-Protocol: {p}\r\n");
     }
+    let deflate = policy.deflate.as_ref().and_then(|config| {
+        let offers = req
+            .headers
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case("sec-websocket-extensions"))
+            .filter_map(|h| std::str::from_utf8(h.value).ok());
+        deflate::accept_offer(config, offers)
+    });
+    if let Some(params) = &deflate {
+        let _ = write!(resp, "Sec-WebSocket-Extensions: {params}\r\n");
+    }
     for (k, v) in &policy.headers {
         let _ = write!(resp, "{k}: {v}\r\n");
     }
@@ -375,7 +395,7 @@ fn answer_request(head: &[u8], policy: &ServerPolicy) -> Result<Vec<u8>, Refusal
         "Sec-WebSocket-Accept: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
         derive_accept_key(key.as_bytes())
     );
-    Ok(resp)
+    Ok((resp, deflate))
 }
 
 /// Performs the server side of the handshake. A plain HTTP request is answered with
@@ -389,7 +409,7 @@ pub async fn accept(
         return Err(crate::browser_console::serve(stream).await);
     }
     match answer_request(&buf[..head_len], policy) {
-        Ok(response) => {
+        Ok((response, deflate)) => {
             stream.write_all(&response).await?;
             stream.flush().await?;
             let head = RequestHead::new(Bytes::copy_from_slice(&buf[..head_len]));
@@ -398,6 +418,7 @@ pub async fn accept(
             Ok(Accepted {
                 head,
                 leftover: buf,
+                deflate,
             })
         }
         Err(refusal) => {
@@ -463,13 +484,23 @@ pub struct ClientRequest {
     pub uri: String,
     /// Extra headers, in order, sent before the mandatory ones.
     pub headers: Vec<(String, String)>,
+    /// permessage-deflate is offered with these settings.
+    pub deflate: Option<DeflateConfig>,
+}
+
+/// A completed client handshake.
+pub struct Connected {
+    /// Bytes read past the response head: the start of the first frames.
+    pub leftover: BytesMut,
+    /// The permessage-deflate parameters the server accepted, if any.
+    pub deflate: Option<DeflateParams>,
 }
 
 /// Performs the client side of the handshake.
 pub async fn connect(
     stream: &mut Box<dyn ByteStream>,
     request: &ClientRequest,
-) -> io::Result<BytesMut> {
+) -> io::Result<Connected> {
     let raw = if request.uri.starts_with('/') {
         format!("ws://localhost{}", request.uri)
     } else {
@@ -516,6 +547,10 @@ pub async fn connect(
     } else {
         "Sec-WebSocket-Version: 13\r\n"
     };
+    if let Some(config) = &request.deflate {
+        let offer = deflate::client_offer(config);
+        req.push_str(&format!("Sec-WebSocket-Extensions: {offer}\r\n"));
+    }
     req.push_str(&format!(
         "Host: {host_header}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n{version}Sec-WebSocket-Key: {key}\r\n\r\n"
     ));
@@ -555,10 +590,33 @@ pub async fn connect(
         }
         return Err(io::Error::new(io::ErrorKind::ConnectionRefused, msg));
     }
-    check_upgrade_answer(resp.headers, &key, &request.headers)
+    // What we offered: the request headers, and the permessage-deflate offer.
+    let mut offered = request.headers.clone();
+    if let Some(config) = &request.deflate {
+        offered.push((
+            "Sec-WebSocket-Extensions".to_string(),
+            deflate::client_offer(config),
+        ));
+    }
+    check_upgrade_answer(resp.headers, &key, &offered)
         .map_err(|why| io::Error::new(io::ErrorKind::InvalidData, why))?;
+    let deflate = match &request.deflate {
+        Some(config) => {
+            let answers = resp
+                .headers
+                .iter()
+                .filter(|h| h.name.eq_ignore_ascii_case("sec-websocket-extensions"))
+                .map(|h| std::str::from_utf8(h.value).unwrap_or("\u{fffd}"));
+            deflate::check_response(config, answers)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?
+        }
+        None => None,
+    };
     buf.advance(head_len);
-    Ok(buf)
+    Ok(Connected {
+        leftover: buf,
+        deflate,
+    })
 }
 
 /// The comma-separated tokens of every header called `name`, trimmed, empty ones skipped.

@@ -5,7 +5,11 @@
 //!   interactive console and the session summary).
 //! - [`handshake`]: the HTTP/1.1 upgrade, client and server side, and the `Name: value` header
 //!   parameters it sends.
-//! - [`frame`]: the frame codec (masking, fragmentation, size limits, UTF-8 of text messages).
+//! - [`frame`]: the frame codec (masking, fragmentation, size limits, UTF-8 of text messages;
+//!   RSV1 and compression of messages when permessage-deflate was negotiated).
+//! - [`deflate`]: permessage-deflate (RFC 7692): negotiating it in both roles, and the
+//!   per-connection compressor and inflater (allocated when first needed, bounded by the
+//!   message limit).
 //! - [`stream`]: the connection state machine over the codec: answering pings, keep-alive
 //!   pings, Close as a half-close, text that is not UTF-8 sent as binary; [`stream::WsSettings`]
 //!   and the parameters shared by every WebSocket kind ([`stream::COMMON_PARAMS`]).
@@ -16,6 +20,7 @@
 //! tungstenite is used only for its key derivation helpers.
 
 pub mod control;
+pub mod deflate;
 pub mod frame;
 pub mod handshake;
 pub mod stream;

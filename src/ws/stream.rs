@@ -20,6 +20,7 @@ use crate::exec::{ByteStream, MessageStream};
 use crate::net::poll_write_before_fin;
 use crate::plan::PlanNode;
 use crate::registry::{ParamDef, ParamType};
+use crate::ws::deflate::{self, DeflateConfig, DeflateParams, MessageDeflate};
 use crate::ws::frame::{Event, Frame, Role, Violation, WsCodec};
 use bytes::BytesMut;
 use futures::{Sink, Stream};
@@ -44,7 +45,7 @@ pub const DEFAULT_MAX_MESSAGE: usize = 16 << 20;
 pub const DEFAULT_MAX_FRAME: usize = 16 << 20;
 
 /// Parameters shared by the WebSocket client and server kinds.
-pub const COMMON_PARAMS: [ParamDef; 10] = [
+pub const COMMON_PARAMS: [ParamDef; 14] = [
     ParamDef {
         name: "max-message",
         ty: ParamType::Uint,
@@ -105,6 +106,30 @@ pub const COMMON_PARAMS: [ParamDef; 10] = [
         flag: Some("--max-sent-pings"),
         help: "send only this many keep-alive pings",
     },
+    ParamDef {
+        name: "deflate",
+        ty: ParamType::Bool,
+        flag: Some("--permessage-deflate"),
+        help: "compress messages with permessage-deflate (RFC 7692): a client offers it, a server accepts it",
+    },
+    ParamDef {
+        name: "deflate-level",
+        ty: ParamType::Uint,
+        flag: Some("--permessage-deflate-level"),
+        help: "permessage-deflate compression level, 0-9 (default 6); implies deflate",
+    },
+    ParamDef {
+        name: "deflate-window-bits",
+        ty: ParamType::Uint,
+        flag: Some("--permessage-deflate-window-bits"),
+        help: "largest permessage-deflate window in both directions, 8-15 (2^N bytes, default 15); implies deflate",
+    },
+    ParamDef {
+        name: "deflate-no-context-takeover",
+        ty: ParamType::Bool,
+        flag: Some("--permessage-deflate-no-context-takeover"),
+        help: "compress each message on its own in both directions (less memory, less compression); implies deflate",
+    },
 ];
 
 /// Settings read from a ws node's parameters.
@@ -130,6 +155,8 @@ pub struct WsSettings {
     pub max_pongs: Option<u64>,
     /// `--max-sent-pings`: keep-alive pings sent before they stop.
     pub max_pings: Option<u64>,
+    /// permessage-deflate settings, when it is enabled.
+    pub deflate: Option<DeflateConfig>,
 }
 
 impl WsSettings {
@@ -154,7 +181,9 @@ impl WsSettings {
         if close_reason.len() > 123 {
             return Err("close reason is longer than the 123 bytes a Close frame can carry".into());
         }
+        let deflate = deflate_config(node)?;
         Ok(WsSettings {
+            deflate,
             max_message,
             max_frame,
             ping_interval: node
@@ -173,6 +202,40 @@ impl WsSettings {
             max_pings: node.param_u64("max-pings"),
         })
     }
+}
+
+/// The permessage-deflate settings of `node`: on with `deflate=true` or any of the other
+/// `deflate-*` parameters (unless `deflate=false`).
+fn deflate_config(node: &PlanNode) -> Result<Option<DeflateConfig>, String> {
+    let level = node.param_u64("deflate-level");
+    let window_bits = node.param_u64("deflate-window-bits");
+    let no_context_takeover = node.param_bool("deflate-no-context-takeover");
+    let enabled = match node.param("deflate") {
+        Some(v) => v == "true",
+        None => level.is_some() || window_bits.is_some() || no_context_takeover,
+    };
+    if !enabled {
+        return Ok(None);
+    }
+    let level = level.unwrap_or(u64::from(deflate::DEFAULT_LEVEL));
+    if level > 9 {
+        return Err(format!(
+            "permessage-deflate level {level} is not 0-9 (--permessage-deflate-level)"
+        ));
+    }
+    let window_bits = window_bits.unwrap_or(u64::from(deflate::MAX_WINDOW_BITS));
+    if !(u64::from(deflate::MIN_WINDOW_BITS)..=u64::from(deflate::MAX_WINDOW_BITS))
+        .contains(&window_bits)
+    {
+        return Err(format!(
+            "permessage-deflate window of {window_bits} bits is not 8-15 (--permessage-deflate-window-bits)"
+        ));
+    }
+    Ok(Some(DeflateConfig {
+        level: level as u32,
+        window_bits: window_bits as u8,
+        no_context_takeover,
+    }))
 }
 
 /// Our message stream over a framed WebSocket connection.
@@ -196,6 +259,8 @@ pub struct WsMessages {
     pub report: Arc<PeerClose>,
     /// Pings on demand, the Close to send, ping statistics.
     pub control: Arc<crate::ws::control::WsControl>,
+    /// The negotiated permessage-deflate, as in `Sec-WebSocket-Extensions`.
+    extensions: Option<String>,
 }
 
 impl WsMessages {
@@ -234,7 +299,23 @@ impl WsMessages {
             failure_wait: None,
             report: Arc::new(PeerClose::default()),
             control: Arc::default(),
+            extensions: None,
         }
+    }
+
+    /// Compresses and inflates messages with the permessage-deflate `params` the handshake
+    /// agreed on (at the level of our settings); `None` leaves the connection uncompressed.
+    pub fn with_deflate(mut self, params: Option<DeflateParams>) -> Self {
+        if let Some(p) = params {
+            tracing::info!("WebSocket extension negotiated: {p}");
+            self.extensions = Some(p.to_string());
+            let level = self.settings.deflate.unwrap_or_default().level;
+            let role = self.inner.codec().role();
+            self.inner
+                .codec_mut()
+                .set_deflate(Some(MessageDeflate::new(role, &p, level)));
+        }
+        self
     }
 
     /// Sends a queued pong or ping if the sink has room; never waits.
@@ -313,6 +394,10 @@ impl MessageStream for WsMessages {
         }
         self.settings.close_code = Some(code);
         self.settings.close_reason = reason[..end].to_string();
+    }
+
+    fn extensions(&self) -> Option<String> {
+        self.extensions.clone()
     }
 }
 

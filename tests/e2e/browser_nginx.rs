@@ -311,6 +311,34 @@ fn chromium_to_our_mirror_server() {
     eprintln!("chromium_to_our_mirror_server took {:?}", started.elapsed());
 }
 
+/// Headless Chromium (which always offers permessage-deflate) talks to `websocat
+/// --permessage-deflate ws-l:127.0.0.1:0 mirror:`: both connections negotiate compression and
+/// every message comes back exactly as with the uncompressed server.
+#[test]
+fn chromium_to_our_compressing_mirror_server() {
+    let Some(chromium) = find_program("chromium") else {
+        return;
+    };
+    let (server, port) = server_limited(
+        &["-v", "--permessage-deflate", "ws-l:127.0.0.1:0", "mirror:"],
+        BROWSER_LIMIT,
+    );
+    let page = PageServer::start();
+    let url = format!(
+        "http://127.0.0.1:{}/page.html?port={port}&mode=mirror",
+        page.port
+    );
+    let got = chromium_result(&chromium, &url);
+    assert_eq!(got, MIRROR_RESULT);
+    let log = server.stderr_so_far();
+    assert_eq!(
+        log.matches("WebSocket extension negotiated: permessage-deflate")
+            .count(),
+        2,
+        "{log}"
+    );
+}
+
 /// Headless Chromium talks to `websocat -t ws-l:127.0.0.1:0 exec:cat`: in text mode each
 /// message becomes one line for `cat` (a trailing newline added, inner newlines turned into
 /// spaces), and each line `cat` prints comes back as one text message, newline kept — also

@@ -243,6 +243,46 @@ fn terminal_users_see_connected_and_closed_status_lines() {
 }
 
 #[test]
+fn terminal_users_see_the_negotiated_compression_in_the_status_line() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "`script` (util-linux) is missing"
+        );
+        eprintln!("skipping: no `script` command");
+        return;
+    }
+    let (_srv, port) = crate::support::server(&[
+        "--permessage-deflate-window-bits",
+        "10",
+        "ws-l:127.0.0.1:0",
+        "literal:hi",
+    ]);
+    let cmd = format!(
+        "{} --permessage-deflate ws://127.0.0.1:{port}/",
+        env!("CARGO_BIN_EXE_websocat")
+    );
+    let out = std::process::Command::new("timeout")
+        .args(["10", "script", "-qec", &cmd, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("script");
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        text,
+        format!(
+            "websocat: connected to ws://127.0.0.1:{port}/ (permessage-deflate; \
+             server_max_window_bits=10; client_max_window_bits=10)\nhi\nwebsocat: closed\n"
+        )
+    );
+}
+
+#[test]
 fn stdio_pipes_are_blocking_again_after_exit() {
     // websocat drives piped stdin/stdout from its event loop (non-blocking, as websocat 1.x);
     // the pipes are shared with the shell, so their mode must be restored on exit.

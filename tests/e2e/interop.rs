@@ -46,9 +46,15 @@ fn peer_command(which: &str) -> Command {
 
 /// Starts a third-party server; returns it, its port and its stdout lines.
 fn start_peer_server(which: &str) -> (GroupGuard, u16, BufReader<ChildStdout>) {
+    start_peer_server_with(which, &[])
+}
+
+/// Like [`start_peer_server`], with extra arguments for the peer (`deflate`).
+fn start_peer_server_with(which: &str, args: &[&str]) -> (GroupGuard, u16, BufReader<ChildStdout>) {
     let mut guard = GroupGuard::spawn(
         peer_command(which)
             .arg("server")
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit()),
@@ -94,6 +100,11 @@ fn our_server_with_third_party_client(which: &str) {
         "server echoes the first offered protocol: {got}"
     );
     assert_eq!(got["close_code"], 1000, "{got}");
+    assert_eq!(got["big_ok"], true, "{got}");
+    assert!(
+        got["extensions"].is_null(),
+        "no compression without --permessage-deflate: {got}"
+    );
 }
 
 #[test]
@@ -125,6 +136,7 @@ fn our_client_with_third_party_server(which: &str) {
     assert_eq!(seen["path"], "/path?q=1");
     assert_eq!(seen["headers"]["x-test"], "yes");
     assert_eq!(seen["subprotocol"], "chat");
+    assert!(seen["extensions"].is_null(), "nothing offered: {seen}");
 
     // Binary mode: bytes go out as one binary message and come back raw.
     let o = exchange(&["-b", url.as_str()], b"\x00\x01\xfe", 3);
@@ -141,6 +153,83 @@ fn our_client_with_third_party_server(which: &str) {
     let err = &o.stderr;
     assert_eq!(o.code(), 1, "{err}");
     assert!(err.contains("4001") && err.contains("custom"), "{err}");
+}
+
+/// `websocat --permessage-deflate ws-l:` against a third-party client that offers compression
+/// (both do by default): negotiated, and every message (a large one too) comes back intact.
+fn our_deflate_server_with_third_party_client(which: &str) {
+    if !peer_available(which) {
+        return;
+    }
+    let (_server, port) = server(&["--permessage-deflate", "ws-l:127.0.0.1:0", "mirror:"]);
+    let got = run_peer_client(which, &format!("ws://127.0.0.1:{port}/x"), None);
+    assert_eq!(got["extensions"], "permessage-deflate", "{got}");
+    assert_eq!(got["text"], "hello", "{got}");
+    assert_eq!(got["binary_hex"], "000102ff", "{got}");
+    assert_eq!(got["big_ok"], true, "{got}");
+    assert_eq!(got["close_code"], 1000, "{got}");
+}
+
+#[test]
+fn python_deflate_client_to_our_server() {
+    our_deflate_server_with_third_party_client("python");
+}
+
+#[test]
+fn node_deflate_client_to_our_server() {
+    our_deflate_server_with_third_party_client("node");
+}
+
+/// `websocat --permessage-deflate ws://` against a third-party server that accepts compression
+/// (node's `ws` compressing every message): negotiated on both sides, lines and a large line
+/// come back byte for byte.
+fn our_deflate_client_with_third_party_server(which: &str) {
+    if !peer_available(which) {
+        return;
+    }
+    let (_server, port, mut log) = start_peer_server_with(which, &["deflate"]);
+    let url = format!("ws://127.0.0.1:{port}/");
+    let big: String = (0..4000)
+        .map(|i| format!("{i} websocat compresses this line well. "))
+        .collect();
+    let input = format!("hello\n{big}\nworld\n");
+    let o = exchange(
+        &["-v", "--permessage-deflate", url.as_str()],
+        input.as_bytes(),
+        input.len(),
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr);
+    assert!(o.stdout == input.as_bytes(), "echo differs");
+    assert!(
+        o.stderr
+            .contains("WebSocket extension negotiated: permessage-deflate"),
+        "{}",
+        o.stderr
+    );
+    let mut line = String::new();
+    log.read_line(&mut line).expect("connection log");
+    let seen: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+    assert_eq!(
+        seen["headers"]["sec-websocket-extensions"], "permessage-deflate; client_max_window_bits",
+        "{seen}"
+    );
+    let answer = seen["extensions"].as_str().unwrap_or_default();
+    assert!(answer.starts_with("permessage-deflate"), "{seen}");
+    assert!(
+        o.stderr.contains(answer),
+        "we log what the server answered ({answer}): {}",
+        o.stderr
+    );
+}
+
+#[test]
+fn our_deflate_client_to_python_server() {
+    our_deflate_client_with_third_party_server("python");
+}
+
+#[test]
+fn our_deflate_client_to_node_server() {
+    our_deflate_client_with_third_party_server("node");
 }
 
 #[test]

@@ -12,6 +12,7 @@ mod support;
 mod browser_nginx;
 mod cli;
 mod client;
+mod deflate;
 mod fanout;
 mod hardening;
 mod interactive;

@@ -1,9 +1,12 @@
 """Third-party WebSocket peer for interop tests, using the `websockets` library.
 
-server: prints `PORT <n>`, then one JSON line per connection (path, headers, subprotocol);
-        echoes every message with its type; the text `please-close` closes with 4001 "custom".
-client URL [PROTO]: sends a text and a binary message, pings, closes with 1000 and prints a
-        JSON summary of what came back.
+server: prints `PORT <n>`, then one JSON line per connection (path, headers, subprotocol,
+        the negotiated extensions); echoes every message with its type; the text
+        `please-close` closes with 4001 "custom". Compression (permessage-deflate) is
+        accepted, as websockets does by default.
+client URL [PROTO]: sends a text and a binary message and a large compressible text, pings,
+        closes with 1000 and prints a JSON summary of what came back. It offers
+        permessage-deflate, as websockets does by default.
 """
 import asyncio
 import json
@@ -19,6 +22,7 @@ async def handler(ws):
         "path": req.path,
         "headers": {k.lower(): v for k, v in req.headers.raw_items()},
         "subprotocol": ws.subprotocol,
+        "extensions": ws.response.headers.get("Sec-WebSocket-Extensions"),
     }), flush=True)
     async for msg in ws:
         if msg == "please-close":
@@ -42,6 +46,9 @@ async def client(url, proto):
         text = await ws.recv()
         await ws.send(b"\x00\x01\x02\xff")
         binary = await ws.recv()
+        big = "".join(f"line {i} of a large compressible message\n" for i in range(5000))
+        await ws.send(big)
+        big_echo = await ws.recv()
         pong = await ws.ping(b"abc")
         await asyncio.wait_for(pong, 5)
         await ws.close(1000, "done")
@@ -50,6 +57,8 @@ async def client(url, proto):
             "binary_hex": binary.hex() if isinstance(binary, bytes) else None,
             "subprotocol": ws.subprotocol,
             "close_code": ws.close_code,
+            "big_ok": big_echo == big,
+            "extensions": ws.response.headers.get("Sec-WebSocket-Extensions"),
         }), flush=True)
 
 

@@ -398,8 +398,27 @@ impl WsConn {
         Ok(self.pending.drain(..n).collect())
     }
 
-    /// Reads one frame; `Ok(None)` on a clean EOF before the frame started.
+    /// Reads one frame; `Ok(None)` on a clean EOF before the frame started. Reserved bits
+    /// must be clear (no extension is negotiated).
     pub fn try_recv(&mut self) -> io::Result<Option<Frame>> {
+        let got = self.try_recv_with_rsv()?;
+        if let Some((rsv, frame)) = &got {
+            assert_eq!(*rsv, 0, "reserved bits set in frame {frame:?}");
+        }
+        Ok(got.map(|(_, frame)| frame))
+    }
+
+    /// Reads one frame and its reserved bits (`0x70` of the first header byte), for tests of
+    /// extensions; panics on EOF, error or timeout.
+    pub fn recv_with_rsv(&mut self) -> (u8, Frame) {
+        match self.try_recv_with_rsv() {
+            Ok(Some(f)) => f,
+            Ok(None) => panic!("connection closed while waiting for a frame"),
+            Err(e) => panic!("reading a frame: {e}"),
+        }
+    }
+
+    fn try_recv_with_rsv(&mut self) -> io::Result<Option<(u8, Frame)>> {
         if self.pending.is_empty() {
             let mut chunk = [0u8; 4096];
             let got = self.stream.read(&mut chunk)?;
@@ -410,7 +429,7 @@ impl WsConn {
         }
         let h = self.read_exact_buf(2)?;
         let fin = h[0] & 0x80 != 0;
-        assert_eq!(h[0] & 0x70, 0, "reserved bits set in frame header {h:02x?}");
+        let rsv = h[0] & 0x70;
         let opcode = h[0] & 0x0f;
         let masked = h[1] & 0x80 != 0;
         let len = match h[1] & 0x7f {
@@ -452,7 +471,7 @@ impl WsConn {
             if self.client { "server" } else { "client" },
             if frame.masked { "" } else { "not " }
         );
-        Ok(Some(frame))
+        Ok(Some((rsv, frame)))
     }
 
     /// Reads one frame; panics on EOF, error or timeout.
