@@ -263,7 +263,7 @@ fn terminal_users_see_the_negotiated_compression_in_the_status_line() {
         "literal:hi",
     ]);
     let cmd = format!(
-        "{} --permessage-deflate ws://127.0.0.1:{port}/",
+        "{} --no-interactive --permessage-deflate ws://127.0.0.1:{port}/",
         env!("CARGO_BIN_EXE_websocat")
     );
     let out = std::process::Command::new("timeout")
