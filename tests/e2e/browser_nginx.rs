@@ -18,18 +18,8 @@ use std::time::{Duration, Instant};
 /// Watchdog limit for our servers here: a browser run may take up to 15 s.
 const BROWSER_LIMIT: Duration = Duration::from_secs(30);
 
-/// Chromium flags for every run here: headless, no sandbox (containers), no GPU, no side
-/// traffic; a fresh `--user-data-dir` is added per run.
-const HEADLESS: [&str; 8] = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-];
+/// Chromium flags for every run here; a fresh `--user-data-dir` is added per run.
+const HEADLESS: [&str; 8] = crate::support::external::CHROMIUM_HEADLESS;
 
 // ---------------------------------------------------------------------------------------------
 // Chromium

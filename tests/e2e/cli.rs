@@ -201,9 +201,12 @@ fn a_reset_connection_is_reported_with_its_side_and_operation() {
     );
 }
 
-#[test]
-fn terminal_users_see_connected_and_closed_status_lines() {
-    // `script` gives websocat a terminal as stdin and stderr, as an interactive user has.
+/// Runs the client `websocat CLIENT_ARGS ws://127.0.0.1:PORT/` under `script`, which gives it
+/// a terminal as stdin and stderr, as an interactive user has, against a server started with
+/// `server_args`; asserts it succeeded and returns the server's port and what the terminal
+/// showed (carriage returns removed). `None` when `script` is missing (a skip, failing
+/// under CI).
+fn on_a_terminal(server_args: &[&str], client_args: &str) -> Option<(u16, String)> {
     if std::process::Command::new("script")
         .arg("--version")
         .output()
@@ -214,19 +217,11 @@ fn terminal_users_see_connected_and_closed_status_lines() {
             "`script` (util-linux) is missing"
         );
         eprintln!("skipping: no `script` command");
-        return;
+        return None;
     }
-    let (_srv, port) = crate::support::server(&[
-        "--close-status-code",
-        "1001",
-        "--close-reason",
-        "going away",
-        "ws-l:127.0.0.1:0",
-        "literal:hi",
-    ]);
-    // Plain stdio on a terminal (the interactive console has tests of its own).
+    let (_srv, port) = crate::support::server(server_args);
     let cmd = format!(
-        "{} --no-interactive ws://127.0.0.1:{port}/",
+        "{} {client_args} ws://127.0.0.1:{port}/",
         env!("CARGO_BIN_EXE_websocat")
     );
     let out = std::process::Command::new("timeout")
@@ -234,8 +229,26 @@ fn terminal_users_see_connected_and_closed_status_lines() {
         .stdin(std::process::Stdio::null())
         .output()
         .expect("script");
-    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
     assert!(out.status.success(), "{out:?}");
+    Some((port, String::from_utf8_lossy(&out.stdout).replace('\r', "")))
+}
+
+#[test]
+fn terminal_users_see_connected_and_closed_status_lines() {
+    // Plain stdio on a terminal (the interactive console has tests of its own).
+    let Some((port, text)) = on_a_terminal(
+        &[
+            "--close-status-code",
+            "1001",
+            "--close-reason",
+            "going away",
+            "ws-l:127.0.0.1:0",
+            "literal:hi",
+        ],
+        "--no-interactive",
+    ) else {
+        return;
+    };
     assert_eq!(
         text,
         format!("websocat: connected to ws://127.0.0.1:{port}/\nhi\nwebsocat: closed: 1001 going away\n")
@@ -244,35 +257,17 @@ fn terminal_users_see_connected_and_closed_status_lines() {
 
 #[test]
 fn terminal_users_see_the_negotiated_compression_in_the_status_line() {
-    if std::process::Command::new("script")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "`script` (util-linux) is missing"
-        );
-        eprintln!("skipping: no `script` command");
+    let Some((port, text)) = on_a_terminal(
+        &[
+            "--permessage-deflate-window-bits",
+            "10",
+            "ws-l:127.0.0.1:0",
+            "literal:hi",
+        ],
+        "--no-interactive --permessage-deflate",
+    ) else {
         return;
-    }
-    let (_srv, port) = crate::support::server(&[
-        "--permessage-deflate-window-bits",
-        "10",
-        "ws-l:127.0.0.1:0",
-        "literal:hi",
-    ]);
-    let cmd = format!(
-        "{} --no-interactive --permessage-deflate ws://127.0.0.1:{port}/",
-        env!("CARGO_BIN_EXE_websocat")
-    );
-    let out = std::process::Command::new("timeout")
-        .args(["10", "script", "-qec", &cmd, "/dev/null"])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("script");
-    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
-    assert!(out.status.success(), "{out:?}");
+    };
     assert_eq!(
         text,
         format!(

@@ -193,17 +193,8 @@ fn metrics_count_connections_failures_messages_and_closes() {
 fn run_chromium(chromium: &Path, profile: &Path, args: &[&str], url: &str) -> String {
     let mut guard = GroupGuard::spawn(
         Command::new(chromium)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-quic",
-            ])
+            .args(crate::support::external::CHROMIUM_HEADLESS)
+            .arg("--disable-quic")
             .arg(format!("--user-data-dir={}", profile.display()))
             .args(args)
             .arg(url)

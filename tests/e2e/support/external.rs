@@ -6,6 +6,19 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command};
 
+/// Chromium flags for every headless run in the tests: no sandbox (containers), no GPU, no
+/// side traffic (this machine's network is closed); each run adds a fresh `--user-data-dir`.
+pub const CHROMIUM_HEADLESS: [&str; 8] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+];
+
 /// Applies the rule for a third-party program a test needs: `.ci/run` installs them all, so
 /// under CI (`CI` set) a missing one (`present == false`) fails the test; on a developer
 /// machine the test says it skips and should return early. Returns `present`.
