@@ -14,9 +14,11 @@ use super::conn::{ByteStream, Conn, MessageStream};
 use super::conn::{CloseRequest, PeerClose};
 use crate::error::Side;
 use crate::plan::CopyOptions;
+use futures::future::OptionFuture;
 use futures::{FutureExt, SinkExt, StreamExt};
 use std::future::poll_fn;
 use std::io;
+use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -192,12 +194,14 @@ impl StopSignal {
             let notified = self.notify.notified();
             match self.state.load(Ordering::SeqCst) {
                 Self::NOW => return,
+                // The timers are boxed: they run once per session, at its end, while this
+                // future sits in every session's state for its whole life.
                 Self::WHEN_IDLE => tokio::select! {
-                    () = tokio::time::sleep(SHUTDOWN_IDLE) => return,
+                    () = Box::pin(tokio::time::sleep(SHUTDOWN_IDLE)) => return,
                     () = notified => {}
                 },
                 Self::AFTER_LINGER => tokio::select! {
-                    () = tokio::time::sleep(CLOSE_LINGER) => return,
+                    () = Box::pin(tokio::time::sleep(CLOSE_LINGER)) => return,
                     () = notified => {}
                 },
                 _ => notified.await,
@@ -208,9 +212,13 @@ impl StopSignal {
 
 /// Runs the two directions as the options say. `controls` are the forward (left to right)
 /// and the backward direction's, in that order.
+///
+/// The directions come pinned in the caller's state: an `async fn` keeps the arguments it
+/// takes by value besides the locals they move into, so taking them by value would store
+/// both directions twice in every session.
 async fn join_directions<F, B>(
-    forward: F,
-    backward: B,
+    mut forward: Pin<&mut F>,
+    mut backward: Pin<&mut B>,
     opts: &CopyOptions,
     controls: [&DirectionControl; 2],
     shutdown: &CancellationToken,
@@ -222,27 +230,24 @@ where
     // A direction switched off but discarding (see `CopyOptions::discard_unread`) runs too.
     let forward_on = !opts.unidirectional_reverse || opts.discard_unread;
     let backward_on = !opts.unidirectional || opts.discard_unread;
-    // A direction that is off starts out "done", so it is never polled. The futures are pinned
-    // where they are (no wrapping future): every copy of them would grow each session's state.
-    tokio::pin!(forward);
-    tokio::pin!(backward);
+    // A direction that is off starts out "done", so it is never polled.
     let mut result = Transferred::default();
     let mut forward_done = !forward_on;
     let mut backward_done = !backward_on;
     let mut linger: Option<(usize, u64)> = None;
-    let tick = tokio::time::sleep(CLOSE_LINGER);
-    tokio::pin!(tick);
+    // Armed (and allocated) only once a peer has closed: most sessions never need it.
+    let mut tick: Option<Pin<Box<tokio::time::Sleep>>> = None;
     // Created once, so a session registers with the shared token once, not on every turn.
     let cancelled = shutdown.cancelled();
     tokio::pin!(cancelled);
     let mut shutting_down = false;
     while !(forward_done && backward_done) {
         tokio::select! {
-            r = &mut forward, if !forward_done => {
+            r = forward.as_mut(), if !forward_done => {
                 result.forward = r?;
                 forward_done = true;
             }
-            r = &mut backward, if !backward_done => {
+            r = backward.as_mut(), if !backward_done => {
                 result.backward = r?;
                 backward_done = true;
             }
@@ -255,7 +260,7 @@ where
                     c.stop.stop_when_idle();
                 }
             }
-            _ = &mut tick, if linger.is_some() => {
+            _ = OptionFuture::from(tick.as_mut().map(Pin::as_mut)), if linger.is_some() => {
                 if let Some((dir, seen)) = linger {
                     let now = controls[dir].progress.load(Ordering::Relaxed);
                     if now == seen {
@@ -267,7 +272,9 @@ where
                     }
                     linger = Some((dir, now));
                 }
-                tick.as_mut().reset(tokio::time::Instant::now() + CLOSE_LINGER);
+                if let Some(tick) = tick.as_mut() {
+                    tick.as_mut().reset(tokio::time::Instant::now() + CLOSE_LINGER);
+                }
             }
         }
         if opts.exit_on_eof && (forward_done || backward_done) {
@@ -301,11 +308,11 @@ where
                 // before arming the linger timer, which costs a timer registration and a
                 // wake-up of the event loop on every connection.
                 if dir == 0 {
-                    if let std::task::Poll::Ready(r) = futures::poll!(&mut forward) {
+                    if let std::task::Poll::Ready(r) = futures::poll!(forward.as_mut()) {
                         result.forward = r?;
                         break;
                     }
-                } else if let std::task::Poll::Ready(r) = futures::poll!(&mut backward) {
+                } else if let std::task::Poll::Ready(r) = futures::poll!(backward.as_mut()) {
                     result.backward = r?;
                     break;
                 }
@@ -317,8 +324,7 @@ where
                 } else {
                     CLOSE_LINGER
                 };
-                tick.as_mut()
-                    .reset(tokio::time::Instant::now() + first_check);
+                tick = Some(Box::pin(tokio::time::sleep(first_check)));
             }
         }
     }
@@ -337,22 +343,20 @@ async fn copy_bytes_session(
     let none = DirectionControl::default();
     use futures::future::Either;
     // A direction that is off but discarding keeps its (unused) write half open until done.
-    let (forward, backward) = if opts.discard_unread && opts.unidirectional_reverse {
-        (
-            Either::Left(discard_bytes(lr, rw, size, Side::Left)),
-            Either::Right(copy_bytes(rr, lw, size, &none.stop, Side::Right)),
-        )
-    } else if opts.discard_unread && opts.unidirectional {
-        (
-            Either::Right(copy_bytes(lr, rw, size, &none.stop, Side::Left)),
-            Either::Left(discard_bytes(rr, lw, size, Side::Right)),
-        )
+    let discard_forward = opts.discard_unread && opts.unidirectional_reverse;
+    let discard_backward = opts.discard_unread && opts.unidirectional && !discard_forward;
+    // Built inside `pin!`, in this session's state, and lent (see `join_directions`): a future
+    // bound to a variable first would keep its moved-from copy in the state as well.
+    let forward = pin!(if discard_forward {
+        Either::Left(discard_bytes(lr, rw, size, Side::Left))
     } else {
-        (
-            Either::Right(copy_bytes(lr, rw, size, &none.stop, Side::Left)),
-            Either::Right(copy_bytes(rr, lw, size, &none.stop, Side::Right)),
-        )
-    };
+        Either::Right(copy_bytes(lr, rw, size, &none.stop, Side::Left))
+    });
+    let backward = pin!(if discard_backward {
+        Either::Left(discard_bytes(rr, lw, size, Side::Right))
+    } else {
+        Either::Right(copy_bytes(rr, lw, size, &none.stop, Side::Right))
+    });
     let mut t = join_directions(forward, backward, opts, [&none, &none], shutdown).await?;
     (t.forward_bytes, t.backward_bytes) = (t.forward, t.backward);
     Ok(t)
@@ -456,7 +460,8 @@ async fn copy_message_session(
     let (left, right) = (Mutex::new(left), Mutex::new(right));
     let close = !opts.no_close;
     use futures::future::Either;
-    let forward = if opts.discard_unread && opts.unidirectional_reverse {
+    // Built inside `pin!` (see `copy_bytes_session`).
+    let forward = pin!(if opts.discard_unread && opts.unidirectional_reverse {
         Either::Left(discard_messages(&left, Side::Left))
     } else {
         Either::Right(copy_messages(
@@ -467,8 +472,8 @@ async fn copy_message_session(
             bwd.closed_by_peer.as_deref(),
             Side::Left,
         ))
-    };
-    let backward = if opts.discard_unread && opts.unidirectional {
+    });
+    let backward = pin!(if opts.discard_unread && opts.unidirectional {
         Either::Left(discard_messages(&right, Side::Right))
     } else {
         Either::Right(copy_messages(
@@ -479,7 +484,7 @@ async fn copy_message_session(
             fwd.closed_by_peer.as_deref(),
             Side::Right,
         ))
-    };
+    });
     let mut t = join_directions(forward, backward, opts, [&fwd, &bwd], shutdown).await?;
     for (control, side) in [(&fwd, Side::Left), (&bwd, Side::Right)] {
         if let Some(what) = control.closed_by_peer.as_ref().and_then(|p| p.failure()) {
@@ -585,7 +590,11 @@ async fn copy_messages(
                 .await
                 .map_err(|e| tag(to, false, e))?;
                 if let Some(e) = aborted {
-                    return Err(tag(from, true, close_as_requested(writer, e).await));
+                    return Err(tag(
+                        from,
+                        true,
+                        Box::pin(close_as_requested(writer, e)).await,
+                    ));
                 }
                 pending_flush = true;
                 count += 1;
@@ -597,9 +606,14 @@ async fn copy_messages(
                     // What was taken before the error is delivered (best effort, bounded):
                     // a peer that vanishes after its last message still has it printed.
                     let flush = poll_fn(|cx| lock(writer).poll_flush_unpin(cx));
-                    let _ = tokio::time::timeout(CLOSE_LINGER, flush).await;
+                    // Boxed, like the other waits of rare paths (see `StopSignal::stopped`).
+                    let _ = Box::pin(tokio::time::timeout(CLOSE_LINGER, flush)).await;
                 }
-                return Err(tag(from, true, close_as_requested(writer, e).await));
+                return Err(tag(
+                    from,
+                    true,
+                    Box::pin(close_as_requested(writer, e)).await,
+                ));
             }
             None => break,
         }

@@ -13,7 +13,7 @@
 //! way.
 
 use super::build::{apply_layers, build_chain, into_connector, Endpoint};
-use super::conn::{bind_hints, Accept, BoundAddr, Conn, ConnInfo, ConnLayer, Connect, Peer};
+use super::conn::{bind_hints, Accept, BoundAddr, Conn, ConnInfo, ConnLayer, Connect};
 use super::copy::{copy_session, error_side};
 use crate::error::{Error, RunError, Side};
 use crate::plan::{CopyOptions, Plan};
@@ -200,12 +200,11 @@ impl Listener {
             };
             let handler = Handler {
                 service: self.service.clone(),
-                conn,
                 info,
                 shutdown: shutdown.clone(),
                 _permit: permit,
             };
-            connections.spawn(handler.run());
+            connections.spawn(handler.run(conn));
             if self.oneshot {
                 break;
             }
@@ -262,7 +261,7 @@ fn joined(done: Result<Result<(), Error>, JoinError>, source: &str) -> Result<()
 /// One accepted connection, from its handshakes to the end of its session.
 struct Handler {
     service: Arc<Service>,
-    conn: Conn,
+    /// What the listener knows of the connection; the layers complete a copy of it.
     info: ConnInfo,
     /// Cancelled at the first shutdown signal.
     shutdown: CancellationToken,
@@ -272,12 +271,14 @@ struct Handler {
 
 impl Handler {
     /// Serves the connection; logs a failure, naming the peer, and returns it.
-    async fn run(self) -> Result<(), Error> {
-        // Kept for messages only; the connection's info moves on.
-        let peer = self.info.peer.clone();
-        let r = self.serve(peer.as_ref()).await;
+    ///
+    /// The handler is lent, not moved, to `serve`: an `async fn` keeps the arguments it
+    /// takes by value for its whole life, so each move into another would store the handler
+    /// again in every connection's task.
+    async fn run(self, conn: Conn) -> Result<(), Error> {
+        let r = self.serve(conn).await;
         if let Err(e) = &r {
-            match &peer {
+            match &self.info.peer {
                 Some(peer) => tracing::warn!("connection from {peer}: {e}"),
                 None => tracing::warn!("connection from ?: {e}"),
             }
@@ -285,22 +286,25 @@ impl Handler {
         r
     }
 
-    async fn serve(self, peer: Option<&Peer>) -> Result<(), Error> {
-        let Handler {
-            service,
-            conn,
-            info,
-            shutdown,
-            _permit,
-        } = self;
-        let peer_name = || peer.map_or("the incoming connection".into(), ToString::to_string);
+    /// The name of the peer for messages.
+    fn peer_name(&self) -> String {
+        self.info
+            .peer
+            .as_ref()
+            .map_or("the incoming connection".into(), ToString::to_string)
+    }
+
+    async fn serve(&self, conn: Conn) -> Result<(), Error> {
+        let service = &self.service;
         let _open = crate::metrics::connection_opened();
-        let start = async {
-            let (conn, info) = match apply_layers(&service.layers, conn, info).await {
+        // Boxed: the handshakes' state is freed once the session starts, so an idle
+        // connection keeps only the session's.
+        let start = Box::pin(async {
+            let (conn, info) = match apply_layers(&service.layers, conn, self.info.clone()).await {
                 Ok(layered) => layered,
                 // A layer answered the request itself (a static file): no session.
                 Err(e) if super::conn::AnsweredWithoutSession::is(&e) => {
-                    tracing::info!("{}: {e}", peer_name());
+                    tracing::info!("{}: {e}", self.peer_name());
                     return Ok(None);
                 }
                 // A plain GET answered with the browser console: a request served.
@@ -309,7 +313,7 @@ impl Handler {
                     crate::metrics::handshake_failed(&e);
                     return Err(RunError {
                         what: "handshake with",
-                        node: peer_name(),
+                        node: self.peer_name(),
                         side: Side::Left,
                         cause: e,
                     }
@@ -323,26 +327,26 @@ impl Handler {
                 cause: e,
             })?;
             Ok::<_, Error>(Some((conn, other)))
-        };
+        });
         // Before its session starts a connection has relayed nothing: a shutdown drops it.
         let (conn, other) = tokio::select! {
             r = start => match r? {
                 Some(started) => started,
                 None => return Ok(()),
             },
-            () = shutdown.cancelled() => return Ok(()),
+            () = self.shutdown.cancelled() => return Ok(()),
         };
         let messages = matches!(conn, Conn::Messages(_));
         // Boxed: the session's state is most of a connection's, and the task that runs it is
         // moved several times while being spawned.
-        let t = Box::pin(copy_session(conn, other, &service.copy, &shutdown))
+        let t = Box::pin(copy_session(conn, other, &service.copy, &self.shutdown))
             .await
             .map_err(|e| {
                 let side = error_side(&e).unwrap_or(Side::Right);
                 RunError {
                     what: "session with",
                     node: if side == Side::Left {
-                        peer_name()
+                        self.peer_name()
                     } else {
                         service.right_source.clone()
                     },

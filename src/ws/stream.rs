@@ -279,6 +279,10 @@ impl WsMessages {
         // [`crate::ws::frame::grow_if_full`]).
         parts.read_buf = leftover;
         let mut inner = Framed::from_parts(parts);
+        // `Framed` also gives the write buffer 8 KiB up front. An idle connection needs none
+        // (it is most of an idle connection's memory); the encoder reserves room for each
+        // frame, and the buffer keeps what it grew to.
+        *inner.write_buffer_mut() = BytesMut::new();
         inner.set_backpressure_boundary(64 * 1024);
         let ping_timer = settings.ping_interval.map(|p| {
             let mut t = tokio::time::interval_at(tokio::time::Instant::now() + p, p);
