@@ -35,6 +35,11 @@ pub enum DumpFormat {
     after_help = "Examples:\n  websocat ws://127.0.0.1:8080/             talk to a WebSocket server from the terminal\n  websocat -s 8080                          simple server: print what clients send\n  websocat ws-l:127.0.0.1:8080 tcp:127.0.0.1:22   WebSocket server in front of SSH\n  websocat -b tcp-l:127.0.0.1:4554 ws://host/     forward a TCP port over WebSocket\n\nExit codes: 0 success, 1 a connection or session failed, 2 bad command line or specifier.\nSee `websocat --help=long` for every option and `--help=doc` for every specifier kind."
 )]
 pub struct Cli {
+    /// The node flags given on the command line, keyed by `ParamDef::flag` (filled by
+    /// [`crate::parse_args`] from clap's matches; not an option itself).
+    #[arg(skip)]
+    pub node_flags: std::collections::BTreeMap<&'static str, Vec<String>>,
+
     /// Specifiers: `LEFT RIGHT`, or one URL/address (the other side is stdio).
     #[arg(value_name = "SPEC", num_args = 0..=2, allow_hyphen_values = false)]
     pub specs: Vec<String>,

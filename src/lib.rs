@@ -165,15 +165,19 @@ pub const CLI_OPTIONS: &[&str] = &[
 
 /// Parses arguments (with the program name) into the typed [`Cli`] and clap's matches, which
 /// [`plan_options`] reads node flags from by name.
-pub fn parse_args<I, S>(argv: I) -> Result<(Cli, clap::ArgMatches), clap::Error>
+pub fn parse_args<I, S>(argv: I) -> Result<Cli, clap::Error>
 where
     I: IntoIterator<Item = S>,
     S: Into<std::ffi::OsString> + Clone,
 {
     use clap::{CommandFactory, FromArgMatches};
-    let matches = Cli::command().try_get_matches_from(argv)?;
-    let cli = Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut Cli::command()))?;
-    Ok((cli, matches))
+    // One command for parsing and for reading the node flags: building it is most of the
+    // start-up time.
+    let mut command = Cli::command();
+    let matches = command.try_get_matches_from_mut(argv)?;
+    let mut cli = Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command))?;
+    cli.node_flags = node_flag_values(&command, &matches);
+    Ok(cli)
 }
 
 /// The value a switch gives the node parameters it fills: `true`, except `-b`, which fills
@@ -207,21 +211,30 @@ fn given_values(matches: &clap::ArgMatches, arg: &clap::Arg, flag: &str) -> Opti
     None
 }
 
-/// The values of the node flags given on the command line, keyed by `ParamDef::flag`: every
-/// flag the registry names is read from clap's matches by its long name.
-pub fn node_flag_values(matches: &clap::ArgMatches) -> BTreeMap<&'static str, Vec<String>> {
-    let command = <Cli as clap::CommandFactory>::command();
-    let flags = kinds::KINDS
-        .iter()
-        .flat_map(|k| k.params.iter())
-        .filter_map(|p| p.flag);
+/// The values of the node flags given on the command line, keyed by `ParamDef::flag`: each
+/// option given on the command line whose long name a registry parameter names as its flag.
+pub fn node_flag_values(
+    command: &clap::Command,
+    matches: &clap::ArgMatches,
+) -> BTreeMap<&'static str, Vec<String>> {
+    let registry_flag = |long: &str| {
+        kinds::KINDS
+            .iter()
+            .flat_map(|k| k.params.iter())
+            .filter_map(|p| p.flag)
+            .find(|f| f.strip_prefix("--") == Some(long))
+    };
     let mut values = BTreeMap::new();
-    for flag in flags {
-        let arg = flag
-            .strip_prefix("--")
-            .and_then(|long| command.get_arguments().find(|a| a.get_long() == Some(long)));
-        let Some(arg) = arg else {
-            continue; // the test `registry_flags_are_clap_options` fails for it
+    // Only the few options actually given are looked at: start-up time matters.
+    let given = matches.ids().filter(|id| {
+        matches.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine)
+    });
+    for id in given {
+        let Some(arg) = command.get_arguments().find(|a| a.get_id() == id) else {
+            continue;
+        };
+        let Some(flag) = arg.get_long().and_then(registry_flag) else {
+            continue;
         };
         if let Some(v) = given_values(matches, arg, flag) {
             values.insert(flag, v);
@@ -232,7 +245,7 @@ pub fn node_flag_values(matches: &clap::ArgMatches) -> BTreeMap<&'static str, Ve
 
 /// Turns parsed arguments into planner options: the one place where command-line arguments
 /// become typed decisions (the planner never looks an option up by its spelling).
-pub fn plan_options(cli: &Cli, matches: &clap::ArgMatches) -> PlanOptions {
+pub fn plan_options(cli: &Cli) -> PlanOptions {
     let mode = if cli.binary {
         Some(DataMode::Binary)
     } else if cli.text {
@@ -245,7 +258,7 @@ pub fn plan_options(cli: &Cli, matches: &clap::ArgMatches) -> PlanOptions {
     for option in plan::ir::SESSION_OPTIONS {
         (option.apply)(cli, &mut copy, &mut serve);
     }
-    let flags = node_flag_values(matches);
+    let flags = cli.node_flags.clone();
     // A flag with a meaning of its own (`-b`, `--stdout-announce-listening-ports`) does
     // something even when no node takes it.
     let has_own_meaning = |flag: &str| {
@@ -298,8 +311,8 @@ where
 {
     let argv = std::iter::once(std::ffi::OsString::from("websocat"))
         .chain(args.into_iter().map(Into::into));
-    let (cli, matches) = parse_args(argv).map_err(|e| Error::Usage(e.to_string()))?;
-    plan::plan(&cli.specs, &plan_options(&cli, &matches))
+    let cli = parse_args(argv).map_err(|e| Error::Usage(e.to_string()))?;
+    plan::plan(&cli.specs, &plan_options(&cli))
 }
 
 /// Test helper: the planned left and right chains of a command line, as specifier strings.
@@ -401,7 +414,7 @@ fn init_logging(cli: &Cli) {
 /// Runs the command line (without the program name); returns the process exit code.
 pub fn main_with_args(args: Vec<std::ffi::OsString>) -> i32 {
     let argv = std::iter::once(std::ffi::OsString::from("websocat")).chain(args);
-    let (cli, matches) = match parse_args(argv) {
+    let cli = match parse_args(argv) {
         Ok(parsed) => parsed,
         Err(e) => {
             let _ = e.print();
@@ -455,7 +468,7 @@ pub fn main_with_args(args: Vec<std::ffi::OsString>) -> i32 {
     init_logging(&cli);
     let color = std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::env::var_os("NO_COLOR").is_none();
-    let mut opts = plan_options(&cli, &matches);
+    let mut opts = plan_options(&cli);
     // The planner does no I/O: the proxy environment is read here.
     opts.proxy_env = plan::ProxyEnv::from_env();
     opts.serve.interactive = !cli.quiet
@@ -656,14 +669,14 @@ mod option_tests {
             }
         }
         argv.extend(takes_rest);
-        let (_, matches) = parse_args(&argv).unwrap();
-        assert_eq!(node_flag_values(&matches), expected);
+        let cli = parse_args(&argv).unwrap();
+        assert_eq!(cli.node_flags, expected);
     }
 
     #[test]
     fn node_flag_numbers_keep_their_parsed_form() {
-        let (_, matches) = parse_args(["websocat", "--queue-len=007", "-b", "-H", "a: b"]).unwrap();
-        let values = node_flag_values(&matches);
+        let cli = parse_args(["websocat", "--queue-len=007", "-b", "-H", "a: b"]).unwrap();
+        let values = cli.node_flags;
         assert_eq!(values["--queue-len"], ["7"]);
         assert_eq!(values["--binary"], ["binary"]);
         assert_eq!(values["--header"], ["a: b"]);
@@ -687,8 +700,8 @@ mod option_tests {
             "--max-messages-rev=4",
             "-s",
         ];
-        let (cli, matches) = parse_args(args).unwrap();
-        let opts = plan_options(&cli, &matches);
+        let cli = parse_args(args).unwrap();
+        let opts = plan_options(&cli);
         assert!(opts.serve.server_banner);
         assert_eq!(
             plan::ir::session_args(&opts.copy, &opts.serve),
