@@ -526,8 +526,13 @@ async fn copy_messages(
     let to = from.other();
     let mut count = 0u64;
     let mut pending_flush = false;
-    let next = || poll_fn(|cx| lock(reader).poll_next_unpin(cx));
+    let next = || poll_fn(|cx| lock(reader).poll_next_part(cx));
     let room_first = lock(writer).room_is_private();
+    // A writer that takes messages in pieces gets them as they arrive: the reader then holds
+    // no whole message, however large.
+    if lock(writer).accepts_parts() && lock(reader).deliver_parts() {
+        tracing::debug!("messages from the {from} pass through in pieces");
+    }
     loop {
         if max.is_some_and(|m| count >= m) {
             break;
@@ -563,9 +568,10 @@ async fn copy_messages(
             }
         };
         match next {
-            Some(Ok(msg)) => {
-                let len = msg.payload().len() as u64;
-                let mut msg = Some(msg);
+            Some(Ok(part)) => {
+                let len = part.data.payload().len() as u64;
+                let ends_message = part.last;
+                let mut part = Some(part);
                 let mut aborted = None;
                 poll_fn(|cx| {
                     let mut w = lock(writer);
@@ -577,8 +583,8 @@ async fn copy_messages(
                         }
                         return std::task::Poll::Pending;
                     }
-                    match msg.take() {
-                        Some(m) => std::task::Poll::Ready(w.start_send_unpin(m)),
+                    match part.take() {
+                        Some(p) => std::task::Poll::Ready(w.start_send_part(p)),
                         None => std::task::Poll::Ready(Ok(())),
                     }
                 })
@@ -588,7 +594,7 @@ async fn copy_messages(
                     return Err(tag(from, true, close_as_requested(writer, e).await));
                 }
                 pending_flush = true;
-                count += 1;
+                count += u64::from(ends_message);
                 control.progress.fetch_add(1, Ordering::Relaxed);
                 control.bytes.fetch_add(len, Ordering::Relaxed);
             }
