@@ -149,8 +149,9 @@ impl EncodeParts for LineCodec {
     }
 
     /// Writes a message that arrives in pieces as the same one line: only the end of a message
-    /// is treated differently (its last one or two bytes may be dropped), so the last two
-    /// bytes seen are held back until the piece that ends the message.
+    /// is treated differently (a final separator, and a `\r` before a newline, are dropped), so
+    /// such bytes at the end of a piece are held back until the next piece shows whether the
+    /// message ends there. (A message that never ends loses them.)
     fn encode_part(&mut self, part: Part, dst: &mut BytesMut) -> io::Result<()> {
         let (held, held_len) = (self.held, std::mem::take(&mut self.held_len));
         let data: &[u8] = part.data.payload();
@@ -163,8 +164,22 @@ impl EncodeParts for LineCodec {
             whole.put_slice(data);
             return self.encode(Message::Text(whole.freeze()), dst);
         }
+        // Only a separator at the very end (with a `\r` before a newline) is dropped, and a
+        // `\r` may yet be followed by a newline: such bytes wait for the next piece.
         let total = held_len + data.len();
-        let emit = total - total.min(2);
+        let byte = |i: usize| held[..held_len].iter().chain(data).nth(i).copied();
+        let from_end = |n: usize| total.checked_sub(n).and_then(byte);
+        let newline = self.separator == b'\n';
+        let keep = if from_end(1) == Some(self.separator) {
+            if newline && from_end(2) == Some(b'\r') {
+                2
+            } else {
+                1
+            }
+        } else {
+            usize::from(newline && from_end(1) == Some(b'\r'))
+        };
+        let emit = total - keep;
         let from_held = emit.min(held_len);
         self.put_line_bytes(&held[..from_held], dst);
         self.put_line_bytes(&data[..emit - from_held], dst);
