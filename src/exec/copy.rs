@@ -511,7 +511,10 @@ fn lock(s: &SharedStream) -> std::sync::MutexGuard<'_, Box<dyn MessageStream>> {
     s.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Copies messages, flushing only when no further message is ready (write coalescing).
+/// Copies messages, flushing only when no further message is ready (write coalescing). Where
+/// the writer takes messages in pieces and the reader can give them so, messages pass
+/// through piece by piece as they arrive ([`MessageStream::deliver_parts`]); `--max-messages`
+/// still counts whole messages.
 /// `writer_peer` is where the writer records its own peer's Close or violation: a WebSocket
 /// connection failed because of its peer is always closed (its Close answers the violation),
 /// even with `-n`.

@@ -44,10 +44,13 @@ use tokio_util::codec::{Framed, FramedParts};
 /// limit for a direction that makes no progress after the peer closed.
 pub const FAILURE_CLOSE_WAIT: Duration = Duration::from_millis(500);
 
-/// Default `--max-ws-message-length`: 16 MiB, so that a connection holds at most about three
-/// messages' worth (under 64 MiB) whatever its peer sends (websocat 1.x: 200 MiB).
+/// Default `--max-ws-message-length`: 16 MiB, so that a connection that reassembles messages
+/// holds at most about three messages' worth (under 64 MiB) whatever its peer sends
+/// (websocat 1.x: 200 MiB). Messages streamed through in pieces are held by no one and not
+/// limited (see [`crate::ws::frame::WsCodec::set_stream_parts`]).
 pub const DEFAULT_MAX_MESSAGE: usize = 16 << 20;
-/// Default `--max-ws-frame-length`: 16 MiB (websocat 1.x: 100 MiB).
+/// Default `--max-ws-frame-length`: 16 MiB (websocat 1.x: 100 MiB); like the message limit,
+/// it does not apply to messages streamed through.
 pub const DEFAULT_MAX_FRAME: usize = 16 << 20;
 
 /// Parameters shared by the WebSocket client and server kinds.
@@ -56,13 +59,13 @@ pub const COMMON_PARAMS: [ParamDef; 14] = [
         name: "max-message",
         ty: ParamType::Uint,
         flag: Some("--max-ws-message-length"),
-        help: "largest incoming message in bytes (default 16 MiB)",
+        help: "largest incoming message held whole, in bytes (default 16 MiB); messages streamed through are not limited",
     },
     ParamDef {
         name: "max-frame",
         ty: ParamType::Uint,
         flag: Some("--max-ws-frame-length"),
-        help: "largest incoming frame in bytes (default 16 MiB)",
+        help: "largest incoming frame of a message held whole, in bytes (default 16 MiB)",
     },
     ParamDef {
         name: "ping-interval",
