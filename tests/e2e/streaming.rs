@@ -143,7 +143,7 @@ fn send_fragments(s: &mut TcpStream, total: u64, seed: u64) -> Vec<u8> {
         s.write_all(&client_header(fin, opcode, size as u64))
             .expect("sending a header");
         s.write_all(wire).expect("sending a fragment");
-        if n % 500 == 0 {
+        if n.is_multiple_of(500) {
             s.write_all(&client_header(true, 0x9, 0))
                 .expect("sending a ping");
         }
