@@ -526,6 +526,12 @@ impl WsCodec {
             if is_control && h.len > 125 {
                 return Err(protocol_error("control frame longer than 125 bytes"));
             }
+            if h.len > i64::MAX as u64 {
+                // RFC 6455 section 5.2: the most significant bit of a 64-bit length is 0.
+                return Err(protocol_error(
+                    "frame length with the most significant bit set",
+                ));
+            }
             // A message handed on in pieces holds nothing: the limits do not apply to it.
             let streamed = !is_control
                 && match &self.partial {
@@ -541,7 +547,12 @@ impl WsCodec {
                     ),
                 ));
             }
-            let len = h.len as usize;
+            let Ok(len) = usize::try_from(h.len) else {
+                return Err(violation(
+                    TOO_BIG,
+                    format!("frame of {} bytes is too large for this system", h.len),
+                ));
+            };
             if is_control {
                 if buf.len() < h.size + len {
                     buf.reserve(h.size + len - buf.len());
@@ -577,7 +588,7 @@ impl WsCodec {
             };
             // A compressed message's limit is checked on what it inflates to, as it inflates.
             let so_far = self.partial.as_ref().map_or(0, |p| p.data.len());
-            if !compressed && !streamed && so_far + len > self.max_message {
+            if !compressed && !streamed && so_far.saturating_add(len) > self.max_message {
                 return Err(violation(
                     TOO_BIG,
                     format!(
@@ -587,7 +598,7 @@ impl WsCodec {
                     ),
                 ));
             }
-            let whole = buf.len() >= h.size + len;
+            let whole = buf.len() >= h.size.saturating_add(len);
             if h.opcode != 0x0 && h.fin && whole && !compressed {
                 // The common case: a whole message in one frame, taken without copying.
                 buf.advance(h.size);
@@ -1130,6 +1141,30 @@ mod tests {
             let got = decode_streaming(1 << 20, &reads);
             assert_eq!(joined_parts(&got, true), bytes, "cut {cut}");
         }
+    }
+
+    #[test]
+    fn huge_frame_lengths_do_not_overflow_when_streaming() {
+        // The most significant bit of a 64-bit length must be 0 (1002); a frame of 2^62
+        // bytes is streamed as its bytes come.
+        for len in [u64::MAX, 1 << 63] {
+            let mut wire = vec![0x82, 0x80 | 127];
+            wire.extend_from_slice(&len.to_be_bytes());
+            wire.extend_from_slice(&[1, 2, 3, 4, 9, 9]);
+            let got = decode_streaming(100, &[&wire[..wire.len() - 2]]);
+            assert_eq!(violation_code(&got), Some(PROTOCOL_ERROR), "{len}: {got:?}");
+        }
+        let mut wire = vec![0x82, 0x80 | 127];
+        wire.extend_from_slice(&(1u64 << 62).to_be_bytes());
+        wire.extend_from_slice(&[0, 0, 0, 0, 9, 9]);
+        let got = decode_streaming(100, &[&wire]);
+        assert_eq!(
+            got,
+            vec![Event::Part {
+                data: Message::Binary(Bytes::from_static(&[9, 9])),
+                last: false
+            }]
+        );
     }
 
     #[test]
