@@ -6,7 +6,7 @@
 //! The payloads are generated and hashed as they go, never held by the test.
 
 use crate::support::ws::{ws_connect, OP_BINARY, OP_CLOSE, OP_CONT, OP_TEXT};
-use crate::support::{server_limited, Proc};
+use crate::support::{server_limited, Proc, RawServer};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -327,4 +327,54 @@ fn big_text_message_streamed_to_a_line_sink_is_one_line_and_bad_utf8_inside_gets
     let (got, got_hash) = reader.join().expect("sink");
     assert_eq!(got as usize, prefix.len());
     assert_eq!(got_hash, Sha256::digest(prefix.as_bytes()).to_vec());
+}
+
+#[test]
+fn text_message_over_the_limit_passes_ws_to_ws_as_text_fragments() {
+    let srv = RawServer::bind();
+    let url = srv.url("/");
+    let (relay, port) =
+        server_limited(&["ws-l:127.0.0.1:0", url.as_str()], Duration::from_secs(60));
+    let (mut client, _) = ws_connect(port, "/", &[]);
+    let (mut far, _) = srv.accept_ws(&[]);
+    // 20 MiB of text, over the 16 MiB limit for messages held whole, sent as fragments cut
+    // inside characters.
+    let text = "κόσμε ½ 𝄞 ".repeat((20 << 20) / 18);
+    let sent = Sha256::digest(text.as_bytes()).to_vec();
+    let sender = std::thread::spawn(move || {
+        let bytes = text.as_bytes();
+        let fragments: Vec<&[u8]> = bytes.chunks(100_003).collect();
+        for (i, f) in fragments.iter().enumerate() {
+            let opcode = if i == 0 { OP_TEXT } else { OP_CONT };
+            client.send_frame(i + 1 == fragments.len(), opcode, f);
+        }
+        (client, bytes.len())
+    });
+    let mut hash = Sha256::new();
+    let mut frames = 0usize;
+    let mut got = 0usize;
+    loop {
+        let f = far.recv();
+        let expected_opcode = if frames == 0 { OP_TEXT } else { OP_CONT };
+        assert_eq!(f.opcode, expected_opcode, "frame {frames}");
+        hash.update(&f.payload);
+        got += f.payload.len();
+        frames += 1;
+        if f.fin {
+            break;
+        }
+    }
+    let (mut client, len) = sender.join().expect("sender");
+    assert_eq!(got, len);
+    assert_eq!(
+        hash.finalize().to_vec(),
+        sent,
+        "the text changed on the way"
+    );
+    assert!(frames > 1, "passed on as {frames} frame(s)");
+    client.send_close(None);
+    assert_eq!(far.recv().opcode, OP_CLOSE);
+    far.send_close(None);
+    assert_eq!(client.recv().opcode, OP_CLOSE);
+    assert_peak_under_bound(&relay, "20 MiB text message, ws-l: to ws://");
 }
