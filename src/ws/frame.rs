@@ -7,7 +7,8 @@
 //!
 //! Streaming ([`WsCodec::set_stream_parts`]): an uncompressed data message that does not
 //! arrive whole in one read is instead handed on in pieces ([`Event::Part`]) as its payload
-//! arrives, also within a frame, so nothing holds the message; the limits then do not apply
+//! arrives, also within a frame (binary frames up to [`WHOLE_FRAMES_UP_TO`] are taken whole
+//! first), so nothing holds the message; the limits then do not apply
 //! to it, as they bound what is held. Text is still checked as it arrives, and fails with
 //! 1007 after the valid pieces before the bad byte. Outgoing, [`Frame::Part`] sends a message
 //! as fragments.
@@ -106,6 +107,11 @@ pub enum Frame {
 
 /// Largest read buffer a busy connection grows to.
 pub const MAX_READ_BUFFER: usize = 256 * 1024;
+
+/// A binary frame of a streamed message up to this size is still taken whole, as one piece:
+/// it costs no more memory than the read buffer, and fewer, larger pieces pass on faster.
+/// Larger frames are handed on as their bytes arrive.
+pub const WHOLE_FRAMES_UP_TO: usize = MAX_READ_BUFFER;
 
 /// Encoder and decoder of WebSocket frames for one side of a connection.
 #[derive(Debug)]
@@ -612,7 +618,7 @@ impl WsCodec {
                 Some(p) => p.is_text,
                 None => h.opcode == 0x1,
             };
-            if !is_text && !whole && !compressed && !streamed {
+            if !is_text && !whole && !compressed && (!streamed || len <= WHOLE_FRAMES_UP_TO) {
                 // Binary data is taken frame by frame; only text is checked as it arrives.
                 buf.reserve(h.size + len - buf.len());
                 return Ok(None);
@@ -1061,20 +1067,27 @@ mod tests {
             );
             assert_eq!(violation_code(&got), None, "cut at {cut}");
         }
-        // One byte per read: the payload comes out as it arrives, never waiting for a frame.
+        // One byte per read: small binary frames are taken whole, text comes out as it arrives.
         let reads: Vec<&[u8]> = wire.chunks(1).collect();
         let got = decode_streaming(100, &reads);
         assert_eq!(joined_parts(&got, false), payload);
-        let pieces = got
-            .iter()
-            .filter(|e| matches!(e, Event::Part { .. }))
-            .count();
-        assert_eq!(pieces, 700, "one piece per payload byte: {pieces}");
+        let pieces = |got: &[Event]| {
+            got.iter()
+                .filter(|e| matches!(e, Event::Part { .. }))
+                .count()
+        };
+        assert_eq!(pieces(&got), 2, "one piece per non-empty frame");
+        let text = "κόσμε ".repeat(60);
+        let wire = fragmented_wire(text.as_bytes(), true, &[300, 0, text.len() - 300]);
+        let reads: Vec<&[u8]> = wire.chunks(1).collect();
+        let got = decode_streaming(100, &reads);
+        assert_eq!(joined_parts(&got, true), text.as_bytes());
+        assert_eq!(pieces(&got), text.len(), "one piece per payload byte");
     }
 
     #[test]
     fn a_streamed_single_frame_message_is_handed_on_before_it_is_complete() {
-        let payload = vec![0x42u8; 1000];
+        let payload = vec![0x42u8; WHOLE_FRAMES_UP_TO + 1];
         let mut enc = WsCodec::new(Role::Client, 1 << 20, 1 << 20);
         let mut wire = BytesMut::new();
         enc.encode(
@@ -1087,7 +1100,7 @@ mod tests {
         let mut buf = BytesMut::from(&wire[..500]);
         let first = dec.decode(&mut buf).unwrap();
         assert!(
-            matches!(&first, Some(Event::Part { data: Message::Binary(b), last: false }) if b.len() == 500 - 8),
+            matches!(&first, Some(Event::Part { data: Message::Binary(b), last: false }) if b.len() == 500 - 14),
             "{first:?}"
         );
         assert_eq!(dec.decode(&mut buf).unwrap(), None);
@@ -1102,6 +1115,18 @@ mod tests {
             got,
             vec![Event::Message(Message::Binary(Bytes::from(payload)))]
         );
+        // A binary frame no larger than the read buffer is taken whole, as one piece.
+        let mut wire = fragmented_wire(&vec![7; WHOLE_FRAMES_UP_TO], false, &[WHOLE_FRAMES_UP_TO]);
+        wire[0] = 0x02; // no FIN: the message goes on
+        let mut dec = WsCodec::new(Role::Server, 100, 100);
+        dec.set_stream_parts(true);
+        let mut buf = BytesMut::from(&wire[..500]);
+        assert_eq!(dec.decode(&mut buf).unwrap(), None);
+        buf.extend_from_slice(&wire[500..]);
+        assert!(matches!(
+            dec.decode(&mut buf).unwrap(),
+            Some(Event::Part { data, last: false }) if data.payload().len() == WHOLE_FRAMES_UP_TO
+        ));
     }
 
     #[test]
