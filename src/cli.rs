@@ -165,11 +165,15 @@ pub struct Cli {
     /// Reason text of the Close sent when input ends.
     #[arg(long = "close-reason", value_name = "TEXT")]
     pub close_reason: Option<String>,
-    /// Largest incoming WebSocket frame in bytes [default: 16777216].
+    /// Largest incoming WebSocket frame of a message that is held whole, in bytes (messages
+    /// streamed through to a byte stream or an uncompressed WebSocket are not limited)
+    /// [default: 16777216].
     #[arg(long = "max-ws-frame-length", value_name = "BYTES")]
     pub max_ws_frame_length: Option<u64>,
-    /// Largest incoming WebSocket message in bytes; with it, memory per connection stays
-    /// under about three times this plus 1 MiB [default: 16777216].
+    /// Largest incoming WebSocket message that is held whole (reassembled), in bytes; with it,
+    /// memory per connection stays under about three times this plus 1 MiB. Messages streamed
+    /// through to a byte stream or an uncompressed WebSocket are not limited
+    /// [default: 16777216].
     #[arg(long = "max-ws-message-length", value_name = "BYTES")]
     pub max_ws_message_length: Option<u64>,
     /// Compress WebSocket messages with permessage-deflate (RFC 7692): a client offers it, a

@@ -63,8 +63,10 @@
 //! - Memory per connection is bounded in bytes: every queue counts bytes and pushes back on
 //!   its sender ([`exec::queue`], `mirror:`), always letting one message through; the copy
 //!   engine takes a message only once the other side has room of its own
-//!   ([`exec::MessageStream::room_is_private`]); WebSocket messages are limited
-//!   by `--max-ws-message-length` (README, "Limits").
+//!   ([`exec::MessageStream::room_is_private`]); a WebSocket message that only passes through
+//!   (to a byte stream or an uncompressed WebSocket) is streamed in pieces
+//!   ([`exec::MessageStream::deliver_parts`]), one that is held whole is limited by
+//!   `--max-ws-message-length` (README, "Limits").
 //!
 //! Decisions that differ from the first design notes (`shared/DESIGN.md`):
 //! - WebSocket framing and handshakes are ours ([`ws`]), not tokio-tungstenite's stream:

@@ -4,7 +4,7 @@
 //! partial line at EOF becomes a final message; an over-long line is cut into pieces of the
 //! maximum length rather than buffered without bound.
 
-use super::conn::{ByteStream, Message, MessageStream};
+use super::conn::{ByteStream, EncodeParts, Message, MessageStream, Part};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use std::io;
 use tokio_util::codec::{Decoder, Encoder, Framed};
@@ -39,6 +39,10 @@ pub struct LineCodec {
     pub max_length: usize,
     /// How far the buffer has been searched for a separator already.
     scanned: usize,
+    /// The last bytes of a message arriving in pieces, held back until its end shows
+    /// whether they end the line (see [`EncodeParts::encode_part`]).
+    held: [u8; 2],
+    held_len: usize,
 }
 
 impl LineCodec {
@@ -49,6 +53,22 @@ impl LineCodec {
             strip,
             max_length: max_length.max(1),
             scanned: 0,
+            held: [0; 2],
+            held_len: 0,
+        }
+    }
+
+    /// Writes bytes of a line: with the newline separator, `\n` and `\r` become spaces.
+    fn put_line_bytes(&self, bytes: &[u8], dst: &mut BytesMut) {
+        dst.reserve(bytes.len());
+        if self.separator == b'\n' {
+            dst.extend(
+                bytes
+                    .iter()
+                    .map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b }),
+            );
+        } else {
+            dst.put_slice(bytes);
         }
     }
 
@@ -117,16 +137,59 @@ impl Encoder<Message> for LineCodec {
             }
         }
         dst.reserve(payload.len() + 1);
-        if self.separator == b'\n' {
-            dst.extend(
-                payload
-                    .iter()
-                    .map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b }),
-            );
-        } else {
-            dst.put_slice(payload);
-        }
+        self.put_line_bytes(payload, dst);
         dst.put_u8(self.separator);
+        Ok(())
+    }
+}
+
+impl EncodeParts for LineCodec {
+    fn accepts_parts(&self) -> bool {
+        true
+    }
+
+    /// Writes a message that arrives in pieces as the same one line: only the end of a message
+    /// is treated differently (a final separator, and a `\r` before a newline, are dropped), so
+    /// such bytes at the end of a piece are held back until the next piece shows whether the
+    /// message ends there. (A message that never ends loses them.)
+    fn encode_part(&mut self, part: Part, dst: &mut BytesMut) -> io::Result<()> {
+        let (held, held_len) = (self.held, std::mem::take(&mut self.held_len));
+        let data: &[u8] = part.data.payload();
+        if part.last {
+            if held_len == 0 {
+                return self.encode(part.data, dst);
+            }
+            let mut whole = BytesMut::with_capacity(held_len + data.len());
+            whole.put_slice(&held[..held_len]);
+            whole.put_slice(data);
+            return self.encode(Message::Text(whole.freeze()), dst);
+        }
+        // Only a separator at the very end (with a `\r` before a newline) is dropped, and a
+        // `\r` may yet be followed by a newline: such bytes wait for the next piece.
+        let total = held_len + data.len();
+        let byte = |i: usize| held[..held_len].iter().chain(data).nth(i).copied();
+        let from_end = |n: usize| total.checked_sub(n).and_then(byte);
+        let newline = self.separator == b'\n';
+        let keep = if from_end(1) == Some(self.separator) {
+            if newline && from_end(2) == Some(b'\r') {
+                2
+            } else {
+                1
+            }
+        } else {
+            usize::from(newline && from_end(1) == Some(b'\r'))
+        };
+        let emit = total - keep;
+        let from_held = emit.min(held_len);
+        self.put_line_bytes(&held[..from_held], dst);
+        self.put_line_bytes(&data[..emit - from_held], dst);
+        for &b in held[from_held..held_len]
+            .iter()
+            .chain(&data[emit - from_held..])
+        {
+            self.held[self.held_len] = b;
+            self.held_len += 1;
+        }
         Ok(())
     }
 }
@@ -165,14 +228,20 @@ impl Encoder<Message> for ChunkCodec {
     }
 }
 
+impl EncodeParts for ChunkCodec {
+    fn accepts_parts(&self) -> bool {
+        true
+    }
+
+    fn encode_part(&mut self, part: Part, dst: &mut BytesMut) -> io::Result<()> {
+        self.encode(part.data, dst)
+    }
+}
+
 /// Wraps a byte stream with a codec, giving a message stream.
 pub fn framed<C>(io: Box<dyn ByteStream>, codec: C, read_capacity: usize) -> Box<dyn MessageStream>
 where
-    C: Decoder<Item = Message, Error = io::Error>
-        + Encoder<Message, Error = io::Error>
-        + Send
-        + Unpin
-        + 'static,
+    C: Decoder<Item = Message, Error = io::Error> + EncodeParts + Send + Unpin + 'static,
 {
     let mut f = Framed::with_capacity(io, codec, read_capacity);
     // Flush as soon as a frame is queued; the copy engine batches by not flushing between
@@ -195,6 +264,8 @@ pub struct ChunkStream {
     pending_len: usize,
     /// Empty messages become empty writes (see [`ChunkStream::with_empty_writes`]).
     empty_writes: bool,
+    /// A message arriving in pieces is being written (its empty pieces are no empty message).
+    mid_message: bool,
 }
 
 /// Queued bytes above which `poll_ready` first writes some out.
@@ -213,6 +284,7 @@ impl ChunkStream {
             pending: std::collections::VecDeque::new(),
             pending_len: 0,
             empty_writes: false,
+            mid_message: false,
         }
     }
 
@@ -355,6 +427,19 @@ impl MessageStream for ChunkStream {
     fn room_is_private(&self) -> bool {
         true
     }
+
+    fn accepts_parts(&self) -> bool {
+        true
+    }
+
+    /// Pieces are written back to back; only a whole empty message is an empty write.
+    fn start_send_part(&mut self, part: Part) -> io::Result<()> {
+        let whole = !std::mem::replace(&mut self.mid_message, !part.last);
+        if part.data.payload().is_empty() && !(whole && part.last) {
+            return Ok(());
+        }
+        futures::Sink::start_send(std::pin::Pin::new(self), part.data)
+    }
 }
 
 #[cfg(test)]
@@ -441,6 +526,74 @@ mod tests {
         c.encode(text(""), &mut dst).unwrap();
         c.encode(text("x\ny\r\nz\r\n"), &mut dst).unwrap();
         assert_eq!(&dst[..], b"a\nb\n\nx y  z\n");
+    }
+
+    #[test]
+    fn a_line_written_in_pieces_is_the_line_of_the_whole_message() {
+        let messages: &[&[u8]] = &[
+            b"a",
+            b"",
+            b"b\n",
+            b"x\ny\r\nz\r\n",
+            b"ends with cr\r",
+            b"two\n\n",
+            b"\r\n",
+            b"nul\0inside\0",
+        ];
+        for separator in [b'\n', 0] {
+            for msg in messages {
+                let mut whole = BytesMut::new();
+                LineCodec::new(separator, false, 1024)
+                    .encode(Message::Text(Bytes::copy_from_slice(msg)), &mut whole)
+                    .unwrap();
+                // Every way of cutting the message in two or three pieces (some empty).
+                for a in 0..=msg.len() {
+                    for b in a..=msg.len() {
+                        let mut c = LineCodec::new(separator, false, 1024);
+                        let mut out = BytesMut::new();
+                        for (piece, last) in
+                            [(&msg[..a], false), (&msg[a..b], false), (&msg[b..], true)]
+                        {
+                            let data = Message::Text(Bytes::copy_from_slice(piece));
+                            c.encode_part(Part { data, last }, &mut out).unwrap();
+                        }
+                        assert_eq!(
+                            out, whole,
+                            "{msg:?} cut at {a} and {b}, separator {separator}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn chunk_stream_writes_pieces_back_to_back_and_only_whole_empty_messages_as_empty_writes() {
+        let (a, _peer) = tokio::io::duplex(1024);
+        let mut s = ChunkStream::new(Box::new(a), MessageType::Binary, 4).with_empty_writes(true);
+        let part = |b: &'static [u8], last| Part {
+            data: Message::Binary(Bytes::from_static(b)),
+            last,
+        };
+        for p in [
+            part(b"ab", false),
+            part(b"", false),
+            part(b"c", false),
+            part(b"", true),
+        ] {
+            s.start_send_part(p).unwrap();
+        }
+        assert_eq!(
+            s.pending,
+            vec![Bytes::from_static(b"ab"), Bytes::from_static(b"c")]
+        );
+        s.start_send_part(part(b"", true)).unwrap();
+        assert_eq!(
+            s.pending.len(),
+            3,
+            "a whole empty message is an empty write"
+        );
+        assert!(s.pending[2].is_empty());
     }
 
     #[test]

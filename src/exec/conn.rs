@@ -32,6 +32,24 @@ impl Message {
     }
 }
 
+/// A piece of a message that passes through without being reassembled (see
+/// [`MessageStream::deliver_parts`]): its type is the whole message's, `last` marks the piece
+/// that ends it. A whole message is one piece with `last` set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    /// The bytes of this piece, typed as the whole message.
+    pub data: Message,
+    /// True for the piece that ends the message.
+    pub last: bool,
+}
+
+impl Part {
+    /// A whole message as one piece.
+    pub fn whole(data: Message) -> Self {
+        Part { data, last: true }
+    }
+}
+
 /// A byte stream: anything readable and writable, boxed.
 pub trait ByteStream: AsyncRead + AsyncWrite + Send + Unpin + std::any::Any {
     /// The concrete stream, for a layer that has a fast path for one transport (see
@@ -88,6 +106,44 @@ pub trait MessageStream:
     fn extensions(&self) -> Option<String> {
         None
     }
+
+    /// True when this sink can take a message in pieces ([`MessageStream::start_send_part`])
+    /// and pass them on without holding the whole message.
+    fn accepts_parts(&self) -> bool {
+        false
+    }
+
+    /// Asks this stream to yield messages in pieces from [`MessageStream::poll_next_part`] as
+    /// their bytes arrive, instead of reassembling them; called by the copy engine when the
+    /// other side [accepts parts](MessageStream::accepts_parts). Returns false (the default)
+    /// when the stream only yields whole messages.
+    fn deliver_parts(&mut self) -> bool {
+        false
+    }
+
+    /// The next message, or the next piece of one once [`MessageStream::deliver_parts`] was
+    /// switched on. By default the next whole message.
+    fn poll_next_part(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<io::Result<Part>>> {
+        use futures::StreamExt;
+        self.poll_next_unpin(cx)
+            .map(|item| item.map(|r| r.map(Part::whole)))
+    }
+
+    /// Sends one piece of a message, after `poll_ready`; pieces of one message come in order,
+    /// nothing else in between. By default only whole messages are taken: only a sink that
+    /// [accepts parts](MessageStream::accepts_parts) is given others.
+    fn start_send_part(&mut self, part: Part) -> io::Result<()> {
+        use futures::SinkExt;
+        if !part.last {
+            return Err(io::Error::other(
+                "internal error: a piece of a message sent to a sink that takes whole messages",
+            ));
+        }
+        self.start_send_unpin(part.data)
+    }
 }
 
 /// The error a message stream returns to end its session with a WebSocket Close of this
@@ -111,16 +167,47 @@ impl std::fmt::Display for CloseRequest {
 
 impl std::error::Error for CloseRequest {}
 
+/// How a codec of a [`tokio_util::codec::Framed`] message stream writes a message that
+/// arrives in pieces ([`MessageStream::accepts_parts`]). By default it takes whole messages
+/// only.
+pub trait EncodeParts: tokio_util::codec::Encoder<Message, Error = io::Error> {
+    /// True when [`EncodeParts::encode_part`] writes pieces as they come.
+    fn accepts_parts(&self) -> bool {
+        false
+    }
+
+    /// Writes one piece of a message; the output of all pieces of a message is what encoding
+    /// the whole message would give.
+    fn encode_part(&mut self, part: Part, dst: &mut bytes::BytesMut) -> io::Result<()> {
+        if !part.last {
+            return Err(io::Error::other(
+                "internal error: a piece of a message sent to a codec that takes whole messages",
+            ));
+        }
+        self.encode(part.data, dst)
+    }
+}
+
 impl<T, C> MessageStream for tokio_util::codec::Framed<T, C>
 where
     T: AsyncRead + AsyncWrite + Send + Unpin,
-    C: tokio_util::codec::Decoder<Item = Message, Error = io::Error>
-        + tokio_util::codec::Encoder<Message, Error = io::Error>
-        + Send
-        + Unpin,
+    C: tokio_util::codec::Decoder<Item = Message, Error = io::Error> + EncodeParts + Send + Unpin,
 {
     fn room_is_private(&self) -> bool {
         true
+    }
+
+    fn accepts_parts(&self) -> bool {
+        self.codec().accepts_parts()
+    }
+
+    fn start_send_part(&mut self, part: Part) -> io::Result<()> {
+        // The codec and the write buffer are borrowed one at a time; moving the buffer out
+        // and back costs nothing.
+        let mut buf = std::mem::take(self.write_buffer_mut());
+        let r = self.codec_mut().encode_part(part, &mut buf);
+        *self.write_buffer_mut() = buf;
+        r
     }
 }
 

@@ -516,7 +516,10 @@ fn lock(s: &SharedStream) -> std::sync::MutexGuard<'_, Box<dyn MessageStream>> {
     s.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Copies messages, flushing only when no further message is ready (write coalescing).
+/// Copies messages, flushing only when no further message is ready (write coalescing). Where
+/// the writer takes messages in pieces and the reader can give them so, messages pass
+/// through piece by piece as they arrive ([`MessageStream::deliver_parts`]); `--max-messages`
+/// still counts whole messages.
 /// `writer_peer` is where the writer records its own peer's Close or violation: a WebSocket
 /// connection failed because of its peer is always closed (its Close answers the violation),
 /// even with `-n`.
@@ -531,8 +534,13 @@ async fn copy_messages(
     let to = from.other();
     let mut count = 0u64;
     let mut pending_flush = false;
-    let next = || poll_fn(|cx| lock(reader).poll_next_unpin(cx));
+    let next = || poll_fn(|cx| lock(reader).poll_next_part(cx));
     let room_first = lock(writer).room_is_private();
+    // A writer that takes messages in pieces gets them as they arrive: the reader then holds
+    // no whole message, however large.
+    if lock(writer).accepts_parts() && lock(reader).deliver_parts() {
+        tracing::debug!("messages from the {from} pass through in pieces");
+    }
     loop {
         if max.is_some_and(|m| count >= m) {
             break;
@@ -568,9 +576,10 @@ async fn copy_messages(
             }
         };
         match next {
-            Some(Ok(msg)) => {
-                let len = msg.payload().len() as u64;
-                let mut msg = Some(msg);
+            Some(Ok(part)) => {
+                let len = part.data.payload().len() as u64;
+                let ends_message = part.last;
+                let mut part = Some(part);
                 let mut aborted = None;
                 poll_fn(|cx| {
                     let mut w = lock(writer);
@@ -582,8 +591,8 @@ async fn copy_messages(
                         }
                         return std::task::Poll::Pending;
                     }
-                    match msg.take() {
-                        Some(m) => std::task::Poll::Ready(w.start_send_unpin(m)),
+                    match part.take() {
+                        Some(p) => std::task::Poll::Ready(w.start_send_part(p)),
                         None => std::task::Poll::Ready(Ok(())),
                     }
                 })
@@ -597,7 +606,7 @@ async fn copy_messages(
                     ));
                 }
                 pending_flush = true;
-                count += 1;
+                count += u64::from(ends_message);
                 control.progress.fetch_add(1, Ordering::Relaxed);
                 control.bytes.fetch_add(len, Ordering::Relaxed);
             }

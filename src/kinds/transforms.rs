@@ -256,6 +256,8 @@ impl Decoder for LengthCodec {
     }
 }
 
+impl crate::exec::conn::EncodeParts for LengthCodec {}
+
 impl Encoder<Message> for LengthCodec {
     type Error = io::Error;
 
@@ -315,6 +317,8 @@ impl Decoder for OneWayLength {
         self.decode(buf)
     }
 }
+
+impl crate::exec::conn::EncodeParts for OneWayLength {}
 
 impl Encoder<Message> for OneWayLength {
     type Error = io::Error;

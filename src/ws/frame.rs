@@ -5,6 +5,14 @@
 //! error before its payload is buffered. Fragmented messages are reassembled; control frames
 //! may arrive between fragments. Text messages must be valid UTF-8.
 //!
+//! Streaming ([`WsCodec::set_stream_parts`]): an uncompressed data message that does not
+//! arrive whole in one read is instead handed on in pieces ([`Event::Part`]) as its payload
+//! arrives, also within a frame (binary frames up to [`WHOLE_FRAMES_UP_TO`] are taken whole
+//! first), so nothing holds the message; the limits then do not apply
+//! to it, as they bound what is held. Text is still checked as it arrives, and fails with
+//! 1007 after the valid pieces before the bad byte. Outgoing, [`Frame::Part`] sends a message
+//! as fragments.
+//!
 //! With permessage-deflate ([`WsCodec::set_deflate`]) every outgoing data message is compressed
 //! (RSV1 set) and a message whose first frame has RSV1 is inflated as its pieces arrive:
 //! `max_message` and UTF-8 then apply to the inflated bytes, checked while inflating.
@@ -29,6 +37,14 @@ pub enum Role {
 pub enum Event {
     /// A complete data message.
     Message(Message),
+    /// A piece of a data message that is passed on as it arrives (see
+    /// [`WsCodec::set_stream_parts`]), typed as the message; `last` ends the message.
+    Part {
+        /// The payload bytes of this piece.
+        data: Message,
+        /// True for the piece that ends the message.
+        last: bool,
+    },
     /// A ping with its payload.
     Ping(Bytes),
     /// A pong with its payload.
@@ -70,6 +86,17 @@ pub fn close_code_is_valid(code: u16) -> bool {
 pub enum Frame {
     /// A data message (one frame).
     Message(Message),
+    /// One fragment of a data message sent in pieces, typed as the message: `first` starts
+    /// the message (its opcode), the others are continuations; `last` ends it (FIN). Never
+    /// compressed.
+    Part {
+        /// The payload of this fragment.
+        data: Message,
+        /// True for the message's first fragment.
+        first: bool,
+        /// True for the message's last fragment.
+        last: bool,
+    },
     /// A ping.
     Ping(Bytes),
     /// A pong.
@@ -80,6 +107,11 @@ pub enum Frame {
 
 /// Largest read buffer a busy connection grows to.
 pub const MAX_READ_BUFFER: usize = 256 * 1024;
+
+/// A binary frame of a streamed message up to this size is still taken whole, as one piece:
+/// it costs no more memory than the read buffer, and fewer, larger pieces pass on faster.
+/// Larger frames are handed on as their bytes arrive.
+pub const WHOLE_FRAMES_UP_TO: usize = MAX_READ_BUFFER;
 
 /// Encoder and decoder of WebSocket frames for one side of a connection.
 #[derive(Debug)]
@@ -95,6 +127,8 @@ pub struct WsCodec {
     skip: u64,
     /// permessage-deflate state, when the handshake negotiated it.
     deflate: Option<Box<MessageDeflate>>,
+    /// Hand uncompressed data messages on in pieces as they arrive.
+    stream_parts: bool,
 }
 
 /// A data message whose end has not arrived yet.
@@ -107,6 +141,8 @@ struct Partial {
     frame: Option<FrameRest>,
     /// Sent with RSV1 (permessage-deflate): the payload is inflated into `inflated`.
     compressed: bool,
+    /// Handed on in pieces as it arrives ([`Event::Part`]), not collected in `data`.
+    streamed: bool,
     /// The inflated message so far, when `compressed`.
     inflated: Vec<u8>,
 }
@@ -332,7 +368,20 @@ impl WsCodec {
             failed: false,
             skip: 0,
             deflate: None,
+            stream_parts: false,
         }
+    }
+
+    /// With `true`, data messages that do not arrive whole in one read (and are not
+    /// compressed) are decoded into [`Event::Part`]s as their payload arrives; it applies from
+    /// the next message on.
+    pub fn set_stream_parts(&mut self, on: bool) {
+        self.stream_parts = on;
+    }
+
+    /// True when outgoing data messages are compressed (permessage-deflate was negotiated).
+    pub fn compresses(&self) -> bool {
+        self.deflate.is_some()
     }
 
     /// Which end of the connection this codec is.
@@ -409,6 +458,26 @@ impl WsCodec {
                             self.skip = f.remaining as u64;
                             return Err(invalid_text());
                         }
+                        if p.streamed {
+                            let last = f.remaining == 0 && f.fin;
+                            if f.remaining == 0 {
+                                p.frame = None;
+                            }
+                            if last && !p.utf8.is_complete() {
+                                return Err(invalid_text());
+                            }
+                            let data = if p.is_text {
+                                Message::Text(piece.freeze())
+                            } else {
+                                Message::Binary(piece.freeze())
+                            };
+                            if last {
+                                self.partial = None;
+                            } else if data.payload().is_empty() {
+                                continue;
+                            }
+                            return Ok(Some(Event::Part { data, last }));
+                        }
                         p.data.extend_from_slice(&piece);
                     }
                     if f.remaining > 0 {
@@ -463,7 +532,19 @@ impl WsCodec {
             if is_control && h.len > 125 {
                 return Err(protocol_error("control frame longer than 125 bytes"));
             }
-            if h.len > self.max_frame as u64 {
+            if h.len > i64::MAX as u64 {
+                // RFC 6455 section 5.2: the most significant bit of a 64-bit length is 0.
+                return Err(protocol_error(
+                    "frame length with the most significant bit set",
+                ));
+            }
+            // A message handed on in pieces holds nothing: the limits do not apply to it.
+            let streamed = !is_control
+                && match &self.partial {
+                    Some(p) => p.streamed,
+                    None => self.stream_parts && !compressed_start,
+                };
+            if h.len > self.max_frame as u64 && !streamed {
                 return Err(violation(
                     TOO_BIG,
                     format!(
@@ -472,7 +553,12 @@ impl WsCodec {
                     ),
                 ));
             }
-            let len = h.len as usize;
+            let Ok(len) = usize::try_from(h.len) else {
+                return Err(violation(
+                    TOO_BIG,
+                    format!("frame of {} bytes is too large for this system", h.len),
+                ));
+            };
             if is_control {
                 if buf.len() < h.size + len {
                     buf.reserve(h.size + len - buf.len());
@@ -508,7 +594,7 @@ impl WsCodec {
             };
             // A compressed message's limit is checked on what it inflates to, as it inflates.
             let so_far = self.partial.as_ref().map_or(0, |p| p.data.len());
-            if !compressed && so_far + len > self.max_message {
+            if !compressed && !streamed && so_far.saturating_add(len) > self.max_message {
                 return Err(violation(
                     TOO_BIG,
                     format!(
@@ -518,7 +604,7 @@ impl WsCodec {
                     ),
                 ));
             }
-            let whole = buf.len() >= h.size + len;
+            let whole = buf.len() >= h.size.saturating_add(len);
             if h.opcode != 0x0 && h.fin && whole && !compressed {
                 // The common case: a whole message in one frame, taken without copying.
                 buf.advance(h.size);
@@ -532,7 +618,7 @@ impl WsCodec {
                 Some(p) => p.is_text,
                 None => h.opcode == 0x1,
             };
-            if !is_text && !whole && !compressed {
+            if !is_text && !whole && !compressed && (!streamed || len <= WHOLE_FRAMES_UP_TO) {
                 // Binary data is taken frame by frame; only text is checked as it arrives.
                 buf.reserve(h.size + len - buf.len());
                 return Ok(None);
@@ -544,9 +630,10 @@ impl WsCodec {
                 utf8: Utf8Stream::default(),
                 frame: None,
                 compressed,
+                streamed,
                 inflated: Vec::new(),
             });
-            if !compressed {
+            if !compressed && !streamed {
                 p.data.reserve(len.min(MAX_READ_BUFFER));
             }
             p.frame = Some(FrameRest {
@@ -615,6 +702,7 @@ impl Encoder<Frame> for WsCodec {
         let close_payload;
         let deflated;
         let mut rsv = 0;
+        let mut fin = 0x80;
         let (opcode, payload): (u8, &[u8]) = match &frame {
             Frame::Message(m) if self.deflate.is_some() => {
                 let (opcode, data) = match m {
@@ -637,6 +725,16 @@ impl Encoder<Frame> for WsCodec {
             }
             Frame::Message(Message::Text(b)) => (0x1, b),
             Frame::Message(Message::Binary(b)) => (0x2, b),
+            Frame::Part { data, first, last } => {
+                if !last {
+                    fin = 0;
+                }
+                match (first, data) {
+                    (false, d) => (0x0, d.payload()),
+                    (true, Message::Text(b)) => (0x1, b),
+                    (true, Message::Binary(b)) => (0x2, b),
+                }
+            }
             Frame::Ping(b) => (0x9, b),
             Frame::Pong(b) => (0xA, b),
             Frame::Close(None) => (0x8, &[]),
@@ -649,7 +747,7 @@ impl Encoder<Frame> for WsCodec {
         };
         let len = payload.len();
         dst.reserve(len + 14);
-        dst.put_u8(0x80 | rsv | opcode);
+        dst.put_u8(fin | rsv | opcode);
         let mask_bit = if self.role == Role::Client { 0x80 } else { 0 };
         if len < 126 {
             dst.put_u8(mask_bit | len as u8);
@@ -887,6 +985,240 @@ mod tests {
         assert_eq!(violation_code(&got), Some(PROTOCOL_ERROR), "{got:?}");
         assert_eq!(got.len(), 2, "{got:?}");
         assert_eq!(got[1], Event::Close(None));
+    }
+
+    /// A masked (client) message of `payload` sent as fragments of the given sizes, with a
+    /// ping between the first two, encoded by our own encoder with `Frame::Part`.
+    fn fragmented_wire(payload: &[u8], text: bool, sizes: &[usize]) -> Vec<u8> {
+        let mut enc = WsCodec::new(Role::Client, 1 << 20, 1 << 20);
+        let mut wire = BytesMut::new();
+        let mut at = 0;
+        for (i, size) in sizes.iter().enumerate() {
+            let piece = Bytes::copy_from_slice(&payload[at..at + size]);
+            at += size;
+            let data = if text {
+                Message::Text(piece)
+            } else {
+                Message::Binary(piece)
+            };
+            let (first, last) = (i == 0, i + 1 == sizes.len());
+            enc.encode(Frame::Part { data, first, last }, &mut wire)
+                .unwrap();
+            if first {
+                enc.encode(Frame::Ping(Bytes::from_static(b"p")), &mut wire)
+                    .unwrap();
+            }
+        }
+        assert_eq!(at, payload.len());
+        wire.to_vec()
+    }
+
+    /// Decodes `reads` (the wire cut into pieces) with a streaming server-role codec whose
+    /// limits are `max`; returns the events.
+    fn decode_streaming(max: usize, reads: &[&[u8]]) -> Vec<Event> {
+        let mut dec = WsCodec::new(Role::Server, max, max);
+        dec.set_stream_parts(true);
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        for r in reads {
+            buf.extend_from_slice(r);
+            while let Some(e) = dec.decode(&mut buf).unwrap() {
+                out.push(e);
+            }
+        }
+        assert!(buf.is_empty(), "left undecoded: {buf:?}");
+        out
+    }
+
+    /// The pieces of one streamed message, joined, checking that only the last ends it and
+    /// that every piece has the message's type.
+    fn joined_parts(events: &[Event], text: bool) -> Vec<u8> {
+        let parts: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Part { data, last } => Some((data, *last)),
+                _ => None,
+            })
+            .collect();
+        let lasts: Vec<bool> = parts.iter().map(|p| p.1).collect();
+        assert_eq!(lasts.iter().filter(|l| **l).count(), 1, "{lasts:?}");
+        assert_eq!(lasts.last(), Some(&true), "{lasts:?}");
+        let mut all = Vec::new();
+        for (data, _) in parts {
+            assert_eq!(matches!(data, Message::Text(_)), text, "{data:?}");
+            all.extend_from_slice(data.payload());
+        }
+        all
+    }
+
+    #[test]
+    fn streamed_masked_message_split_at_every_offset_arrives_intact_in_pieces() {
+        let payload: Vec<u8> = (0..700u32).map(|i| (i * 7 + i / 13) as u8).collect();
+        // Fragments of 300 (a 2-byte length), 0 and 400 bytes, a ping after the first.
+        let wire = fragmented_wire(&payload, false, &[300, 0, 400]);
+        for cut in 0..=wire.len() {
+            // Limits far below the message: a streamed message holds nothing, so they do not
+            // apply to it.
+            let got = decode_streaming(100, &[&wire[..cut], &wire[cut..]]);
+            assert_eq!(joined_parts(&got, false), payload, "cut at {cut}");
+            assert!(
+                got.contains(&Event::Ping(Bytes::from_static(b"p"))),
+                "cut at {cut}: {got:?}"
+            );
+            assert_eq!(violation_code(&got), None, "cut at {cut}");
+        }
+        // One byte per read: small binary frames are taken whole, text comes out as it arrives.
+        let reads: Vec<&[u8]> = wire.chunks(1).collect();
+        let got = decode_streaming(100, &reads);
+        assert_eq!(joined_parts(&got, false), payload);
+        let pieces = |got: &[Event]| {
+            got.iter()
+                .filter(|e| matches!(e, Event::Part { .. }))
+                .count()
+        };
+        assert_eq!(pieces(&got), 2, "one piece per non-empty frame");
+        let text = "κόσμε ".repeat(60);
+        let wire = fragmented_wire(text.as_bytes(), true, &[300, 0, text.len() - 300]);
+        let reads: Vec<&[u8]> = wire.chunks(1).collect();
+        let got = decode_streaming(100, &reads);
+        assert_eq!(joined_parts(&got, true), text.as_bytes());
+        assert_eq!(pieces(&got), text.len(), "one piece per payload byte");
+    }
+
+    #[test]
+    fn a_streamed_single_frame_message_is_handed_on_before_it_is_complete() {
+        let payload = vec![0x42u8; WHOLE_FRAMES_UP_TO + 1];
+        let mut enc = WsCodec::new(Role::Client, 1 << 20, 1 << 20);
+        let mut wire = BytesMut::new();
+        enc.encode(
+            Frame::Message(Message::Binary(Bytes::from(payload.clone()))),
+            &mut wire,
+        )
+        .unwrap();
+        let mut dec = WsCodec::new(Role::Server, 100, 100);
+        dec.set_stream_parts(true);
+        let mut buf = BytesMut::from(&wire[..500]);
+        let first = dec.decode(&mut buf).unwrap();
+        assert!(
+            matches!(&first, Some(Event::Part { data: Message::Binary(b), last: false }) if b.len() == 500 - 14),
+            "{first:?}"
+        );
+        assert_eq!(dec.decode(&mut buf).unwrap(), None);
+        buf.extend_from_slice(&wire[500..]);
+        assert!(matches!(
+            dec.decode(&mut buf).unwrap(),
+            Some(Event::Part { last: true, .. })
+        ));
+        // A message that arrives whole in one read is one whole message.
+        let got = decode_streaming(1 << 20, &[&wire]);
+        assert_eq!(
+            got,
+            vec![Event::Message(Message::Binary(Bytes::from(payload)))]
+        );
+        // A binary frame no larger than the read buffer is taken whole, as one piece.
+        let mut wire = fragmented_wire(&vec![7; WHOLE_FRAMES_UP_TO], false, &[WHOLE_FRAMES_UP_TO]);
+        wire[0] = 0x02; // no FIN: the message goes on
+        let mut dec = WsCodec::new(Role::Server, 100, 100);
+        dec.set_stream_parts(true);
+        let mut buf = BytesMut::from(&wire[..500]);
+        assert_eq!(dec.decode(&mut buf).unwrap(), None);
+        buf.extend_from_slice(&wire[500..]);
+        assert!(matches!(
+            dec.decode(&mut buf).unwrap(),
+            Some(Event::Part { data, last: false }) if data.payload().len() == WHOLE_FRAMES_UP_TO
+        ));
+    }
+
+    #[test]
+    fn streamed_text_fails_with_1007_after_its_valid_pieces() {
+        let mut payload = "κόσμε".repeat(20).into_bytes();
+        payload.extend_from_slice(&[b'a', 0xff, b'b']);
+        let wire = fragmented_wire(&payload, true, &[51, payload.len() - 51]);
+        // Cut before the bad byte: the valid pieces come first, then the violation.
+        let bad_at = wire.len() - 2;
+        let got = decode_streaming(1 << 20, &[&wire[..bad_at], &wire[bad_at..]]);
+        let mut valid = Vec::new();
+        for e in &got {
+            if let Event::Part { data, last } = e {
+                assert!(!last);
+                assert!(matches!(data, Message::Text(_)));
+                valid.extend_from_slice(data.payload());
+            }
+        }
+        assert_eq!(valid, &payload[..payload.len() - 2]);
+        assert_eq!(
+            got.last().map(|e| violation_code(std::slice::from_ref(e))),
+            Some(Some(INVALID_PAYLOAD))
+        );
+        // A character cut at the very end of a streamed message is invalid too.
+        let wire = fragmented_wire(&[b'a', b'b', 0xce], true, &[1, 1, 1]);
+        let got = decode_streaming(1 << 20, &[&wire]);
+        assert_eq!(violation_code(&got), Some(INVALID_PAYLOAD), "{got:?}");
+    }
+
+    #[test]
+    fn streamed_utf8_split_anywhere_is_accepted() {
+        let msg = "κόσμε ½ 𝄞 end";
+        let bytes = msg.as_bytes();
+        for cut in 1..bytes.len() {
+            let wire = fragmented_wire(bytes, true, &[cut, bytes.len() - cut]);
+            let reads: Vec<&[u8]> = wire.chunks(1).collect();
+            let got = decode_streaming(1 << 20, &reads);
+            assert_eq!(joined_parts(&got, true), bytes, "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn huge_frame_lengths_do_not_overflow_when_streaming() {
+        // The most significant bit of a 64-bit length must be 0 (1002); a frame of 2^62
+        // bytes is streamed as its bytes come.
+        for len in [u64::MAX, 1 << 63] {
+            let mut wire = vec![0x82, 0x80 | 127];
+            wire.extend_from_slice(&len.to_be_bytes());
+            wire.extend_from_slice(&[1, 2, 3, 4, 9, 9]);
+            let got = decode_streaming(100, &[&wire[..wire.len() - 2]]);
+            assert_eq!(violation_code(&got), Some(PROTOCOL_ERROR), "{len}: {got:?}");
+        }
+        let mut wire = vec![0x82, 0x80 | 127];
+        wire.extend_from_slice(&(1u64 << 62).to_be_bytes());
+        wire.extend_from_slice(&[0, 0, 0, 0, 9, 9]);
+        let got = decode_streaming(100, &[&wire]);
+        assert_eq!(
+            got,
+            vec![Event::Part {
+                data: Message::Binary(Bytes::from_static(&[9, 9])),
+                last: false
+            }]
+        );
+    }
+
+    #[test]
+    fn parts_are_sent_as_fragments_that_reassemble() {
+        let wire = fragmented_wire(b"abcdef", true, &[2, 0, 4]);
+        // First: text opcode without FIN; the continuations: opcode 0, FIN on the last.
+        assert_eq!(wire[0], 0x01);
+        let got = decode_all(Role::Server, 100, &wire);
+        assert_eq!(
+            got,
+            vec![Event::Ping(Bytes::from_static(b"p")), text("abcdef")]
+        );
+        let cont: Vec<u8> = [0x00, 0x80].to_vec();
+        let mut enc = WsCodec::new(Role::Server, 100, 100);
+        let mut out = BytesMut::new();
+        for (last, byte0) in [(false, cont[0]), (true, cont[1])] {
+            out.clear();
+            let data = Message::Binary(Bytes::from_static(b"x"));
+            enc.encode(
+                Frame::Part {
+                    data,
+                    first: false,
+                    last,
+                },
+                &mut out,
+            )
+            .unwrap();
+            assert_eq!(&out[..], &[byte0, 1, b'x']);
+        }
     }
 
     #[test]

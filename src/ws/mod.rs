@@ -6,7 +6,8 @@
 //! - [`handshake`]: the HTTP/1.1 upgrade, client and server side, and the `Name: value` header
 //!   parameters it sends.
 //! - [`frame`]: the frame codec (masking, fragmentation, size limits, UTF-8 of text messages;
-//!   RSV1 and compression of messages when permessage-deflate was negotiated).
+//!   RSV1 and compression of messages when permessage-deflate was negotiated; messages handed
+//!   on in pieces as they arrive, and sent as fragments, where they only pass through).
 //! - [`deflate`]: permessage-deflate (RFC 7692): negotiating it in both roles, and the
 //!   per-connection compressor and inflater (allocated when first needed, bounded by the
 //!   message limit).

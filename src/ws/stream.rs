@@ -13,15 +13,21 @@
 //! sent; closing our sink then sends a Close with the status the violation calls for (1002,
 //! 1007 or 1009), waits up to [`FAILURE_CLOSE_WAIT`] for the peer's Close and closes the transport.
 //! The session reports the violation as an error.
+//!
+//! Messages pass through in pieces when the copy engine asks for it (the other side takes
+//! pieces, see [`MessageStream::deliver_parts`]): incoming uncompressed messages are handed on
+//! as their bytes arrive, and pieces we are given go out as fragments. With permessage-deflate
+//! the messages we send stay whole (each is compressed on its own), so such a connection takes
+//! no pieces.
 
-use crate::exec::conn::PeerClose;
+use crate::exec::conn::{Part, PeerClose};
 use crate::exec::Message;
 use crate::exec::{ByteStream, MessageStream};
 use crate::net::poll_write_before_fin;
 use crate::plan::PlanNode;
 use crate::registry::{ParamDef, ParamType};
 use crate::ws::deflate::{self, DeflateConfig, DeflateParams, MessageDeflate};
-use crate::ws::frame::{Event, Frame, Role, Violation, WsCodec};
+use crate::ws::frame::{Event, Frame, Role, Utf8Stream, Violation, WsCodec};
 use bytes::BytesMut;
 use futures::{Sink, Stream};
 use std::future::Future;
@@ -38,10 +44,13 @@ use tokio_util::codec::{Framed, FramedParts};
 /// limit for a direction that makes no progress after the peer closed.
 pub const FAILURE_CLOSE_WAIT: Duration = Duration::from_millis(500);
 
-/// Default `--max-ws-message-length`: 16 MiB, so that a connection holds at most about three
-/// messages' worth (under 64 MiB) whatever its peer sends (websocat 1.x: 200 MiB).
+/// Default `--max-ws-message-length`: 16 MiB, so that a connection that reassembles messages
+/// holds at most about three messages' worth (under 64 MiB) whatever its peer sends
+/// (websocat 1.x: 200 MiB). Messages streamed through in pieces are held by no one and not
+/// limited (see [`crate::ws::frame::WsCodec::set_stream_parts`]).
 pub const DEFAULT_MAX_MESSAGE: usize = 16 << 20;
-/// Default `--max-ws-frame-length`: 16 MiB (websocat 1.x: 100 MiB).
+/// Default `--max-ws-frame-length`: 16 MiB (websocat 1.x: 100 MiB); like the message limit,
+/// it does not apply to messages streamed through.
 pub const DEFAULT_MAX_FRAME: usize = 16 << 20;
 
 /// Parameters shared by the WebSocket client and server kinds.
@@ -50,13 +59,13 @@ pub const COMMON_PARAMS: [ParamDef; 14] = [
         name: "max-message",
         ty: ParamType::Uint,
         flag: Some("--max-ws-message-length"),
-        help: "largest incoming message in bytes (default 16 MiB)",
+        help: "largest incoming message held whole, in bytes (default 16 MiB); messages streamed through are not limited",
     },
     ParamDef {
         name: "max-frame",
         ty: ParamType::Uint,
         flag: Some("--max-ws-frame-length"),
-        help: "largest incoming frame in bytes (default 16 MiB)",
+        help: "largest incoming frame of a message held whole, in bytes (default 16 MiB)",
     },
     ParamDef {
         name: "ping-interval",
@@ -261,6 +270,10 @@ pub struct WsMessages {
     pub control: Arc<crate::ws::control::WsControl>,
     /// The negotiated permessage-deflate, as in `Sec-WebSocket-Extensions`.
     extensions: Option<String>,
+    /// An incoming message is being handed on in pieces (its first piece went out).
+    receiving_parts: bool,
+    /// An outgoing message is being sent in pieces: true when its first fragment went out.
+    sending_parts: bool,
 }
 
 impl WsMessages {
@@ -304,6 +317,8 @@ impl WsMessages {
             report: Arc::new(PeerClose::default()),
             control: Arc::default(),
             extensions: None,
+            receiving_parts: false,
+            sending_parts: false,
         }
     }
 
@@ -403,13 +418,78 @@ impl MessageStream for WsMessages {
     fn extensions(&self) -> Option<String> {
         self.extensions.clone()
     }
+
+    fn accepts_parts(&self) -> bool {
+        !self.inner.codec().compresses()
+    }
+
+    fn deliver_parts(&mut self) -> bool {
+        self.inner.codec_mut().set_stream_parts(true);
+        true
+    }
+
+    fn poll_next_part(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Part>>> {
+        self.poll_part(cx)
+    }
+
+    /// A piece that is the whole message is sent as one frame, as [`Sink::start_send`] does;
+    /// otherwise the first non-empty piece starts a fragmented message (text that is not
+    /// valid UTF-8 there makes it binary) and the last one ends it.
+    fn start_send_part(&mut self, part: Part) -> io::Result<()> {
+        let first = !self.sending_parts;
+        if first && part.last {
+            return Pin::new(self).start_send(part.data);
+        }
+        if self.close_sent {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "cannot send after our WebSocket Close",
+            ));
+        }
+        let Part { data, last } = part;
+        if data.payload().is_empty() && !last {
+            return Ok(());
+        }
+        let data = if first {
+            self.checked_text(data, false)
+        } else {
+            data
+        };
+        self.sending_parts = !last;
+        Pin::new(&mut self.inner).start_send(Frame::Part { data, first, last })
+    }
 }
 
-impl Stream for WsMessages {
-    type Item = io::Result<Message>;
+impl WsMessages {
+    /// Text that is not valid UTF-8 goes out as binary (a peer would fail the connection on
+    /// it). Of the first piece of a message (not `whole`), only what can still become valid
+    /// is accepted: a character may continue in the next piece.
+    fn checked_text(&mut self, item: Message, whole: bool) -> Message {
+        let invalid = |b: &[u8]| {
+            if whole {
+                std::str::from_utf8(b).is_err()
+            } else {
+                !Utf8Stream::default().feed(b)
+            }
+        };
+        match item {
+            Message::Text(b) if invalid(&b) => {
+                // Once per connection: random data in text mode would repeat it endlessly.
+                if !std::mem::replace(&mut self.warned_not_utf8, true) {
+                    tracing::warn!(
+                        "text data is not valid UTF-8; sending it as binary messages (use -b for binary data)"
+                    );
+                }
+                Message::Binary(b)
+            }
+            other => other,
+        }
+    }
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
+    /// The next message, or piece of one when the codec streams (see
+    /// [`MessageStream::deliver_parts`]); answers pings and records the peer's Close on the way.
+    fn poll_part(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Part>>> {
+        let this = self;
         if this.read_done {
             return Poll::Ready(None);
         }
@@ -438,7 +518,15 @@ impl Stream for WsMessages {
                         tracing::debug!("dropped an empty message (--websocket-ignore-zeromsg)");
                         continue;
                     }
-                    return Poll::Ready(Some(Ok(m)));
+                    return Poll::Ready(Some(Ok(Part::whole(m))));
+                }
+                Some(Ok(Event::Part { data, last })) => {
+                    let whole = !std::mem::replace(&mut this.receiving_parts, !last);
+                    if whole && this.settings.ignore_empty && data.payload().is_empty() {
+                        tracing::debug!("dropped an empty message (--websocket-ignore-zeromsg)");
+                        continue;
+                    }
+                    return Poll::Ready(Some(Ok(Part { data, last })));
                 }
                 Some(Ok(Event::Ping(_))) if this.settings.max_pongs == Some(0) => {
                     tracing::debug!("not answering a ping (--inhibit-pongs)");
@@ -486,6 +574,20 @@ impl Stream for WsMessages {
     }
 }
 
+impl Stream for WsMessages {
+    type Item = io::Result<Message>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match ready!(self.poll_part(cx)) {
+            Some(Ok(Part { data, last: true })) => Poll::Ready(Some(Ok(data))),
+            Some(Ok(Part { last: false, .. })) => Poll::Ready(Some(Err(io::Error::other(
+                "internal error: a piece of a message read as a whole message",
+            )))),
+            other => Poll::Ready(other.map(|r| r.map(|p| p.data))),
+        }
+    }
+}
+
 impl Sink<Message> for WsMessages {
     type Error = io::Error;
 
@@ -500,18 +602,7 @@ impl Sink<Message> for WsMessages {
                 "cannot send after our WebSocket Close",
             ));
         }
-        let item = match item {
-            Message::Text(b) if std::str::from_utf8(&b).is_err() => {
-                // Once per connection: random data in text mode would repeat it endlessly.
-                if !std::mem::replace(&mut self.warned_not_utf8, true) {
-                    tracing::warn!(
-                        "text data is not valid UTF-8; sending it as binary messages (use -b for binary data)"
-                    );
-                }
-                Message::Binary(b)
-            }
-            other => other,
-        };
+        let item = self.checked_text(item, true);
         Pin::new(&mut self.inner).start_send(Frame::Message(item))
     }
 

@@ -25,5 +25,6 @@ mod parity;
 mod relay;
 mod server;
 mod shutdown;
+mod streaming;
 mod tls;
 mod violations;
