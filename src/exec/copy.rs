@@ -326,11 +326,25 @@ where
 }
 
 async fn copy_bytes_session(
-    left: Box<dyn ByteStream>,
-    right: Box<dyn ByteStream>,
+    mut left: Box<dyn ByteStream>,
+    mut right: Box<dyn ByteStream>,
     opts: &CopyOptions,
     shutdown: &CancellationToken,
 ) -> io::Result<Transferred> {
+    // A side that can end the session at once (a `broadcast:` client disconnected while we
+    // wait to write to it): dropping the session closes both connections.
+    let mut aborts: Vec<_> = [(Side::Left, &mut left), (Side::Right, &mut right)]
+        .into_iter()
+        .filter_map(|(side, s)| super::share::take_abort(s).map(|f| (side, f)))
+        .collect();
+    let aborted = poll_fn(move |cx| {
+        for (side, abort) in aborts.iter_mut() {
+            if let std::task::Poll::Ready(e) = abort.poll_unpin(cx) {
+                return std::task::Poll::Ready(tag(*side, true, e));
+            }
+        }
+        std::task::Poll::Pending
+    });
     let (lr, lw) = tokio::io::split(left);
     let (rr, rw) = tokio::io::split(right);
     let size = opts.buffer_size.unwrap_or(DEFAULT_BUFFER).max(1);
@@ -353,7 +367,10 @@ async fn copy_bytes_session(
             Either::Right(copy_bytes(rr, lw, size, &none.stop, Side::Right)),
         )
     };
-    let mut t = join_directions(forward, backward, opts, [&none, &none], shutdown).await?;
+    let mut t = tokio::select! {
+        t = join_directions(forward, backward, opts, [&none, &none], shutdown) => t?,
+        e = aborted => return Err(e),
+    };
     (t.forward_bytes, t.backward_bytes) = (t.forward, t.backward);
     Ok(t)
 }

@@ -8,7 +8,8 @@
 
 use crate::exec::build::BuildCtx;
 use crate::exec::conn::{BoxMessageSink, CloseRequest, MessageStream};
-use crate::exec::share::{client_conn, into_messages};
+use crate::exec::queue::{byte_channel_capped, ByteSender};
+use crate::exec::share::{client_conn, into_messages, AbortableBytes, QueueSink};
 use crate::exec::{Conn, ConnInfo, Connect, ConnectorLayer, Message};
 use crate::plan::PlanNode;
 use crate::registry::{ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape, Trait};
@@ -20,8 +21,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, Mutex, Notify};
-use tokio_util::sync::PollSender;
+use tokio::sync::{Mutex, Notify};
+use tokio_util::sync::CancellationToken;
 
 /// Registry entry for `broadcast:`.
 pub const BROADCAST: KindDef = KindDef {
@@ -155,7 +156,7 @@ impl ConnectorLayer for BroadcastLayer {
 
 /// The shared connection as the clients see it.
 struct Shared {
-    to_inner: mpsc::Sender<Message>,
+    to_inner: ByteSender<Message>,
     hub: Arc<Hub>,
     bytes: bool,
 }
@@ -249,6 +250,8 @@ struct ClientQueue {
     waker: Option<Waker>,
     /// Set when the client was disconnected for being too slow: the reason.
     evicted: Option<String>,
+    /// Tells a byte-stream client's session that it was disconnected.
+    kick: Arc<Kick>,
     lost_messages: u64,
     lost_bytes: u64,
     /// When the last loss report was logged.
@@ -289,10 +292,11 @@ impl Hub {
     }
 
     /// Adds a client; returns its id.
-    fn join(&self, peer: String) -> usize {
+    fn join(&self, peer: String, kick: Arc<Kick>) -> usize {
         let mut st = self.lock();
         st.clients.insert(ClientQueue {
             peer,
+            kick,
             queue: VecDeque::new(),
             bytes: 0,
             full_since: None,
@@ -426,6 +430,7 @@ impl Hub {
                 c.bytes,
                 limits.timeout.as_millis()
             );
+            c.kick.kick(&reason);
             c.evicted = Some(reason);
             c.queue = VecDeque::new();
             c.bytes = 0;
@@ -463,6 +468,32 @@ struct ClientStream {
     peer: String,
     id: Option<usize>,
     done: bool,
+    kick: Arc<Kick>,
+}
+
+/// The disconnection of a slow client, for a session that is not reading from the hub (a
+/// byte-stream client waiting to write to its socket; see [`AbortableBytes`]).
+#[derive(Default)]
+struct Kick {
+    token: CancellationToken,
+    reason: std::sync::OnceLock<String>,
+}
+
+impl Kick {
+    fn kick(&self, reason: &str) {
+        let _ = self.reason.set(reason.to_string());
+        self.token.cancel();
+    }
+
+    /// Resolves with the error that ends the client's session once it was disconnected.
+    async fn kicked(self: Arc<Self>) -> io::Error {
+        self.token.cancelled().await;
+        let reason = self.reason.get().map_or("too slow", String::as_str);
+        io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("broadcast: disconnected the client: {reason} (slow=disconnect)"),
+        )
+    }
 }
 
 impl Stream for ClientStream {
@@ -476,7 +507,7 @@ impl Stream for ClientStream {
             Some(id) => id,
             None => {
                 let peer = std::mem::take(&mut self.peer);
-                let id = self.hub.join(peer);
+                let id = self.hub.join(peer, self.kick.clone());
                 self.id = Some(id);
                 id
             }
@@ -617,7 +648,8 @@ impl Broadcast {
         let conn = self.inner.connect(info).await?;
         let (bytes, msgs) = into_messages(conn);
         let (mut sink, mut stream) = msgs.split();
-        let (to_inner, mut rx) = mpsc::channel::<Message>(self.limits.messages);
+        let (to_inner, mut rx) =
+            byte_channel_capped::<Message>(self.limits.bytes, self.limits.messages);
         let hub = Arc::new(Hub::new(self.limits));
         let fanout = hub.clone();
         tokio::spawn(async move {
@@ -665,6 +697,7 @@ impl Connect for Broadcast {
             let Some(shared) = guard.as_ref() else {
                 return Err(io::Error::other("broadcast: no shared connection"));
             };
+            let kick = Arc::new(Kick::default());
             let stream = ClientStream {
                 hub: shared.hub.clone(),
                 peer: info
@@ -673,12 +706,19 @@ impl Connect for Broadcast {
                     .map_or_else(|| "(unknown peer)".to_string(), |p| p.to_string()),
                 id: None,
                 done: false,
+                kick: kick.clone(),
             };
-            let sink = PollSender::new(shared.to_inner.clone()).sink_map_err(|_| {
-                io::Error::new(io::ErrorKind::BrokenPipe, "shared connection closed")
-            });
+            let sink = QueueSink::new(shared.to_inner.clone());
             if shared.bytes {
-                return Ok(client_conn(true, stream, sink));
+                let Conn::Bytes(io) = client_conn(true, stream, sink) else {
+                    return Err(io::Error::other(
+                        "broadcast: a byte client made of messages",
+                    ));
+                };
+                return Ok(Conn::Bytes(Box::new(AbortableBytes::new(
+                    io,
+                    Box::pin(kick.kicked()),
+                ))));
             }
             Ok(Conn::Messages(Box::new(ClientMessages {
                 stream,
@@ -710,6 +750,7 @@ mod tests {
             peer: "test".into(),
             id: None,
             done: false,
+            kick: Arc::default(),
         };
         assert!(c.next().now_or_never().is_none(), "nothing queued yet");
         c
@@ -815,6 +856,10 @@ mod tests {
             .await
             .expect("the slow client is evicted within the timeout");
         assert!(started.elapsed() >= Duration::from_millis(50));
+        // A byte-stream client's session, stuck writing to its socket, hears of it at once.
+        let kicked = slow.kick.clone().kicked().now_or_never().expect("kicked");
+        assert!(kicked.to_string().contains("too slow"), "{kicked}");
+        assert!(!fast.kick.token.is_cancelled());
         let err = match slow.next().now_or_never() {
             Some(Some(Err(e))) => e,
             other => panic!("expected the eviction error, got {other:?}"),
