@@ -4,7 +4,10 @@
 //! The fan-out is a [`Hub`]: one bounded queue per client (messages and bytes), filled by one
 //! task that reads the inner connection. Each message's payload is one `Bytes` shared by all
 //! queues. Under the default `slow=block` the task reads the next message only once no queue
-//! is full, so the slowest client paces the source and nothing is lost.
+//! is full, so the slowest client paces the source and nothing is lost. The other way, all
+//! clients send into one queue bounded in bytes ([`byte_channel_capped`]) that one task
+//! writes to the inner connection, so a shared connection that does not read holds the
+//! clients back.
 
 use crate::exec::build::BuildCtx;
 use crate::exec::conn::{BoxMessageSink, CloseRequest, MessageStream};
@@ -37,14 +40,15 @@ pub const BROADCAST: KindDef = KindDef {
             name: "queue",
             ty: ParamType::Uint,
             flag: Some("--queue-len"),
-            help: "most messages queued per client, and from clients to the shared connection \
-                   (default 64)",
+            help: "most messages queued per client, and from all clients to the shared \
+                   connection (default 64; as websocat 1.x's `--queue-len`)",
         },
         ParamDef {
             name: "client-buffer",
             ty: ParamType::Uint,
             flag: Some("--client-buffer-bytes"),
-            help: "most bytes queued per client; one message is always admitted (default 1 MiB)",
+            help: "most bytes queued per client, and from all clients to the shared connection; \
+                   one message is always admitted (default 1 MiB)",
         },
         ParamDef {
             name: "slow",
@@ -67,7 +71,10 @@ pub const BROADCAST: KindDef = KindDef {
            (one shared buffer, queued per client); data from any client is sent to it. A \
            client joins once its session starts reading. Each client has a queue of at most \
            `queue` messages and `client-buffer` bytes (a larger message is still admitted \
-           into an empty queue). What happens when a queue is full is the `slow` policy: \
+           into an empty queue). What clients send waits in one queue towards the shared \
+           connection, bounded the same way (`client-buffer` bytes and `queue` messages, a \
+           larger message alone): when the shared connection does not read, clients' writes \
+           wait and memory stays bounded; nothing they sent is dropped. What happens when a queue is full is the `slow` policy: \
            `block` (default, as websocat 1.x): the inner connection is read only as fast as \
            the slowest client takes messages; nothing is lost, but one client that stops \
            reading stops everybody. `drop`: the oldest queued messages of that client are \
@@ -75,9 +82,10 @@ pub const BROADCAST: KindDef = KindDef {
            sees gaps. `disconnect`: like `block`, but a client whose queue stays full for \
            `slow-timeout` ms is disconnected (logged) and the others go on; a WebSocket client \
            gets Close 1008 (policy violation) with a reason if it takes it within another \
-           `slow-timeout` (at least 1 s), and its connection is closed either way (a byte-stream \
-           client such as one behind `tcp-l:` only once it reads again); the others \
-           wait up to that limit, and no client sees gaps. The planner adds this kind when \
+           `slow-timeout` (at least 1 s), and its connection is closed either way; a \
+           byte-stream client (such as one behind `tcp-l:`) has its connection closed at \
+           once, even if it never reads again; the others wait up to that limit, and no \
+           client sees gaps. The planner adds this kind when \
            stdio stands behind a listener. As in websocat 1.x, `reuse:` is this kind; \
            `reuse-raw:` is the variant that hands each incoming message to one client only.",
     examples: &[
