@@ -544,6 +544,9 @@ async fn copy_messages(
     let mut count = 0u64;
     let mut pending_flush = false;
     let next = || poll_fn(|cx| lock(reader).poll_next_unpin(cx));
+    // The reader ending the session while the writer makes us wait (see
+    // `MessageStream::poll_abort`).
+    let aborted = || poll_fn(|cx| lock(reader).poll_abort(cx));
     let room_first = lock(writer).room_is_private();
     loop {
         if max.is_some_and(|m| count >= m) {
@@ -558,6 +561,7 @@ async fn copy_messages(
                 Some(r) => r,
                 None => tokio::select! {
                     r = ready() => r,
+                    e = aborted() => return Err(tag(from, true, close_as_requested(writer, e).await)),
                     _ = control.stop.stopped() => break,
                 },
             };
@@ -567,9 +571,14 @@ async fn copy_messages(
             Some(item) => item,
             None => {
                 if std::mem::take(&mut pending_flush) {
-                    poll_fn(|cx| lock(writer).poll_flush_unpin(cx))
-                        .await
-                        .map_err(|e| tag(to, false, e))?;
+                    tokio::select! {
+                        r = poll_fn(|cx| lock(writer).poll_flush_unpin(cx)) => {
+                            r.map_err(|e| tag(to, false, e))?;
+                        }
+                        e = aborted() => {
+                            return Err(tag(from, true, close_as_requested(writer, e).await));
+                        }
+                    }
                 }
                 // Biased: a message that is ready still goes out before a stop is obeyed.
                 tokio::select! {
@@ -634,7 +643,13 @@ async fn copy_messages(
 /// When a reader's error is a [`CloseRequest`], closes the writer with its status, waiting
 /// for that at most the request's grace time; returns the error.
 async fn close_as_requested(writer: &SharedStream, e: io::Error) -> io::Error {
-    if let Some(req) = e.get_ref().and_then(|i| i.downcast_ref::<CloseRequest>()) {
+    // Only a WebSocket writer has a Close to send; any other ends at once.
+    let has_close = lock(writer).ws_control().is_some();
+    if let Some(req) = e
+        .get_ref()
+        .and_then(|i| i.downcast_ref::<CloseRequest>())
+        .filter(|_| has_close)
+    {
         lock(writer).set_close_status(req.code, &req.reason);
         let close = poll_fn(|cx| lock(writer).poll_close_unpin(cx));
         let _ = tokio::time::timeout(req.grace, close).await;

@@ -368,6 +368,19 @@ fn tcp_state(local: u16, remote: u16) -> Option<u8> {
 /// goes on.
 #[test]
 fn disconnect_policy_closes_a_byte_stream_client_that_never_reads_promptly() {
+    byte_client_disconnected_promptly("");
+}
+
+/// The same when the shared connection carries messages and each client's bytes go through
+/// a codec (`chunks:tcp-listen:… broadcast:chunks:…`): the session is stuck waiting for room
+/// in the codec, not in a byte write.
+#[test]
+fn disconnect_policy_closes_a_client_behind_a_codec_that_never_reads_promptly() {
+    byte_client_disconnected_promptly("chunks:");
+}
+
+/// Runs the test above with `codec` between `broadcast:` and the shared TCP connection.
+fn byte_client_disconnected_promptly(codec: &str) {
     use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream};
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -384,7 +397,7 @@ fn disconnect_policy_closes_a_byte_stream_client_that_never_reads_promptly() {
         let chunk = vec![0x5au8; 64 * 1024];
         while s.write_all(&chunk).is_ok() {}
     });
-    let target = format!("broadcast:tcp:127.0.0.1:{source_port}");
+    let target = format!("broadcast:{codec}tcp:127.0.0.1:{source_port}");
     let (p, port) = server_limited(
         &[
             "-b",
