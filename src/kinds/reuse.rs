@@ -276,4 +276,64 @@ mod tests {
         b.send(text("still")).await.unwrap();
         assert_eq!(inner_rx.next().await.unwrap().unwrap(), text("still"));
     }
+
+    #[tokio::test]
+    async fn clients_wait_once_their_queue_holds_its_bytes_and_lose_nothing() {
+        use futures::FutureExt;
+        let (conn, _inner_tx, mut inner_rx) = pair();
+        let pipe = Arc::new(Pipe {
+            ends: std::sync::Mutex::new(vec![conn]),
+            count: Default::default(),
+        });
+        // Room for 64 messages but only 4000 bytes: the bytes bound it.
+        let reuse = ReuseLayer {
+            queue: 64,
+            buffer: 4000,
+            zero_msg: false,
+        }
+        .layer(pipe);
+        let Conn::Messages(mut a) = reuse.connect(&ConnInfo::default()).await.unwrap() else {
+            panic!("shape")
+        };
+        let big = |i: u8| Message::Binary(bytes::Bytes::from(vec![i; 3000]));
+        let mut sent = 0u8;
+        while sent < 40 {
+            // Room for the next one (the previous one is queued), with time for the writer
+            // task to move what it can to the inner connection.
+            let ready = futures::future::poll_fn(|cx| a.poll_ready_unpin(cx));
+            match tokio::time::timeout(std::time::Duration::from_millis(100), ready).await {
+                Ok(r) => r.unwrap(),
+                Err(_) => break,
+            }
+            a.start_send_unpin(big(sent)).unwrap();
+            sent += 1;
+        }
+        // The inner channel holds 8 (+1), the writer task 1, the queue 1 (larger than its
+        // budget, alone), the client's sink 1: nowhere near 64 messages.
+        assert!(
+            sent < 16,
+            "{sent} messages of 3000 bytes taken with 4000 bytes of room"
+        );
+        assert!(a.flush().now_or_never().is_none(), "the last one waits");
+        // Once the inner connection reads, everything arrives in order.
+        let reading = tokio::spawn(async move {
+            let mut got = Vec::new();
+            while got.len() < 40 {
+                got.push(inner_rx.next().await.unwrap().unwrap());
+            }
+            got
+        });
+        a.flush().await.unwrap();
+        while sent < 40 {
+            a.send(big(sent)).await.unwrap();
+            sent += 1;
+        }
+        let got: Vec<(u8, usize)> = reading
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| (m.payload()[0], m.payload().len()))
+            .collect();
+        assert_eq!(got, (0..40).map(|i| (i, 3000)).collect::<Vec<_>>());
+    }
 }
