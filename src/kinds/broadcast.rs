@@ -68,26 +68,26 @@ pub const BROADCAST: KindDef = KindDef {
     summary: "share one inner connection among all clients; replies go to every client",
     help: "The inner connection is opened when the first client arrives and kept while clients \
            come and go. Every message from it goes to every client connected at that moment \
-           (one shared buffer, queued per client); data from any client is sent to it. A \
-           client joins once its session starts reading. Each client has a queue of at most \
-           `queue` messages and `client-buffer` bytes (a larger message is still admitted \
-           into an empty queue). What clients send waits in one queue towards the shared \
-           connection, bounded the same way (`client-buffer` bytes and `queue` messages, a \
-           larger message alone): when the shared connection does not read, clients' writes \
-           wait and memory stays bounded; nothing they sent is dropped. What happens when a queue is full is the `slow` policy: \
-           `block` (default, as websocat 1.x): the inner connection is read only as fast as \
-           the slowest client takes messages; nothing is lost, but one client that stops \
-           reading stops everybody. `drop`: the oldest queued messages of that client are \
-           dropped to make room (logged with counts); the others never wait, the slow client \
-           sees gaps. `disconnect`: like `block`, but a client whose queue stays full for \
-           `slow-timeout` ms is disconnected (logged) and the others go on; a WebSocket client \
-           gets Close 1008 (policy violation) with a reason if it takes it within another \
-           `slow-timeout` (at least 1 s), and its connection is closed either way; a \
-           byte-stream client (such as one behind `tcp-l:`) has its connection closed at \
-           once, even if it never reads again; the others wait up to that limit, and no \
-           client sees gaps. The planner adds this kind when \
-           stdio stands behind a listener. As in websocat 1.x, `reuse:` is this kind; \
-           `reuse-raw:` is the variant that hands each incoming message to one client only.",
+           (one shared buffer, queued per client); data from any client is sent to it. A client \
+           joins once its session starts reading. Each client has a queue of at most `queue` \
+           messages and `client-buffer` bytes (a larger message is still admitted into an empty \
+           queue). What clients send waits in one queue towards the shared connection, bounded \
+           the same way (`client-buffer` bytes and `queue` messages, a larger message alone): \
+           when the shared connection does not read, clients' writes wait and memory stays \
+           bounded; nothing they sent is dropped. What happens when a client's queue is full is \
+           the `slow` policy: `block` (default, as websocat 1.x): the inner connection is read \
+           only as fast as the slowest client takes messages; nothing is lost, but one client \
+           that stops reading stops everybody. `drop`: the oldest queued messages of that \
+           client are dropped to make room (logged with counts); the others never wait, the \
+           slow client sees gaps. `disconnect`: like `block`, but a client whose queue stays \
+           full for `slow-timeout` ms is disconnected (logged) and the others go on; a \
+           WebSocket client gets Close 1008 (policy violation) with a reason if it takes it \
+           within another `slow-timeout` (at least 1 s), and its connection is closed either \
+           way; a byte-stream client (such as one behind `tcp-l:`) has its connection closed at \
+           once, even if it never reads again. The others wait up to that limit, and no client \
+           sees gaps. The planner adds this kind when stdio stands behind a listener. As in \
+           websocat 1.x, `reuse:` is this kind; `reuse-raw:` is the variant that hands each \
+           incoming message to one client only.",
     examples: &[
         "websocat ws-l:127.0.0.1:8080 broadcast:-",
         "websocat -b ws-l:127.0.0.1:8080 broadcast[slow=drop,client-buffer=65536]:mirror:",
