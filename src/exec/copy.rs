@@ -561,7 +561,9 @@ async fn copy_messages(
                 Some(r) => r,
                 None => tokio::select! {
                     r = ready() => r,
-                    e = aborted() => return Err(tag(from, true, close_as_requested(writer, e).await)),
+                    e = aborted() => {
+                        return Err(tag(from, true, close_as_requested(writer, e).await));
+                    }
                     _ = control.stop.stopped() => break,
                 },
             };
