@@ -202,10 +202,12 @@ pub struct Cli {
         hide_short_help = true
     )]
     pub permessage_deflate_no_context_takeover: bool,
-    /// Messages buffered per client by `broadcast:` [default: 64].
+    /// Messages buffered per client by `broadcast:`, and from clients to the shared
+    /// connection of `broadcast:`/`reuse-raw:` [default: 64].
     #[arg(long = "queue-len", value_name = "N")]
     pub queue_len: Option<u64>,
-    /// Bytes buffered per client by `broadcast:` [default: 1048576].
+    /// Bytes buffered per client by `broadcast:`, and from clients to the shared connection of
+    /// `broadcast:`/`reuse-raw:` [default: 1048576].
     #[arg(long = "client-buffer-bytes", value_name = "BYTES")]
     pub client_buffer_bytes: Option<u64>,
     /// `broadcast:` with a client whose queue is full: block, drop or disconnect [default: block].

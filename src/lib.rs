@@ -94,7 +94,9 @@
 //!   ([`exec::conn::CloseRequest`], sent through [`exec::conn::MessageStream::set_close_status`]),
 //!   also while the copy engine waits for that side to take a message
 //!   ([`exec::conn::MessageStream::poll_abort`]): `broadcast:` disconnects a client that does not
-//!   read with Close 1008 without waiting for its socket to drain.
+//!   read with Close 1008 without waiting for its socket to drain. A byte-stream client does
+//!   the same through [`exec::share::AbortableBytes`] (found with `as_any_mut`): the copy
+//!   engine drops the session, closing the socket, when its signal fires.
 //! - Ping, pong and Close stay inside the WebSocket connection, with one narrow side door:
 //!   [`ws::control::WsControl`] (found through [`exec::MessageStream::ws_control`]) lets the
 //!   interactive console send a ping on demand and choose the status of the Close we send,

@@ -186,6 +186,9 @@ pub enum ParamType {
     Bool,
     /// Any text; may be given several times.
     Repeated,
+    /// A WebSocket Close status code that may be sent (RFC 6455 section 7.4); checked by the
+    /// planner, read as [`ParamType::Uint`].
+    CloseCode,
 }
 
 /// One parameter a kind accepts in brackets, and the CLI flag that fills it by default.

@@ -94,9 +94,10 @@ pub trait MessageStream:
     fn set_close_status(&mut self, _code: u16, _reason: &str) {}
 
     /// Polled by the copy engine while the other side is not ready for the message this
-    /// stream produced last: an error here ends the session at once, even though that write
-    /// never completes (`broadcast:` disconnecting a client that does not read). Most streams
-    /// never end that way.
+    /// stream produced last, has no room for the next or is flushing: an error here ends the
+    /// session at once, even though that write never completes (`broadcast:` disconnecting a
+    /// client that does not read). Most streams never end that way. (A byte stream says the
+    /// same through [`crate::exec::share::AbortableBytes`].)
     fn poll_abort(&mut self, _cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Error> {
         std::task::Poll::Pending
     }

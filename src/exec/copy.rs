@@ -332,11 +332,25 @@ where
 }
 
 async fn copy_bytes_session(
-    left: Box<dyn ByteStream>,
-    right: Box<dyn ByteStream>,
+    mut left: Box<dyn ByteStream>,
+    mut right: Box<dyn ByteStream>,
     opts: &CopyOptions,
     shutdown: &CancellationToken,
 ) -> io::Result<Transferred> {
+    // A side that can end the session at once (a `broadcast:` client disconnected while we
+    // wait to write to it): dropping the session closes both connections.
+    let mut aborts: Vec<_> = [(Side::Left, &mut left), (Side::Right, &mut right)]
+        .into_iter()
+        .filter_map(|(side, s)| super::share::take_abort(s).map(|f| (side, f)))
+        .collect();
+    let aborted = poll_fn(move |cx| {
+        for (side, abort) in aborts.iter_mut() {
+            if let std::task::Poll::Ready(e) = abort.poll_unpin(cx) {
+                return std::task::Poll::Ready(tag(*side, true, e));
+            }
+        }
+        std::task::Poll::Pending
+    });
     let (lr, lw) = tokio::io::split(left);
     let (rr, rw) = tokio::io::split(right);
     let size = opts.buffer_size.unwrap_or(DEFAULT_BUFFER).max(1);
@@ -357,7 +371,10 @@ async fn copy_bytes_session(
     } else {
         Either::Right(copy_bytes(rr, lw, size, &none.stop, Side::Right))
     });
-    let mut t = join_directions(forward, backward, opts, [&none, &none], shutdown).await?;
+    let mut t = tokio::select! {
+        t = join_directions(forward, backward, opts, [&none, &none], shutdown) => t?,
+        e = aborted => return Err(e),
+    };
     (t.forward_bytes, t.backward_bytes) = (t.forward, t.backward);
     Ok(t)
 }
@@ -535,6 +552,9 @@ async fn copy_messages(
     let mut count = 0u64;
     let mut pending_flush = false;
     let next = || poll_fn(|cx| lock(reader).poll_next_part(cx));
+    // The reader ending the session while the writer makes us wait (see
+    // `MessageStream::poll_abort`).
+    let aborted = || poll_fn(|cx| lock(reader).poll_abort(cx));
     let room_first = lock(writer).room_is_private();
     // A writer that takes messages in pieces gets them as they arrive: the reader then holds
     // no whole message, however large.
@@ -554,6 +574,9 @@ async fn copy_messages(
                 Some(r) => r,
                 None => tokio::select! {
                     r = ready() => r,
+                    e = aborted() => {
+                        return Err(tag(from, true, Box::pin(close_as_requested(writer, e)).await));
+                    }
                     _ = control.stop.stopped() => break,
                 },
             };
@@ -563,9 +586,14 @@ async fn copy_messages(
             Some(item) => item,
             None => {
                 if std::mem::take(&mut pending_flush) {
-                    poll_fn(|cx| lock(writer).poll_flush_unpin(cx))
-                        .await
-                        .map_err(|e| tag(to, false, e))?;
+                    tokio::select! {
+                        r = poll_fn(|cx| lock(writer).poll_flush_unpin(cx)) => {
+                            r.map_err(|e| tag(to, false, e))?;
+                        }
+                        e = aborted() => {
+                            return Err(tag(from, true, Box::pin(close_as_requested(writer, e)).await));
+                        }
+                    }
                 }
                 // Biased: a message that is ready still goes out before a stop is obeyed.
                 tokio::select! {
@@ -640,7 +668,13 @@ async fn copy_messages(
 /// When a reader's error is a [`CloseRequest`], closes the writer with its status, waiting
 /// for that at most the request's grace time; returns the error.
 async fn close_as_requested(writer: &SharedStream, e: io::Error) -> io::Error {
-    if let Some(req) = e.get_ref().and_then(|i| i.downcast_ref::<CloseRequest>()) {
+    // Only a WebSocket writer has a Close to send; any other ends at once.
+    let has_close = lock(writer).ws_control().is_some();
+    if let Some(req) = e
+        .get_ref()
+        .and_then(|i| i.downcast_ref::<CloseRequest>())
+        .filter(|_| has_close)
+    {
         lock(writer).set_close_status(req.code, &req.reason);
         let close = poll_fn(|cx| lock(writer).poll_close_unpin(cx));
         let _ = tokio::time::timeout(req.grace, close).await;

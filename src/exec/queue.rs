@@ -30,11 +30,20 @@ impl Weigh for io::Result<Message> {
     }
 }
 
+/// The room a queued item holds until it is taken: its bytes, and its place when the number
+/// of items is capped too.
+struct Room {
+    _bytes: OwnedSemaphorePermit,
+    _place: Option<OwnedSemaphorePermit>,
+}
+
 /// The sending half of a [`byte_channel`].
 pub struct ByteSender<T> {
-    tx: mpsc::UnboundedSender<(T, OwnedSemaphorePermit)>,
+    tx: mpsc::UnboundedSender<(T, Room)>,
     budget: Arc<Semaphore>,
     capacity: usize,
+    /// Places left when the number of queued items is capped ([`byte_channel_capped`]).
+    places: Option<Arc<Semaphore>>,
 }
 
 impl<T> Clone for ByteSender<T> {
@@ -43,19 +52,20 @@ impl<T> Clone for ByteSender<T> {
             tx: self.tx.clone(),
             budget: self.budget.clone(),
             capacity: self.capacity,
+            places: self.places.clone(),
         }
     }
 }
 
 /// The receiving half of a [`byte_channel`].
 pub struct ByteReceiver<T> {
-    rx: mpsc::UnboundedReceiver<(T, OwnedSemaphorePermit)>,
+    rx: mpsc::UnboundedReceiver<(T, Room)>,
 }
 
 /// Room for one item of a known weight, reserved by [`ByteSender::reserve`].
 pub struct BytePermit<T> {
-    tx: mpsc::UnboundedSender<(T, OwnedSemaphorePermit)>,
-    permit: OwnedSemaphorePermit,
+    tx: mpsc::UnboundedSender<(T, Room)>,
+    room: Room,
 }
 
 /// A channel that holds at most `capacity` bytes of items (plus [`ITEM_OVERHEAD`] each), or
@@ -68,9 +78,22 @@ pub fn byte_channel<T: Weigh>(capacity: usize) -> (ByteSender<T>, ByteReceiver<T
             tx,
             budget: Arc::new(Semaphore::new(capacity)),
             capacity,
+            places: None,
         },
         ByteReceiver { rx },
     )
+}
+
+/// A [`byte_channel`] that also holds at most `max_items` items (at least one), for queues
+/// whose length in messages is an option of its own (`--queue-len`).
+pub fn byte_channel_capped<T: Weigh>(
+    capacity: usize,
+    max_items: usize,
+) -> (ByteSender<T>, ByteReceiver<T>) {
+    let (mut tx, rx) = byte_channel(capacity);
+    let places = max_items.clamp(1, Semaphore::MAX_PERMITS);
+    tx.places = Some(Arc::new(Semaphore::new(places)));
+    (tx, rx)
 }
 
 impl<T: Weigh> ByteSender<T> {
@@ -78,14 +101,31 @@ impl<T: Weigh> ByteSender<T> {
     /// Cancel-safe: dropping the future gives nothing up.
     pub async fn reserve(&self, weight: usize) -> Option<BytePermit<T>> {
         let cost = weight.saturating_add(ITEM_OVERHEAD).min(self.capacity) as u32;
-        let permit = tokio::select! {
-            p = self.budget.clone().acquire_many_owned(cost) => p.ok()?,
+        let room = async {
+            // A place first, then the bytes: a sender waiting for bytes holds one place only.
+            let place = match &self.places {
+                Some(places) => Some(places.clone().acquire_owned().await.ok()?),
+                None => None,
+            };
+            let bytes = self.budget.clone().acquire_many_owned(cost).await.ok()?;
+            Some(Room {
+                _bytes: bytes,
+                _place: place,
+            })
+        };
+        let room = tokio::select! {
+            r = room => r?,
             () = self.tx.closed() => return None,
         };
         Some(BytePermit {
             tx: self.tx.clone(),
-            permit,
+            room,
         })
+    }
+
+    /// True once the receiver is gone.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
     }
 
     /// Sends `item` once there is room for it; gives it back if the receiver is gone.
@@ -106,7 +146,7 @@ impl<T> BytePermit<T> {
     /// Queues `item` in the room reserved for it; gives it back if the receiver is gone.
     pub fn send(self, item: T) -> Result<(), T> {
         self.tx
-            .send((item, self.permit))
+            .send((item, self.room))
             .map_err(|mpsc::error::SendError((item, _))| item)
     }
 }
@@ -152,6 +192,25 @@ mod tests {
         assert_eq!(rx.recv().await.unwrap(), binary(5000));
         tx.send(binary(0)).await.unwrap();
         assert_eq!(rx.recv().await.unwrap(), binary(0));
+    }
+
+    #[tokio::test]
+    async fn a_capped_channel_bounds_the_number_of_items_too() {
+        let (tx, mut rx) = byte_channel_capped::<Message>(1000, 2);
+        tx.send(binary(1)).await.unwrap();
+        tx.send(binary(1)).await.unwrap();
+        // 130 bytes of 1000 queued, but both places are taken.
+        assert!(tx.send(binary(1)).now_or_never().is_none());
+        assert_eq!(rx.recv().await.unwrap(), binary(1));
+        tx.send(binary(2)).await.unwrap();
+        assert_eq!(rx.recv().await.unwrap(), binary(1));
+        assert_eq!(rx.recv().await.unwrap(), binary(2));
+        // The bytes still bound it: with 800 + 64 queued, 100 + 64 more do not fit although
+        // a place is free.
+        tx.send(binary(800)).await.unwrap();
+        assert!(tx.send(binary(100)).now_or_never().is_none());
+        assert_eq!(rx.recv().await.unwrap(), binary(800));
+        tx.send(binary(100)).await.unwrap();
     }
 
     #[tokio::test]

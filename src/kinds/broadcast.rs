@@ -4,11 +4,15 @@
 //! The fan-out is a [`Hub`]: one bounded queue per client (messages and bytes), filled by one
 //! task that reads the inner connection. Each message's payload is one `Bytes` shared by all
 //! queues. Under the default `slow=block` the task reads the next message only once no queue
-//! is full, so the slowest client paces the source and nothing is lost.
+//! is full, so the slowest client paces the source and nothing is lost. The other way, all
+//! clients send into one queue bounded in bytes ([`byte_channel_capped`]) that one task
+//! writes to the inner connection, so a shared connection that does not read holds the
+//! clients back.
 
 use crate::exec::build::BuildCtx;
 use crate::exec::conn::{BoxMessageSink, CloseRequest, MessageStream};
-use crate::exec::share::{client_conn, into_messages};
+use crate::exec::queue::{byte_channel_capped, ByteSender};
+use crate::exec::share::{client_conn, into_messages, AbortableBytes, QueueSink};
 use crate::exec::{Conn, ConnInfo, Connect, ConnectorLayer, Message};
 use crate::plan::PlanNode;
 use crate::registry::{ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape, Trait};
@@ -20,8 +24,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, Mutex, Notify};
-use tokio_util::sync::PollSender;
+use tokio::sync::{Mutex, Notify};
+use tokio_util::sync::CancellationToken;
 
 /// Registry entry for `broadcast:`.
 pub const BROADCAST: KindDef = KindDef {
@@ -36,14 +40,15 @@ pub const BROADCAST: KindDef = KindDef {
             name: "queue",
             ty: ParamType::Uint,
             flag: Some("--queue-len"),
-            help: "most messages queued per client, and from clients to the shared connection \
-                   (default 64)",
+            help: "most messages queued per client, and from all clients to the shared \
+                   connection (default 64; as websocat 1.x's `--queue-len`)",
         },
         ParamDef {
             name: "client-buffer",
             ty: ParamType::Uint,
             flag: Some("--client-buffer-bytes"),
-            help: "most bytes queued per client; one message is always admitted (default 1 MiB)",
+            help: "most bytes queued per client, and from all clients to the shared connection; \
+                   one message is always admitted (default 1 MiB)",
         },
         ParamDef {
             name: "slow",
@@ -63,22 +68,26 @@ pub const BROADCAST: KindDef = KindDef {
     summary: "share one inner connection among all clients; replies go to every client",
     help: "The inner connection is opened when the first client arrives and kept while clients \
            come and go. Every message from it goes to every client connected at that moment \
-           (one shared buffer, queued per client); data from any client is sent to it. A \
-           client joins once its session starts reading. Each client has a queue of at most \
-           `queue` messages and `client-buffer` bytes (a larger message is still admitted \
-           into an empty queue). What happens when a queue is full is the `slow` policy: \
-           `block` (default, as websocat 1.x): the inner connection is read only as fast as \
-           the slowest client takes messages; nothing is lost, but one client that stops \
-           reading stops everybody. `drop`: the oldest queued messages of that client are \
-           dropped to make room (logged with counts); the others never wait, the slow client \
-           sees gaps. `disconnect`: like `block`, but a client whose queue stays full for \
-           `slow-timeout` ms is disconnected (logged) and the others go on; a WebSocket client \
-           gets Close 1008 (policy violation) with a reason if it takes it within another \
-           `slow-timeout` (at least 1 s), and its connection is closed either way (a byte-stream \
-           client such as one behind `tcp-l:` only once it reads again); the others \
-           wait up to that limit, and no client sees gaps. The planner adds this kind when \
-           stdio stands behind a listener. As in websocat 1.x, `reuse:` is this kind; \
-           `reuse-raw:` is the variant that hands each incoming message to one client only.",
+           (one shared buffer, queued per client); data from any client is sent to it. A client \
+           joins once its session starts reading. Each client has a queue of at most `queue` \
+           messages and `client-buffer` bytes (a larger message is still admitted into an empty \
+           queue). What clients send waits in one queue towards the shared connection, bounded \
+           the same way (`client-buffer` bytes and `queue` messages, a larger message alone): \
+           when the shared connection does not read, clients' writes wait and memory stays \
+           bounded; nothing they sent is dropped. What happens when a client's queue is full is \
+           the `slow` policy: `block` (default, as websocat 1.x): the inner connection is read \
+           only as fast as the slowest client takes messages; nothing is lost, but one client \
+           that stops reading stops everybody. `drop`: the oldest queued messages of that \
+           client are dropped to make room (logged with counts); the others never wait, the \
+           slow client sees gaps. `disconnect`: like `block`, but a client whose queue stays \
+           full for `slow-timeout` ms is disconnected (logged) and the others go on; a \
+           WebSocket client gets Close 1008 (policy violation) with a reason if it takes it \
+           within another `slow-timeout` (at least 1 s), and its connection is closed either \
+           way; a byte-stream client (such as one behind `tcp-l:`) has its connection closed at \
+           once, even if it never reads again. The others wait up to that limit, and no client \
+           sees gaps. The planner adds this kind when stdio stands behind a listener. As in \
+           websocat 1.x, `reuse:` is this kind; `reuse-raw:` is the variant that hands each \
+           incoming message to one client only.",
     examples: &[
         "websocat ws-l:127.0.0.1:8080 broadcast:-",
         "websocat -b ws-l:127.0.0.1:8080 broadcast[slow=drop,client-buffer=65536]:mirror:",
@@ -155,7 +164,7 @@ impl ConnectorLayer for BroadcastLayer {
 
 /// The shared connection as the clients see it.
 struct Shared {
-    to_inner: mpsc::Sender<Message>,
+    to_inner: ByteSender<Message>,
     hub: Arc<Hub>,
     bytes: bool,
 }
@@ -249,6 +258,8 @@ struct ClientQueue {
     waker: Option<Waker>,
     /// Set when the client was disconnected for being too slow: the reason.
     evicted: Option<String>,
+    /// Tells a byte-stream client's session that it was disconnected.
+    kick: Arc<Kick>,
     lost_messages: u64,
     lost_bytes: u64,
     /// When the last loss report was logged.
@@ -289,10 +300,11 @@ impl Hub {
     }
 
     /// Adds a client; returns its id.
-    fn join(&self, peer: String) -> usize {
+    fn join(&self, peer: String, kick: Arc<Kick>) -> usize {
         let mut st = self.lock();
         st.clients.insert(ClientQueue {
             peer,
+            kick,
             queue: VecDeque::new(),
             bytes: 0,
             full_since: None,
@@ -426,6 +438,7 @@ impl Hub {
                 c.bytes,
                 limits.timeout.as_millis()
             );
+            c.kick.kick(&reason);
             c.evicted = Some(reason);
             c.queue = VecDeque::new();
             c.bytes = 0;
@@ -463,6 +476,32 @@ struct ClientStream {
     peer: String,
     id: Option<usize>,
     done: bool,
+    kick: Arc<Kick>,
+}
+
+/// The disconnection of a slow client, for a session that is not reading from the hub (a
+/// byte-stream client waiting to write to its socket; see [`AbortableBytes`]).
+#[derive(Default)]
+struct Kick {
+    token: CancellationToken,
+    reason: std::sync::OnceLock<String>,
+}
+
+impl Kick {
+    fn kick(&self, reason: &str) {
+        let _ = self.reason.set(reason.to_string());
+        self.token.cancel();
+    }
+
+    /// Resolves with the error that ends the client's session once it was disconnected.
+    async fn kicked(self: Arc<Self>) -> io::Error {
+        self.token.cancelled().await;
+        let reason = self.reason.get().map_or("too slow", String::as_str);
+        io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("broadcast: disconnected the client: {reason} (slow=disconnect)"),
+        )
+    }
 }
 
 impl Stream for ClientStream {
@@ -476,7 +515,7 @@ impl Stream for ClientStream {
             Some(id) => id,
             None => {
                 let peer = std::mem::take(&mut self.peer);
-                let id = self.hub.join(peer);
+                let id = self.hub.join(peer, self.kick.clone());
                 self.id = Some(id);
                 id
             }
@@ -617,7 +656,8 @@ impl Broadcast {
         let conn = self.inner.connect(info).await?;
         let (bytes, msgs) = into_messages(conn);
         let (mut sink, mut stream) = msgs.split();
-        let (to_inner, mut rx) = mpsc::channel::<Message>(self.limits.messages);
+        let (to_inner, mut rx) =
+            byte_channel_capped::<Message>(self.limits.bytes, self.limits.messages);
         let hub = Arc::new(Hub::new(self.limits));
         let fanout = hub.clone();
         tokio::spawn(async move {
@@ -665,6 +705,7 @@ impl Connect for Broadcast {
             let Some(shared) = guard.as_ref() else {
                 return Err(io::Error::other("broadcast: no shared connection"));
             };
+            let kick = Arc::new(Kick::default());
             let stream = ClientStream {
                 hub: shared.hub.clone(),
                 peer: info
@@ -673,12 +714,19 @@ impl Connect for Broadcast {
                     .map_or_else(|| "(unknown peer)".to_string(), |p| p.to_string()),
                 id: None,
                 done: false,
+                kick: kick.clone(),
             };
-            let sink = PollSender::new(shared.to_inner.clone()).sink_map_err(|_| {
-                io::Error::new(io::ErrorKind::BrokenPipe, "shared connection closed")
-            });
+            let sink = QueueSink::new(shared.to_inner.clone());
             if shared.bytes {
-                return Ok(client_conn(true, stream, sink));
+                let Conn::Bytes(io) = client_conn(true, stream, sink) else {
+                    return Err(io::Error::other(
+                        "broadcast: a byte client made of messages",
+                    ));
+                };
+                return Ok(Conn::Bytes(Box::new(AbortableBytes::new(
+                    io,
+                    Box::pin(kick.kicked()),
+                ))));
             }
             Ok(Conn::Messages(Box::new(ClientMessages {
                 stream,
@@ -710,6 +758,7 @@ mod tests {
             peer: "test".into(),
             id: None,
             done: false,
+            kick: Arc::default(),
         };
         assert!(c.next().now_or_never().is_none(), "nothing queued yet");
         c
@@ -815,6 +864,10 @@ mod tests {
             .await
             .expect("the slow client is evicted within the timeout");
         assert!(started.elapsed() >= Duration::from_millis(50));
+        // A byte-stream client's session, stuck writing to its socket, hears of it at once.
+        let kicked = slow.kick.clone().kicked().now_or_never().expect("kicked");
+        assert!(kicked.to_string().contains("too slow"), "{kicked}");
+        assert!(!fast.kick.token.is_cancelled());
         let err = match slow.next().now_or_never() {
             Some(Some(Err(e))) => e,
             other => panic!("expected the eviction error, got {other:?}"),

@@ -5,7 +5,8 @@
 
 use crate::exec::build::BuildCtx;
 use crate::exec::conn::BoxMessageStream;
-use crate::exec::share::{client_conn, into_messages};
+use crate::exec::queue::{byte_channel_capped, ByteSender};
+use crate::exec::share::{client_conn, into_messages, QueueSink};
 use crate::exec::{Conn, ConnInfo, Connect, ConnectorLayer, Message};
 use crate::plan::PlanNode;
 use crate::registry::{ArgType, Build, KindDef, ParamDef, ParamType, Role, Shape, Trait};
@@ -14,8 +15,7 @@ use futures::{SinkExt, StreamExt};
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use tokio::sync::{mpsc, Mutex};
-use tokio_util::sync::PollSender;
+use tokio::sync::Mutex;
 
 /// Registry entry for `reuse-raw:`.
 pub const REUSE_RAW: KindDef = KindDef {
@@ -30,7 +30,14 @@ pub const REUSE_RAW: KindDef = KindDef {
             name: "queue",
             ty: ParamType::Uint,
             flag: Some("--queue-len"),
-            help: "messages from clients buffered before writers wait (default 64)",
+            help: "most messages queued from clients to the shared connection (default 64)",
+        },
+        ParamDef {
+            name: "client-buffer",
+            ty: ParamType::Uint,
+            flag: Some("--client-buffer-bytes"),
+            help: "most bytes queued from clients to the shared connection before writers \
+                   wait; one message is always admitted (default 1 MiB)",
         },
         ParamDef {
             name: "zero-msg-on-disconnect",
@@ -44,7 +51,10 @@ pub const REUSE_RAW: KindDef = KindDef {
            come and go (it is opened again once writing to it fails). Everything clients write goes to \
            it, in order. Each message (or read) coming from it is delivered to exactly one \
            client: whichever is reading at that moment. Nothing is duplicated or dropped: a \
-           client that does not read holds the data back for everybody. A client's half-close \
+           client that does not read holds the data back for everybody. What clients write \
+           waits in one queue of at most `client-buffer` bytes and `queue` messages (a larger \
+           message is still admitted alone); when it is full, writers wait, so a shared \
+           connection that does not read holds every writer back. A client's half-close \
            is not passed on. Use `broadcast:` (`reuse:`) to copy replies to every client.",
     examples: &[
         "websocat -u ws-l:127.0.0.1:8080 reuse-raw:tcp:127.0.0.1:5000",
@@ -56,12 +66,20 @@ pub const REUSE_RAW: KindDef = KindDef {
 fn build(node: &PlanNode, _ctx: &BuildCtx) -> Result<Arc<dyn ConnectorLayer>, String> {
     Ok(Arc::new(ReuseLayer {
         queue: node.param_u64("queue").unwrap_or(64).max(1) as usize,
+        buffer: node
+            .param_u64("client-buffer")
+            .unwrap_or(DEFAULT_CLIENT_BUFFER)
+            .max(1) as usize,
         zero_msg: node.param_bool("zero-msg-on-disconnect"),
     }))
 }
 
+/// Default `client-buffer`: bytes queued from clients to the shared connection.
+const DEFAULT_CLIENT_BUFFER: u64 = 1 << 20;
+
 struct ReuseLayer {
     queue: usize,
+    buffer: usize,
     zero_msg: bool,
 }
 
@@ -70,6 +88,7 @@ impl ConnectorLayer for ReuseLayer {
         Arc::new(Reuse {
             inner,
             queue: self.queue,
+            buffer: self.buffer,
             zero_msg: self.zero_msg,
             shared: Mutex::new(None),
         })
@@ -84,7 +103,7 @@ struct SharedReader {
 }
 
 struct Shared {
-    to_inner: mpsc::Sender<Message>,
+    to_inner: ByteSender<Message>,
     reader: Arc<Mutex<SharedReader>>,
     /// Set when writing to the inner connection failed or ended; the next client opens a new one.
     dead: Arc<AtomicBool>,
@@ -94,6 +113,7 @@ struct Shared {
 struct Reuse {
     inner: Arc<dyn Connect>,
     queue: usize,
+    buffer: usize,
     zero_msg: bool,
     shared: Mutex<Option<Shared>>,
 }
@@ -104,7 +124,7 @@ impl Reuse {
         let (bytes, msgs) = into_messages(conn);
         let (mut sink, stream) = msgs.split();
         let dead = Arc::new(AtomicBool::new(false));
-        let (to_inner, mut rx) = mpsc::channel::<Message>(self.queue);
+        let (to_inner, mut rx) = byte_channel_capped::<Message>(self.buffer, self.queue);
         let writer_dead = dead.clone();
         tokio::spawn(async move {
             while let Some(m) = rx.recv().await {
@@ -160,67 +180,12 @@ impl Connect for Reuse {
                     }
                 }
             });
-            let sink = ClientSink {
-                inner: PollSender::new(shared.to_inner.clone()),
-                goodbye: self.zero_msg.then(|| shared.to_inner.clone()),
-            };
-            let sink = sink.sink_map_err(|_| {
-                io::Error::new(io::ErrorKind::BrokenPipe, "shared connection closed")
-            });
+            let mut sink = QueueSink::new(shared.to_inner.clone());
+            if self.zero_msg {
+                sink = sink.with_goodbye(Message::Binary(bytes::Bytes::new()));
+            }
             Ok(client_conn(shared.bytes, stream, sink))
         })
-    }
-}
-
-/// A client's writing half: its half-close is not passed on; with `zero-msg-on-disconnect`
-/// it sends one empty message when the client goes away.
-struct ClientSink {
-    inner: PollSender<Message>,
-    goodbye: Option<mpsc::Sender<Message>>,
-}
-
-impl futures::Sink<Message> for ClientSink {
-    type Error = tokio_util::sync::PollSendError<Message>;
-
-    fn poll_ready(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        self.inner.poll_reserve(cx)
-    }
-
-    fn start_send(mut self: std::pin::Pin<&mut Self>, item: Message) -> Result<(), Self::Error> {
-        self.inner.send_item(item)
-    }
-
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn poll_close(
-        self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        // The shared connection stays open for the other clients.
-        std::task::Poll::Ready(Ok(()))
-    }
-}
-
-impl Drop for ClientSink {
-    fn drop(&mut self) {
-        if let Some(tx) = self.goodbye.take() {
-            let empty = Message::Binary(bytes::Bytes::new());
-            if let Err(mpsc::error::TrySendError::Full(m)) = tx.try_send(empty) {
-                if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                    rt.spawn(async move {
-                        let _ = tx.send(m).await;
-                    });
-                }
-            }
-        }
     }
 }
 
@@ -276,6 +241,7 @@ mod tests {
         });
         let layer = ReuseLayer {
             queue: 4,
+            buffer: 1 << 20,
             zero_msg: true,
         };
         let reuse = layer.layer(pipe.clone());
@@ -309,5 +275,65 @@ mod tests {
         );
         b.send(text("still")).await.unwrap();
         assert_eq!(inner_rx.next().await.unwrap().unwrap(), text("still"));
+    }
+
+    #[tokio::test]
+    async fn clients_wait_once_their_queue_holds_its_bytes_and_lose_nothing() {
+        use futures::FutureExt;
+        let (conn, _inner_tx, mut inner_rx) = pair();
+        let pipe = Arc::new(Pipe {
+            ends: std::sync::Mutex::new(vec![conn]),
+            count: Default::default(),
+        });
+        // Room for 64 messages but only 4000 bytes: the bytes bound it.
+        let reuse = ReuseLayer {
+            queue: 64,
+            buffer: 4000,
+            zero_msg: false,
+        }
+        .layer(pipe);
+        let Conn::Messages(mut a) = reuse.connect(&ConnInfo::default()).await.unwrap() else {
+            panic!("shape")
+        };
+        let big = |i: u8| Message::Binary(bytes::Bytes::from(vec![i; 3000]));
+        let mut sent = 0u8;
+        while sent < 40 {
+            // Room for the next one (the previous one is queued), with time for the writer
+            // task to move what it can to the inner connection.
+            let ready = futures::future::poll_fn(|cx| a.poll_ready_unpin(cx));
+            match tokio::time::timeout(std::time::Duration::from_millis(100), ready).await {
+                Ok(r) => r.unwrap(),
+                Err(_) => break,
+            }
+            a.start_send_unpin(big(sent)).unwrap();
+            sent += 1;
+        }
+        // The inner channel holds 8 (+1), the writer task 1, the queue 1 (larger than its
+        // budget, alone), the client's sink 1: nowhere near 64 messages.
+        assert!(
+            sent < 16,
+            "{sent} messages of 3000 bytes taken with 4000 bytes of room"
+        );
+        assert!(a.flush().now_or_never().is_none(), "the last one waits");
+        // Once the inner connection reads, everything arrives in order.
+        let reading = tokio::spawn(async move {
+            let mut got = Vec::new();
+            while got.len() < 40 {
+                got.push(inner_rx.next().await.unwrap().unwrap());
+            }
+            got
+        });
+        a.flush().await.unwrap();
+        while sent < 40 {
+            a.send(big(sent)).await.unwrap();
+            sent += 1;
+        }
+        let got: Vec<(u8, usize)> = reading
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| (m.payload()[0], m.payload().len()))
+            .collect();
+        assert_eq!(got, (0..40).map(|i| (i, 3000)).collect::<Vec<_>>());
     }
 }

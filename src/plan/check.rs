@@ -3,7 +3,7 @@
 
 use super::ir::{Chain, Plan, PlanNode, PlanOptions};
 use crate::error::{Error, PlanError, SpecProblem};
-use crate::registry::{Role, Trait};
+use crate::registry::{ParamType, Role, Trait};
 
 /// Runs every check, adding warnings to the plan or failing on errors.
 pub fn check(plan: &mut Plan, opts: &PlanOptions) -> Result<(), Error> {
@@ -11,6 +11,7 @@ pub fn check(plan: &mut Plan, opts: &PlanOptions) -> Result<(), Error> {
         connector_overlay_over_listener(chain)?;
         tls_identity(chain)?;
         exclusive_params(chain)?;
+        close_codes_from_flags(chain)?;
     }
     tls_client_without_domain(plan);
     tls_domain_flag_overridden(plan, opts);
@@ -63,6 +64,35 @@ fn exclusive_params(chain: &Chain) -> Result<(), Error> {
                 return Err(PlanError::new(
                     format!("`{}:` has both `{a}` and `{b}` ({flags})", node.kind.name),
                     Some(format!("give only one of {flags}")),
+                )
+                .into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Close status codes given by a flag (`--close-status-code`) must be sendable, as those
+/// written in brackets are (checked with their span when the specifier is lowered).
+fn close_codes_from_flags(chain: &Chain) -> Result<(), Error> {
+    for node in &chain.nodes {
+        for def in node.kind.params {
+            if def.ty != ParamType::CloseCode {
+                continue;
+            }
+            let Some(value) = node.param(def.name) else {
+                continue;
+            };
+            if let Some(problem) = super::passes::bad_close_code(value) {
+                let by = def
+                    .flag
+                    .map_or_else(|| format!("parameter `{}`", def.name), |f| f.to_string());
+                return Err(PlanError::new(
+                    format!("{by} {value}: expected {problem}"),
+                    Some(format!(
+                        "use {} (RFC 6455, section 7.4)",
+                        crate::ws::frame::VALID_CLOSE_CODES
+                    )),
                 )
                 .into());
             }

@@ -377,6 +377,22 @@ fn checked_params(
             ParamType::Uint => p.value.parse::<u64>().is_err(),
             ParamType::Bool => p.value != "true" && p.value != "false",
             ParamType::Text | ParamType::Repeated => false,
+            ParamType::CloseCode => {
+                if let Some(problem) = bad_close_code(&p.value) {
+                    return Err(SpecProblem::new(
+                        "websocat::spec::bad_close_code",
+                        format!("parameter `{}` expects {problem}", p.key),
+                        p.span.start,
+                        p.span.len,
+                    )
+                    .label(format!("`{}` cannot be sent in a Close frame", p.value))
+                    .help(format!(
+                        "use {} (RFC 6455, section 7.4)",
+                        crate::ws::frame::VALID_CLOSE_CODES
+                    )));
+                }
+                false
+            }
         };
         if bad {
             let expected = if def.ty == ParamType::Uint {
@@ -404,6 +420,15 @@ fn checked_params(
         out.push((p.key.clone(), p.value.clone()));
     }
     Ok(out)
+}
+
+/// What is wrong with `value` as a WebSocket Close status code to send, if anything.
+pub(crate) fn bad_close_code(value: &str) -> Option<&'static str> {
+    match value.parse::<u16>() {
+        Ok(code) if crate::ws::frame::close_code_is_valid(code) => None,
+        Ok(_) => Some("a status code that may be sent in a Close frame"),
+        Err(_) => Some("a close status code (a whole number)"),
+    }
 }
 
 /// `proxy`: `--socks5`, `--proxy` and the proxy environment route URL leaves through a

@@ -212,9 +212,10 @@ impl WsControl {
 
 /// Whether a Close with this status and reason may be sent (RFC 6455, section 7.4).
 pub fn check_close(code: u16, reason: &str) -> Result<(), String> {
-    if !(1000..=4999).contains(&code) || matches!(code, 1004..=1006 | 1015) {
+    if !super::frame::close_code_is_valid(code) {
         return Err(format!(
-            "close code {code} cannot be sent (use 1000-1003, 1007-1014 or 3000-4999)"
+            "close code {code} cannot be sent (use {})",
+            super::frame::VALID_CLOSE_CODES
         ));
     }
     if reason.len() > 123 {
@@ -244,7 +245,7 @@ mod tests {
     fn close_codes_that_cannot_be_sent_are_refused() {
         assert!(check_close(1000, "bye").is_ok());
         assert!(check_close(4999, "").is_ok());
-        for bad in [999, 1005, 1006, 1015, 5000] {
+        for bad in [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000] {
             assert!(check_close(bad, "").is_err(), "{bad}");
         }
         assert!(check_close(1000, &"x".repeat(124)).is_err());

@@ -81,6 +81,9 @@ pub fn close_code_is_valid(code: u16) -> bool {
     matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
 }
 
+/// The codes [`close_code_is_valid`] accepts, for messages.
+pub const VALID_CLOSE_CODES: &str = "1000-1003, 1007-1014 or 3000-4999";
+
 /// Something to send to the peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {

@@ -81,7 +81,7 @@ pub const COMMON_PARAMS: [ParamDef; 14] = [
     },
     ParamDef {
         name: "close-code",
-        ty: ParamType::Uint,
+        ty: ParamType::CloseCode,
         flag: Some("--close-status-code"),
         help: "status code of the Close we send on EOF (default: a Close without status)",
     },
@@ -180,9 +180,10 @@ impl WsSettings {
             .min(max_message);
         let close_code = node.param_u64("close-code");
         if let Some(code) = close_code {
-            if !(1000..=4999).contains(&code) || matches!(code, 1004..=1006 | 1015) {
+            if !u16::try_from(code).is_ok_and(super::frame::close_code_is_valid) {
                 return Err(format!(
-                    "close code {code} cannot be sent (use 1000-1003, 1007-1014 or 3000-4999)"
+                    "close code {code} cannot be sent (use {})",
+                    super::frame::VALID_CLOSE_CODES
                 ));
             }
         }

@@ -86,6 +86,35 @@ fn missing_specifiers_exit_2() {
 }
 
 #[test]
+fn close_codes_a_close_frame_may_not_carry_exit_2_before_anything_runs() {
+    // 1016-2999 are reserved (RFC 6455 section 7.4); the server would have started.
+    let out = run(
+        &["--close-status-code", "2000", "ws-l:127.0.0.1:0", "mirror:"],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("--close-status-code 2000: expected a status code that may be sent"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("1000-1003, 1007-1014 or 3000-4999"),
+        "{}",
+        out.stderr
+    );
+    let out = run(&["ws-l[close-code=1005]:127.0.0.1:0", "mirror:"], b"");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("`1005` cannot be sent in a Close frame"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
 fn unknown_option_exits_2() {
     let out = run(&["--no-such-option", "-", "-"], b"");
     assert_eq!(out.status.code(), Some(2), "{out:?}");

@@ -250,3 +250,220 @@ fn an_unknown_slow_client_policy_is_an_error() {
         "{stderr}"
     );
 }
+
+/// Issue 18: what clients send towards the shared connection waits in a queue bounded in
+/// bytes. The shared connection (a TCP peer) does not read for a while: the client's sends
+/// stall, websocat's memory stays bounded although 200 MB are offered in 4 MiB messages (a
+/// queue of 64 messages would hold 256 MiB), and once the peer reads, every byte arrives.
+#[test]
+fn clients_writing_to_a_source_that_does_not_read_are_held_back_and_lose_nothing() {
+    use std::io::Read;
+    use std::net::TcpListener;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Instant;
+    const COUNT: usize = 50;
+    const LEN: usize = 4 << 20;
+    const BOUND: u64 = 64 << 20;
+    let source = TcpListener::bind("127.0.0.1:0").expect("binding the shared connection's peer");
+    let source_port = source.local_addr().expect("its address").port();
+    let target = format!("broadcast:tcp:127.0.0.1:{source_port}");
+    let (p, port) = server_limited(&["-b", "ws-l:127.0.0.1:0", target.as_str()], LIMIT);
+    let (ws, _) = ws_connect(port, "/", &[]);
+    let (mut shared, _) = source.accept().expect("accepting the shared connection");
+    let before = crate::hardening::resident_bytes(p.pid());
+    let sent = Arc::new(AtomicUsize::new(0));
+    let counter = sent.clone();
+    let mut sender = ws.try_clone();
+    let send = std::thread::spawn(move || {
+        let mut hash = Sha256::new();
+        for i in 0..COUNT {
+            let m = message(i, LEN);
+            sender.send_binary(&m);
+            hash.update(&m);
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        hash.finalize().to_vec()
+    });
+    // The peer reads nothing until the client's sends have stalled for 2 s (or all went).
+    let mut peak = before;
+    let mut last = (0, Instant::now());
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(60) {
+        peak = peak.max(crate::hardening::resident_bytes(p.pid()));
+        let now = sent.load(Ordering::Relaxed);
+        if now == COUNT {
+            break;
+        }
+        if now != last.0 {
+            last = (now, Instant::now());
+        } else if last.1.elapsed() > Duration::from_secs(2) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let stalled_at = sent.load(Ordering::Relaxed);
+    let growth = peak.saturating_sub(before);
+    eprintln!(
+        "broadcast: {stalled_at} of {COUNT} messages of 4 MiB taken while the shared \
+         connection did not read; websocat grew by {} KiB",
+        growth >> 10
+    );
+    assert!(
+        stalled_at < COUNT,
+        "all {COUNT} messages were taken although the shared connection read nothing"
+    );
+    assert!(
+        growth < BOUND,
+        "websocat grew by {} MiB holding what the client sent (bound {} MiB)",
+        growth >> 20,
+        BOUND >> 20
+    );
+    // Now the peer reads: everything arrives, in order, byte for byte.
+    shared
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("read timeout");
+    let mut hash = Sha256::new();
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 256 * 1024];
+    while got < COUNT * LEN {
+        let n = shared
+            .read(&mut buf)
+            .expect("reading the shared connection");
+        assert!(n > 0, "the shared connection ended after {got} bytes");
+        hash.update(&buf[..n]);
+        got += n;
+    }
+    let expected = send.join().expect("sender thread");
+    assert_eq!(got, COUNT * LEN);
+    assert_eq!(
+        hash.finalize().to_vec(),
+        expected,
+        "sha256 of what reached the shared connection"
+    );
+    drop(ws);
+}
+
+/// The TCP state (as in /proc/net/tcp: 1 is ESTABLISHED) of the IPv4 loopback socket whose
+/// local port is `local` and whose peer's port is `remote`; `None` once it is gone.
+fn tcp_state(local: u16, remote: u16) -> Option<u8> {
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("reading /proc/net/tcp");
+    let port = |addr: &str| {
+        addr.rsplit(':')
+            .next()
+            .and_then(|p| u16::from_str_radix(p, 16).ok())
+    };
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (l, r, st) = (fields.get(1)?, fields.get(2)?, fields.get(3)?);
+        (port(l)? == local && port(r)? == remote)
+            .then(|| u8::from_str_radix(st, 16).ok())
+            .flatten()
+    })
+}
+
+/// Issue 18: under `slow=disconnect`, a byte-stream client (behind `tcp-l:`) that never reads
+/// is disconnected when the limit is over: websocat closes its TCP connection at once, though
+/// it is stuck writing to it, instead of only when the client reads again. The reading client
+/// goes on.
+#[test]
+fn disconnect_policy_closes_a_byte_stream_client_that_never_reads_promptly() {
+    byte_client_disconnected_promptly("");
+}
+
+/// The same when the shared connection carries messages and each client's bytes go through
+/// a codec (`chunks:tcp-listen:… broadcast:chunks:…`): the session is stuck waiting for room
+/// in the codec, not in a byte write.
+#[test]
+fn disconnect_policy_closes_a_client_behind_a_codec_that_never_reads_promptly() {
+    byte_client_disconnected_promptly("chunks:");
+}
+
+/// Runs the test above with `codec` between `broadcast:` and the shared TCP connection.
+fn byte_client_disconnected_promptly(codec: &str) {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Instant;
+    const ESTABLISHED: u8 = 1;
+    // The shared connection's peer sends as fast as it may, until websocat is gone.
+    let source = TcpListener::bind("127.0.0.1:0").expect("binding the shared connection's peer");
+    let source_port = source.local_addr().expect("its address").port();
+    std::thread::spawn(move || {
+        let Ok((mut s, _)) = source.accept() else {
+            return;
+        };
+        let chunk = vec![0x5au8; 64 * 1024];
+        while s.write_all(&chunk).is_ok() {}
+    });
+    let target = format!("broadcast:{codec}tcp:127.0.0.1:{source_port}");
+    let (p, port) = server_limited(
+        &[
+            "-b",
+            "--slow-client-policy=disconnect",
+            "--slow-client-timeout-ms=1000",
+            "--client-buffer-bytes=65536",
+            "tcp-l:127.0.0.1:0",
+            target.as_str(),
+        ],
+        LIMIT,
+    );
+    let mut idle = TcpStream::connect(("127.0.0.1", port)).expect("connecting the idle client");
+    let idle_port = idle.local_addr().expect("its address").port();
+    let mut reader = TcpStream::connect(("127.0.0.1", port)).expect("connecting the reader");
+    reader
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+    let received = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let reading = {
+        let (received, stop) = (received.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 64 * 1024];
+            while !stop.load(Ordering::Relaxed) {
+                let n = reader.read(&mut buf).expect("the reading client reads");
+                assert!(n > 0, "the reading client's connection ended");
+                received.fetch_add(n, Ordering::Relaxed);
+            }
+        })
+    };
+    let found = crate::support::poll(crate::support::TIMEOUT, || {
+        (tcp_state(port, idle_port) == Some(ESTABLISHED)).then_some(())
+    });
+    assert!(
+        found.is_some(),
+        "websocat's side of the idle client's connection"
+    );
+    p.wait_stderr("disconnecting slow client");
+    let evicted = Instant::now();
+    // Closed at once (a FIN waits behind the unread data: FIN_WAIT1), not when it next reads.
+    let closed = crate::support::poll(Duration::from_secs(5), || {
+        (tcp_state(port, idle_port) != Some(ESTABLISHED)).then(|| evicted.elapsed())
+    });
+    let closed_after =
+        closed.expect("the idle client's connection is still open 5 s after it was disconnected");
+    assert!(
+        closed_after < Duration::from_millis(2000),
+        "closed {closed_after:?} after the disconnection"
+    );
+    // The reading client goes on.
+    let before = received.load(Ordering::Relaxed);
+    let more = crate::support::poll(crate::support::TIMEOUT, || {
+        (received.load(Ordering::Relaxed) > before + (1 << 20)).then_some(())
+    });
+    assert!(more.is_some(), "the reading client got nothing more");
+    stop.store(true, Ordering::Relaxed);
+    reading.join().expect("reader thread");
+    // The idle client finds what was queued for it, then the end of the connection.
+    idle.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match idle.read(&mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => panic!("the idle client's connection did not end cleanly: {e}"),
+        }
+    }
+}

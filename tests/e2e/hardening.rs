@@ -246,7 +246,7 @@ fn client_gives_up_on_a_silent_server_within_connect_timeout() {
 }
 
 /// Resident memory of process `pid` in bytes (VmRSS of /proc/PID/status).
-fn resident_bytes(pid: u32) -> u64 {
+pub(crate) fn resident_bytes(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_else(|e| panic!("reading /proc/{pid}/status: {e}"));
     let kib: u64 = status
