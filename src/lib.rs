@@ -217,7 +217,7 @@ fn given_values(matches: &clap::ArgMatches, arg: &clap::Arg, flag: &str) -> Opti
 
 /// The values of the node flags given on the command line, keyed by `ParamDef::flag`: each
 /// option given on the command line whose long name a registry parameter names as its flag.
-pub fn node_flag_values(
+fn node_flag_values(
     command: &clap::Command,
     matches: &clap::ArgMatches,
 ) -> BTreeMap<&'static str, Vec<String>> {

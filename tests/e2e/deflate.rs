@@ -229,16 +229,6 @@ fn server_limits_windows_and_context_as_configured() {
     ws.send_close(None);
 }
 
-/// Peak resident memory of a process, in KiB.
-fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc status")
-}
-
 /// A message of 1 GiB of zeros compressed into about a megabyte: one compressed MiB, then the
 /// same sync-flushed block for every further MiB (it only refers back to zeros).
 fn bomb() -> Vec<u8> {
@@ -279,7 +269,7 @@ fn a_decompression_bomb_is_refused_with_1009_in_bounded_memory() {
     assert!(reason.contains("1000000"), "{reason}");
     // Inflating it would take a GiB; the server never held more than its usual few MiB plus
     // the message limit.
-    let peak = peak_rss_kib(p.pid());
+    let peak = crate::support::peak_resident_bytes(p.pid()) / 1024;
     assert!(peak < 64 * 1024, "peak RSS {peak} KiB");
     ws.send_close_if_open(Some((1009, "")));
 }

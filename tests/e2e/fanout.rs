@@ -271,7 +271,7 @@ fn clients_writing_to_a_source_that_does_not_read_are_held_back_and_lose_nothing
     let (p, port) = server_limited(&["-b", "ws-l:127.0.0.1:0", target.as_str()], LIMIT);
     let (ws, _) = ws_connect(port, "/", &[]);
     let (mut shared, _) = source.accept().expect("accepting the shared connection");
-    let before = crate::hardening::resident_bytes(p.pid());
+    let before = crate::support::resident_bytes(p.pid());
     let sent = Arc::new(AtomicUsize::new(0));
     let counter = sent.clone();
     let mut sender = ws.try_clone();
@@ -290,7 +290,7 @@ fn clients_writing_to_a_source_that_does_not_read_are_held_back_and_lose_nothing
     let mut last = (0, Instant::now());
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(60) {
-        peak = peak.max(crate::hardening::resident_bytes(p.pid()));
+        peak = peak.max(crate::support::resident_bytes(p.pid()));
         let now = sent.load(Ordering::Relaxed);
         if now == COUNT {
             break;

@@ -1,7 +1,8 @@
 //! Hostile and broken peers: a client checks the server's `101` answer, handshakes time out,
 //! and memory stays bounded when a peer sends much and reads nothing.
 
-use crate::support::ws::accept_key;
+use crate::support::resident_bytes;
+use crate::support::ws::{accept_key, raw_client};
 use crate::support::{Proc, RawServer};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -245,33 +246,6 @@ fn client_gives_up_on_a_silent_server_within_connect_timeout() {
     );
 }
 
-/// Resident memory of process `pid` in bytes (VmRSS of /proc/PID/status).
-pub(crate) fn resident_bytes(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_else(|e| panic!("reading /proc/{pid}/status: {e}"));
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or_else(|| panic!("no VmRSS in {status}"));
-    kib * 1024
-}
-
-/// Opens a raw WebSocket connection (request sent, 101 read) for writing frames by hand.
-fn raw_ws_client(port: u16) -> TcpStream {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connecting");
-    s.write_all(crate::support::ws::upgrade_request(port, "/", &[]).as_bytes())
-        .expect("sending the handshake");
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        assert_eq!(s.read(&mut byte).expect("reading the 101"), 1, "{head:?}");
-        head.push(byte[0]);
-    }
-    assert!(head.starts_with(b"HTTP/1.1 101 "), "{head:?}");
-    s
-}
-
 /// A masked binary frame (mask 0, so the payload is sent as is) of `len` bytes.
 fn masked_binary_frame(len: usize) -> Vec<u8> {
     let mut frame = vec![0x82, 0x80 | 127];
@@ -292,7 +266,7 @@ fn mirror_server_memory_stays_bounded_when_a_client_sends_big_messages_and_never
         &["-b", "ws-l:127.0.0.1:0", "mirror:"],
         Duration::from_secs(60),
     );
-    let mut s = raw_ws_client(port);
+    let mut s = raw_client(port);
     let before = resident_bytes(p.pid());
     let sent = Arc::new(AtomicUsize::new(0));
     let counter = sent.clone();
@@ -420,7 +394,7 @@ fn unfinished_messages_past_the_limit_end_their_connections_and_memory_stays_bou
     // never ending it.
     let clients: Vec<_> = (0..3)
         .map(|_| {
-            let mut s = raw_ws_client(port);
+            let mut s = raw_client(port);
             std::thread::spawn(move || {
                 let mut frame = masked_binary_frame(FRAGMENT);
                 frame[0] = 0x02; // binary, no FIN

@@ -5,7 +5,7 @@
 //!
 //! The payloads are generated and hashed as they go, never held by the test.
 
-use crate::support::ws::{ws_connect, OP_BINARY, OP_CLOSE, OP_CONT, OP_TEXT};
+use crate::support::ws::{self, ws_connect, OP_BINARY, OP_CLOSE, OP_CONT, OP_TEXT};
 use crate::support::{server_limited, Proc, RawServer};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
@@ -19,18 +19,6 @@ const MASK: [u8; 4] = [0x5c, 0x13, 0xa7, 0x01];
 const BLOCK: usize = 1 << 20;
 /// What a relay may hold for one connection at its peak (VmHWM, the whole process).
 const RSS_BOUND: u64 = 64 << 20;
-
-/// Peak resident memory (VmHWM of /proc/PID/status) of process `pid`, in bytes.
-fn peak_resident_bytes(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_else(|e| panic!("reading /proc/{pid}/status: {e}"));
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or_else(|| panic!("no VmHWM in {status}"));
-    kib * 1024
-}
 
 /// Payload bytes cut from one pseudo-random block, and the same block masked with [`MASK`]:
 /// a piece starting at a multiple of 4 in the block is sent masked without any work per byte
@@ -92,21 +80,6 @@ fn client_header(fin: bool, opcode: u8, len: u64) -> Vec<u8> {
     }
     h.extend_from_slice(&MASK);
     h
-}
-
-/// Opens a WebSocket connection to `port` (request sent, 101 read) for raw frames.
-fn raw_ws_client(port: u16) -> TcpStream {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connecting");
-    s.write_all(crate::support::ws::upgrade_request(port, "/", &[]).as_bytes())
-        .expect("sending the handshake");
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        assert_eq!(s.read(&mut byte).expect("reading the 101"), 1, "{head:?}");
-        head.push(byte[0]);
-    }
-    assert!(head.starts_with(b"HTTP/1.1 101 "), "{head:?}");
-    s
 }
 
 /// Sends one binary message of `total` bytes (a multiple of 64 KiB) as one frame; returns
@@ -202,7 +175,7 @@ fn close_and_wait(mut s: TcpStream) {
 
 /// The relay's peak memory, asserted under [`RSS_BOUND`] and printed.
 fn assert_peak_under_bound(relay: &Proc, what: &str) {
-    let peak = peak_resident_bytes(relay.pid());
+    let peak = crate::support::peak_resident_bytes(relay.pid());
     eprintln!("{what}: peak RSS (VmHWM) {} KiB", peak >> 10);
     assert!(
         peak < RSS_BOUND,
@@ -222,7 +195,7 @@ fn one_gib_message_through_a_ws_to_tcp_relay_in_bounded_memory_as_one_frame_or_i
         let (sink_port, reader) = tcp_sink(false);
         let sink = format!("tcp:127.0.0.1:{sink_port}");
         let (relay, port) = server_limited(&["-b", "ws-l:127.0.0.1:0", sink.as_str()], limit);
-        let mut s = raw_ws_client(port);
+        let mut s = ws::raw_client(port);
         let sent = if fragmented {
             send_fragments(&mut s, size, 7)
         } else {
@@ -246,7 +219,7 @@ fn big_message_through_ws_to_ws_to_tcp_relays_to_a_slow_reader_arrives_intact() 
     let (last, last_port) = server_limited(&["-b", "ws-l:127.0.0.1:0", sink.as_str()], limit);
     let url = format!("ws://127.0.0.1:{last_port}/");
     let (middle, port) = server_limited(&["-b", "ws-l:127.0.0.1:0", url.as_str()], limit);
-    let mut s = raw_ws_client(port);
+    let mut s = ws::raw_client(port);
     // One message, 16 times the default message limit: only streaming lets it through.
     let sent = send_fragments(&mut s, TOTAL, 11);
     close_and_wait(s);

@@ -10,7 +10,10 @@ pub mod external;
 pub mod proc;
 pub mod ws;
 
-pub use proc::{exchange, exchange_until, refused_port, run, server, server_limited, Output, Proc};
+pub use proc::{
+    exchange, exchange_until, peak_resident_bytes, refused_port, resident_bytes, run, server,
+    server_limited, Output, Proc,
+};
 pub use ws::{Frame, RawServer};
 
 use std::time::{Duration, Instant};

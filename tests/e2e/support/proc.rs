@@ -416,3 +416,24 @@ pub fn refused_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("binding a probe port");
     l.local_addr().expect("probe port address").port()
 }
+
+/// Resident memory of process `pid` in bytes (VmRSS of /proc/PID/status).
+pub fn resident_bytes(pid: u32) -> u64 {
+    status_kib(pid, "VmRSS") * 1024
+}
+
+/// Peak resident memory of process `pid` in bytes (VmHWM of /proc/PID/status).
+pub fn peak_resident_bytes(pid: u32) -> u64 {
+    status_kib(pid, "VmHWM") * 1024
+}
+
+/// A `kB` field of /proc/PID/status.
+fn status_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("reading /proc/{pid}/status: {e}"));
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in {status}"))
+}

@@ -665,3 +665,18 @@ impl RawServer {
 fn accept_key_matches_rfc_example() {
     assert_eq!(accept_key(CLIENT_KEY), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 }
+
+/// Opens a WebSocket connection to `port` (request sent, 101 read) for writing frames by hand.
+pub fn raw_client(port: u16) -> TcpStream {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connecting");
+    s.write_all(upgrade_request(port, "/", &[]).as_bytes())
+        .expect("sending the handshake");
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(s.read(&mut byte).expect("reading the 101"), 1, "{head:?}");
+        head.push(byte[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101 "), "{head:?}");
+    s
+}
